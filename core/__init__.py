@@ -1,0 +1,189 @@
+"""Jindou core: the application factory and what plugins import.
+
+Plugins use ``from core import hookimpl``; the core never imports a plugin.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask_login import current_user
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from core.hookspecs import hookimpl
+
+__all__ = ["create_app", "hookimpl"]
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("zh_CN", "en")
+log = logging.getLogger("jindou")
+
+
+def create_app(config: dict | None = None, *, plugins=None) -> Flask:
+    """Build the app. ``config`` overrides settings; ``plugins`` (a list of
+    plugin modules or objects) replaces entry-point discovery, for tests."""
+    from core import api, extensions
+    from core.config import load_settings, normalize_database_url
+    from core.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from core.plugins import load_plugins
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_settings(app.instance_path))
+    if config:
+        app.config.update(config)
+        if "SQLALCHEMY_DATABASE_URI" in config:
+            app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
+                config["SQLALCHEMY_DATABASE_URI"])
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            extensions.configure_sqlite(db.engine)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.user_loader(_load_user)
+    login_manager.request_loader(lambda _request: api.user_from_bearer())
+    login_manager.unauthorized_handler(_unauthorized)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+
+    from core.auth.views import bp as auth_bp
+    from core.orgs.views import bp as orgs_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(orgs_bp)
+    app.before_request(_request_id)
+    app.before_request(api.csrf_guard)
+    manager = load_plugins(app, plugins)
+    app.extensions["jindou_migration_locations"] = _plugin_dirs(manager, "migrations",
+                                                                ROOT / "migrations" / "versions")
+    babel.init_app(app, locale_selector=_select_locale,
+                   default_translation_directories=";".join(
+                       _plugin_dirs(manager, "translations", Path(__file__).parent / "translations")))
+    _error_handlers(app)
+
+    @app.get("/api/v1/openapi.json")
+    def openapi():
+        from core.openapi import build_spec
+
+        if "jindou_openapi" not in app.extensions:
+            app.extensions["jindou_openapi"] = build_spec(app)
+        return jsonify(app.extensions["jindou_openapi"])
+
+    @app.get("/lang/<code>")
+    def set_language(code):
+        from flask import redirect
+
+        from core.auth.views import safe_next
+
+        if code in LOCALES:
+            session["lang"] = code
+        return redirect(safe_next("/"))
+
+    app.context_processor(_template_globals)
+    return app
+
+
+def _load_user(user_id: str):
+    from core.extensions import db
+    from core.models import User
+
+    return db.session.get(User, int(user_id))
+
+
+def _unauthorized():
+    from flask import redirect, url_for
+
+    from core.api import ApiError, error_response
+
+    if request.path.startswith("/api/"):
+        return error_response(ApiError(401, "unauthorized", "请先登录"))
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _select_locale():
+    lang = request.args.get("lang")
+    if lang in LOCALES:
+        return lang
+    return session.get("lang") or "zh_CN"
+
+
+def _request_id():
+    g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+
+
+def _plugin_dirs(manager, folder: str, core_dir: Path) -> list[str]:
+    """``core_dir`` plus each loaded plugin's ``<folder>/`` (its migrations,
+    its translations), so only loaded plugins' tables and words are seen."""
+    import sys
+
+    dirs = [str(core_dir)]
+    for name in manager.names:
+        plugin = manager.pm.get_plugin(name)
+        module = plugin if hasattr(plugin, "__file__") else sys.modules.get(type(plugin).__module__)
+        module_file = getattr(module, "__file__", None)
+        if module_file and (Path(module_file).parent / folder).is_dir():
+            dirs.append(str(Path(module_file).parent / folder))
+    return dirs
+
+
+def _error_handlers(app: Flask) -> None:
+    from core.api import ApiError, BadRequest, error_response, http_error_as_api, wants_json
+    from core.extensions import db
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        db.session.rollback()
+        if wants_json():
+            return error_response(err)
+        return render_template("errors/error.html", error=err), err.status
+
+    @app.errorhandler(ValidationError)
+    def _validation(err: ValidationError):
+        return _api_error(BadRequest("输入有误", fields=err.normalized_messages()))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if exc.code and exc.code < 400:
+            return exc
+        return _api_error(http_error_as_api(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _http(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if current_app.testing:
+            raise exc
+        return _api_error(ApiError(500, "internal", "服务器内部错误"))
+
+
+def _template_globals():
+    from flask_babel import get_locale
+
+    from core.plugins import NavItem
+
+    nav: list[NavItem] = []
+    org = g.get("_jindou_request_org")
+    manager = current_app.extensions["jindou_plugins"]
+    if current_user.is_authenticated:
+        if org is None:
+            from core.auth.services import memberships_of
+
+            rows = g.get("_jindou_memberships")
+            if rows is None:
+                rows = g._jindou_memberships = memberships_of(current_user)
+            org = rows[0][1] if rows else None
+        if org is not None:
+            for items in manager.for_org(org, "nav_items")(user=current_user, org=org):
+                nav.extend(items or ())
+    nav.sort(key=lambda item: item.order)
+    return {"nav_items": nav, "current_locale": str(get_locale()), "nav_org": org}

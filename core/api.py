@@ -1,0 +1,259 @@
+"""The JSON side of HTTP: the error contract, body validation, pagination,
+bearer tokens and the OpenAPI registry.
+
+Errors always answer ``{"error": {"code", "message", "fields"?}}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import current_app, g, jsonify, request, session
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select, tuple_
+from werkzeug.exceptions import HTTPException
+
+from core.extensions import csrf, db
+from core.models import ApiToken, User, utcnow
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class ApiError(Exception):
+    """Raise anywhere (services included) to answer a clean error."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+    def to_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return {"error": body}
+
+
+class Conflict(ApiError):
+    def __init__(self, message: str, code: str = "conflict", fields: dict | None = None):
+        super().__init__(409, code, message, fields)
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str = "未找到", code: str = "not_found"):
+        super().__init__(404, code, message)
+
+
+class Forbidden(ApiError):
+    def __init__(self, message: str = "没有权限", code: str = "forbidden"):
+        super().__init__(403, code, message)
+
+
+class BadRequest(ApiError):
+    def __init__(self, message: str, fields: dict | None = None, code: str = "invalid"):
+        super().__init__(400, code, message, fields)
+
+
+HTTP_CODES = {
+    400: ("bad_request", "请求无效"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "没有权限"),
+    404: ("not_found", "未找到"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    409: ("conflict", "冲突"),
+    413: ("too_large", "请求内容过大"),
+    415: ("unsupported_media_type", "请使用 JSON"),
+    429: ("rate_limited", "请求过于频繁，请稍后再试"),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(error: ApiError):
+    return jsonify(error.to_dict()), error.status
+
+
+def http_error_as_api(exc: HTTPException) -> ApiError:
+    code, message = HTTP_CODES.get(exc.code or 500, ("error", exc.name))
+    if exc.code == 400 and exc.description and "CSRF" in exc.description:
+        code, message = "csrf", "页面已过期，请刷新后重试"
+    return ApiError(exc.code or 500, code, message)
+
+
+# -- request bodies -----------------------------------------------------------
+
+
+def json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("请求体必须是 JSON 对象", code="invalid_json")
+    return data
+
+
+def load(schema: Schema, data: dict | None = None) -> dict:
+    """Validate with marshmallow; 400 naming every bad field."""
+    try:
+        return schema.load(json_body() if data is None else data)
+    except ValidationError as err:
+        raise BadRequest("输入有误", fields=err.normalized_messages()) from err
+
+
+# -- OpenAPI registry ---------------------------------------------------------
+
+API_DOCS: dict[Callable, dict] = {}
+
+
+def doc(*, body: type[Schema] | Schema | None = None, response: type[Schema] | Schema | None = None,
+        status: int = 200, many: bool = False, query: type[Schema] | None = None,
+        summary: str | None = None):
+    """Record a view's schemas for the OpenAPI document (see core.openapi)."""
+
+    def decorate(view):
+        API_DOCS[view] = {"body": body, "response": response, "status": status, "many": many,
+                          "query": query, "summary": summary or (view.__doc__ or "").strip()}
+        return view
+
+    return decorate
+
+
+# -- pagination ----------------------------------------------------------------
+
+
+def _encode_cursor(values: list) -> str:
+    raw = json.dumps(values, default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> list:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(values, list):
+            raise ValueError
+        return values
+    except (ValueError, TypeError) as err:
+        raise BadRequest("cursor 无效", fields={"cursor": ["无效"]}) from err
+
+
+def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit: int = 50,
+             decoders: list[Callable] | None = None):
+    """Keyset pagination: ``{"items": [...], "next": cursor|None}``.
+
+    ``order`` lists the ascending sort columns, the last one unique (an id).
+    """
+    try:
+        limit = min(max(int(request.args.get("limit", default_limit)), 1), 200)
+    except ValueError as err:
+        raise BadRequest("limit 必须是整数", fields={"limit": ["必须是整数"]}) from err
+    cursor = request.args.get("cursor")
+    if cursor:
+        values = _decode_cursor(cursor)
+        if len(values) != len(order):
+            raise BadRequest("cursor 无效", fields={"cursor": ["无效"]})
+        if decoders:
+            try:
+                values = [decode(v) for decode, v in zip(decoders, values, strict=True)]
+            except (ValueError, TypeError) as err:
+                raise BadRequest("cursor 无效", fields={"cursor": ["无效"]}) from err
+        stmt = stmt.where(tuple_(*order) > tuple_(*values))
+    rows = db.session.scalars(stmt.order_by(*order).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = _encode_cursor([_attr(last, col) for col in order])
+    return jsonify({"items": [dump(r) for r in rows], "next": next_cursor})
+
+
+def _attr(obj, column):
+    value = getattr(obj, column.key)
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+# -- bearer tokens ---------------------------------------------------------------
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(user: User) -> str:
+    """A new bearer token for ``user``; only its hash is kept."""
+    raw = secrets.token_urlsafe(32)
+    ttl = timedelta(days=current_app.config["JINDOU_TOKEN_TTL_DAYS"])
+    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(raw), expires_at=utcnow() + ttl))
+    return raw
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def user_from_bearer() -> User | None:
+    """Flask-Login's request loader: one query for token and user together."""
+    raw = bearer_token()
+    if raw is None:
+        return None
+    row = db.session.execute(
+        select(User, ApiToken.id)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None),
+               ApiToken.expires_at > utcnow())
+    ).first()
+    if row is None:
+        return None
+    g.api_token_id = row[1]
+    return row[0]
+
+
+def csrf_guard() -> None:
+    """``before_request``: forms and cookie-authenticated API calls need a CSRF token.
+
+    A bearer-token call carries no ambient authority, and an anonymous API
+    call (register, log in) has none to abuse, so they are exempt.
+    """
+    if request.method in SAFE_METHODS or current_app.config.get("TESTING_SKIP_CSRF"):
+        return
+    if wants_json() and (bearer_token() or "_user_id" not in session):
+        return
+    csrf.protect()
+
+
+
+# -- schema fields shared by every plugin -------------------------------------------
+
+from marshmallow import fields as _fields  # noqa: E402
+
+
+class StrictInt(_fields.Integer):
+    """An integer that is really an integer: no "5", no 5.0, no true."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+def amount_field(*, maximum: int = 10_000_000, **kwargs) -> StrictInt:
+    """A positive whole amount within a sane bound (金豆, fen, quantities)."""
+    from marshmallow import validate
+
+    return StrictInt(validate=validate.Range(min=1, max=maximum, error="必须是 1 到 {max} 之间的整数"),
+                     **kwargs)

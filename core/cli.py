@@ -1,0 +1,111 @@
+"""The ``jindou`` command: Flask's CLI over ``create_app`` plus our own commands."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from core import create_app
+
+
+def _db_group():
+    """Flask-Migrate's ``db`` group, with ``upgrade`` defaulting to ``heads``:
+    core and every loaded plugin have a branch of their own."""
+    from flask_migrate.cli import db as migrate_db
+
+    group = copy.copy(migrate_db)
+    group.commands = dict(migrate_db.commands)
+    upgrade = copy.copy(migrate_db.commands["upgrade"])
+    upgrade.params = [copy.copy(p) for p in upgrade.params]
+    for param in upgrade.params:
+        if param.name == "revision":
+            param.default = "heads"
+    group.commands["upgrade"] = upgrade
+    return group
+
+
+class JindouGroup(FlaskGroup):
+    def _load_plugin_commands(self) -> None:
+        if self._loaded_plugin_commands:
+            return
+        super()._load_plugin_commands()
+        self.add_command(_db_group(), "db")
+
+
+@click.group(cls=JindouGroup, create_app=lambda: create_app(),
+             help="Jindou 金豆 — volunteer and incentive-points platform.")
+def main():
+    pass
+
+
+def upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(revision="heads")
+
+
+@main.command("create-admin")
+@click.option("--phone", required=True)
+@click.option("--name", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@with_appcontext
+def create_admin(phone, name, password):
+    """Create a platform administrator (may create districts); prints the user id."""
+    from marshmallow import ValidationError
+
+    from core.api import ApiError
+    from core.auth.schemas import RegisterSchema
+    from core.auth.services import register_user
+    from core.extensions import db
+
+    try:
+        data = RegisterSchema().load({"phone": phone, "name": name, "password": password})
+        user = register_user(**data, platform_admin=True)
+    except ValidationError as err:
+        raise click.ClickException(str(err.normalized_messages())) from err
+    except ApiError as err:
+        raise click.ClickException(err.message) from err
+    db.session.commit()
+    click.echo(user.id)
+
+
+@main.command("plugins")
+@with_appcontext
+def list_plugins():
+    """List installed plugins: name, titles, version, needs."""
+    manager = current_app.extensions["jindou_plugins"]
+    for meta in manager.meta.values():
+        needs = ",".join(meta.requires) or "-"
+        click.echo(f"{meta.name}\t{meta.title}\t{meta.title_en}\t{meta.version}\tneeds: {needs}")
+
+
+@main.command("demo")
+@click.option("--port", default=5000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--reset", is_flag=True, help="Delete the demo database and start over.")
+@click.option("--no-serve", is_flag=True, help="Seed and print the logins, do not serve.")
+def demo(port, host, reset, no_serve):
+    """Create the database if needed, seed a demo district, print logins, serve."""
+    from core.demo import DEMO_PASSWORD, seed
+
+    if reset and not os.environ.get("JINDOU_DATABASE_URL"):
+        app = create_app()
+        db_file = os.path.join(app.instance_path, "jindou.db")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(db_file + suffix):
+                os.remove(db_file + suffix)
+    app = create_app()
+    with app.app_context():
+        upgrade_database()
+        logins = seed()
+    url = f"http://{host}:{port}/"
+    click.echo(f"\n  金豆 Jindou demo: {url}\n  password for every login: {DEMO_PASSWORD}\n")
+    for role, phone, name in logins:
+        click.echo(f"  {role:<28} {phone}  {name}")
+    click.echo("")
+    if not no_serve:
+        app.run(host=host, port=port, use_reloader=False)

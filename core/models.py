@@ -1,0 +1,223 @@
+"""Core tables: users, the five-level organization tree, memberships,
+per-organization plugin switches, API tokens and the audit log."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Level(enum.StrEnum):
+    """The five levels of 五级治理, top to bottom."""
+
+    district = "district"
+    subdistrict = "subdistrict"
+    community = "community"
+    group = "group"
+    building = "building"
+
+    @property
+    def depth(self) -> int:
+        return LEVELS.index(self)
+
+    @property
+    def child(self) -> Level | None:
+        return LEVELS[self.depth + 1] if self.depth + 1 < len(LEVELS) else None
+
+
+LEVELS = list(Level)
+LEVEL_TITLES = {"district": "区", "subdistrict": "街道", "community": "社区",
+                "group": "居民小组", "building": "楼栋"}
+
+
+class Role(enum.StrEnum):
+    resident = "resident"
+    staff = "staff"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return ROLE_RANKS[self]
+
+
+ROLE_RANKS = {Role.resident: 1, Role.staff: 2, Role.admin: 3}
+ROLE_TITLES = {"resident": "居民", "staff": "工作人员", "admin": "管理员"}
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on both databases (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime: give times with a timezone")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+Timestamp = UTCDateTime()
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.phone[:3]}****{self.phone[-4:]}>"
+
+
+class Organization(db.Model):
+    """A node of the five-level tree.
+
+    ``path`` is a materialized path of ids (``/1/4/9/``). Organizations never
+    move, so the path is written once; it answers "every ancestor" with no
+    query and "every descendant" with one indexed prefix match, whatever the
+    depth or size of the tree.
+    """
+
+    __tablename__ = "organization"
+    __table_args__ = (
+        CheckConstraint(
+            "level IN ('district','subdistrict','community','group','building')",
+            name="level_known",
+        ),
+        Index("ix_organization_path", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
+    path: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    parent: Mapped[Organization | None] = relationship(remote_side=[id])
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the root down to this organization itself."""
+        return [int(part) for part in self.path.strip("/").split("/") if part]
+
+    @property
+    def level_title(self) -> str:
+        return LEVEL_TITLES[self.level]
+
+    def is_within(self, other: Organization) -> bool:
+        """Is this organization ``other`` or somewhere below it?"""
+        return self.path.startswith(other.path)
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.id} {self.level} {self.name}>"
+
+
+class Membership(db.Model):
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("user_id", "org_id"),
+        CheckConstraint("role IN ('resident','staff','admin')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organization: Mapped[Organization] = relationship()
+
+
+class OrgPlugin(db.Model):
+    """An explicit plugin switch; the nearest ancestor-or-self row wins."""
+
+    __tablename__ = "org_plugin"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(50), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditLog(db.Model):
+    """Who did what, on which object, when, from which request. Append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str | None] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,46 @@
+from marshmallow import Schema, fields, validate
+
+from core.api import StrictInt
+from core.auth.schemas import PHONE
+from core.models import LEVELS, Role
+
+
+class OrgCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    level = fields.String(required=True, validate=validate.OneOf([lv.value for lv in LEVELS]))
+    parent_id = StrictInt(load_default=None, allow_none=True)
+
+
+class OrgSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    level = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+
+
+class MemberCreateSchema(Schema):
+    phone = fields.String(required=True, validate=PHONE)
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+
+
+class MemberSchema(Schema):
+    user_id = fields.Integer()
+    org_id = fields.Integer()
+    role = fields.String()
+    name = fields.String(dump_only=True)
+    phone = fields.String(dump_only=True)
+
+
+class PluginStateSchema(Schema):
+    name = fields.String()
+    title = fields.String()
+    enabled = fields.Boolean()
+    source_org_id = fields.Integer(allow_none=True)
+
+
+class PluginSwitchSchema(Schema):
+    enabled = fields.Boolean(required=True, truthy={True}, falsy={False})
+
+
+class PluginListSchema(Schema):
+    items = fields.List(fields.Nested(PluginStateSchema))

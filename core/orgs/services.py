@@ -1,0 +1,162 @@
+"""The organization tree, its members and its plugin switches."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from core.access import require_role
+from core.api import BadRequest, Conflict, Forbidden, NotFound
+from core.audit import audit
+from core.extensions import db
+from core.models import LEVEL_TITLES, Level, Membership, Organization, OrgPlugin, Role, User
+from core.plugins import PluginManager, PluginState
+
+
+def create_org(actor: User, *, name: str, level: str, parent_id: int | None) -> Organization:
+    level = Level(level)
+    if level is Level.district:
+        if parent_id is not None:
+            raise BadRequest("区是顶级组织，不能有上级", fields={"parent_id": ["区不能有上级"]})
+        if not actor.is_platform_admin:
+            raise Forbidden("只有平台管理员可以创建区")
+        parent = None
+    else:
+        if parent_id is None:
+            raise BadRequest("缺少上级组织", fields={"parent_id": ["必填"]})
+        parent = db.session.get(Organization, parent_id)
+        if parent is None:
+            raise NotFound("未找到上级组织")
+        require_role(actor, parent, Role.admin)
+        if Level(parent.level).child is not level:
+            raise BadRequest(
+                "层级不对：{}的下级应是{}".format(parent.level_title, _child_title(parent)),
+                fields={"parent_id": [f"a {level.value} must sit directly below a "
+                                      f"{LEVELS_ABOVE[level]}"]},
+            )
+    org = Organization(name=name.strip(), level=level.value, parent_id=parent_id)
+    db.session.add(org)
+    db.session.flush()  # the id is part of the path
+    org.path = f"{parent.path if parent else '/'}{org.id}/"
+    audit("org.create", actor=actor, org=org, obj=org, name=org.name, level=org.level)
+    return org
+
+
+LEVELS_ABOVE = {lv.child: lv.value for lv in Level if lv.child}
+
+
+def _child_title(parent: Organization) -> str:
+    child = Level(parent.level).child
+    return LEVEL_TITLES[child.value] if child else "无"
+
+
+def children(org: Organization) -> list[Organization]:
+    return db.session.scalars(
+        select(Organization).where(Organization.parent_id == org.id).order_by(Organization.id)
+    ).all()
+
+
+def subtree(org: Organization) -> list[Organization]:
+    """``org`` and everything below it, in tree order: one query."""
+    return db.session.scalars(
+        select(Organization).where(Organization.path.startswith(org.path, autoescape=True))
+        .order_by(Organization.path)
+    ).all()
+
+
+def is_within(org_id: int, ancestor: Organization) -> bool:
+    """Is organization ``org_id`` ``ancestor`` or below it? One query."""
+    path = db.session.scalar(select(Organization.path).where(Organization.id == org_id))
+    return path is not None and path.startswith(ancestor.path)
+
+
+def add_member(actor: User, org: Organization, *, phone: str, role: str) -> Membership:
+    require_role(actor, org, Role.admin)
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        raise NotFound("该手机号尚未注册", code="user_not_found")
+    existing = db.session.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.org_id == org.id)
+    )
+    if existing is not None:
+        raise Conflict("此人已是本组织成员", code="already_member")
+    membership = Membership(user_id=user.id, org_id=org.id, role=Role(role).value)
+    db.session.add(membership)
+    db.session.flush()
+    audit("member.add", actor=actor, org=org, obj=membership, user_id=user.id, role=role)
+    return membership
+
+
+def remove_member(actor: User, org: Organization, user_id: int) -> None:
+    require_role(actor, org, Role.admin)
+    membership = db.session.scalar(
+        select(Membership).where(Membership.user_id == user_id, Membership.org_id == org.id)
+    )
+    if membership is None:
+        raise NotFound("不是本组织成员")
+    audit("member.remove", actor=actor, org=org, obj=membership, user_id=user_id,
+          role=membership.role)
+    db.session.delete(membership)
+
+
+def members(org: Organization) -> list[tuple[Membership, User]]:
+    return db.session.execute(
+        select(Membership, User).join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == org.id).order_by(Membership.id)
+    ).all()
+
+
+def set_plugin(actor: User, manager: PluginManager, org: Organization, name: str,
+               enabled: bool | None) -> PluginState:
+    """Switch ``name`` on or off at ``org`` (and so below it); ``None`` inherits again."""
+    if name not in manager.meta:
+        raise NotFound("没有这个插件", code="unknown_plugin")
+    require_role(actor, org, Role.admin)
+    if enabled:
+        states = manager.states(org)
+        missing = [r for r in manager.meta[name].requires if not states[r].enabled]
+        if missing:
+            raise Conflict(f"请先启用：{', '.join(missing)}", code="plugin_requires")
+    row = db.session.get(OrgPlugin, (org.id, name))
+    before = None if row is None else row.enabled
+    if enabled is None:
+        db.session.execute(delete(OrgPlugin).where(OrgPlugin.org_id == org.id,
+                                                   OrgPlugin.plugin == name))
+    elif row is None:
+        db.session.add(OrgPlugin(org_id=org.id, plugin=name, enabled=enabled))
+    else:
+        row.enabled = enabled
+    audit("plugin.set", actor=actor, org=org, plugin=name, before=before, after=enabled)
+    db.session.flush()
+    forget_plugin_cache()
+    return manager.states(org)[name]
+
+
+def forget_plugin_cache() -> None:
+    from flask import g, has_request_context
+
+    if has_request_context():
+        g.pop("_jindou_plugin_states", None)
+
+
+def plugin_matrix(manager: PluginManager, root: Organization):
+    """Every organization of ``root``'s subtree with every plugin's effective
+    state and where it comes from: two queries however large the subtree."""
+    orgs = subtree(root)
+    ids = {o.id for o in orgs} | set(root.ancestor_ids)
+    rows = db.session.execute(
+        select(OrgPlugin.org_id, OrgPlugin.plugin, OrgPlugin.enabled)
+        .where(OrgPlugin.org_id.in_(ids))
+    ).all()
+    explicit = {(org_id, plugin): enabled for org_id, plugin, enabled in rows}
+    matrix = []
+    for org in orgs:
+        states = {}
+        for name in manager.meta:
+            state = PluginState(name, False, None)
+            for ancestor_id in reversed(org.ancestor_ids):
+                if (ancestor_id, name) in explicit:
+                    state = PluginState(name, explicit[(ancestor_id, name)], ancestor_id)
+                    break
+            states[name] = state
+        matrix.append((org, states))
+    return matrix

@@ -1,0 +1,246 @@
+"""Organizations: /api/v1 (tree, members, plugin switches) and the pages
+(home, an organization, the plugin matrix)."""
+
+from __future__ import annotations
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+
+from core.access import can_see, effective_role, get_org, has_role, require_role
+from core.api import ApiError, NotFound, doc, load
+from core.auth.services import memberships_of
+from core.extensions import db
+from core.models import LEVEL_TITLES, ROLE_TITLES, Level, Organization, Role
+from core.orgs import services
+from core.orgs.schemas import (MemberCreateSchema, MemberSchema, OrgCreateSchema, OrgSchema,
+                               PluginListSchema, PluginStateSchema, PluginSwitchSchema)
+
+bp = Blueprint("orgs", __name__)
+
+
+def plugins():
+    return current_app.extensions["jindou_plugins"]
+
+
+def visible_org(org_id: int) -> Organization:
+    org = get_org(org_id)
+    if not can_see(current_user, org):
+        raise NotFound("未找到该组织")
+    return org
+
+
+def _state_dict(state) -> dict:
+    return {"name": state.name, "title": plugins().meta[state.name].title,
+            "enabled": state.enabled, "source_org_id": state.source_org_id}
+
+
+# -- API ------------------------------------------------------------------------
+
+
+@bp.post("/api/v1/orgs")
+@login_required
+@doc(body=OrgCreateSchema, response=OrgSchema, status=201)
+def api_create_org():
+    """Create an organization one level below its parent (a district has none)."""
+    org = services.create_org(current_user, **load(OrgCreateSchema()))
+    db.session.commit()
+    return OrgSchema().dump(org), 201
+
+
+@bp.get("/api/v1/orgs/<int:org_id>")
+@login_required
+@doc(response=OrgSchema)
+def api_get_org(org_id):
+    """One organization."""
+    return OrgSchema().dump(visible_org(org_id))
+
+
+@bp.get("/api/v1/orgs/<int:org_id>/children")
+@login_required
+@doc(response=OrgSchema, many=True)
+def api_children(org_id):
+    """The organizations directly below this one."""
+    org = visible_org(org_id)
+    return jsonify({"items": OrgSchema(many=True).dump(services.children(org)), "next": None})
+
+
+@bp.post("/api/v1/orgs/<int:org_id>/members")
+@login_required
+@doc(body=MemberCreateSchema, response=MemberSchema, status=201)
+def api_add_member(org_id):
+    """Give a registered person a role here (admin of this organization or above)."""
+    org = get_org(org_id)
+    data = load(MemberCreateSchema())
+    membership = services.add_member(current_user, org, **data)
+    db.session.commit()
+    return MemberSchema().dump(membership), 201
+
+
+@bp.get("/api/v1/orgs/<int:org_id>/members")
+@login_required
+@doc(response=MemberSchema, many=True)
+def api_members(org_id):
+    """Members of this organization (staff or above)."""
+    org = get_org(org_id)
+    require_role(current_user, org, Role.staff)
+    items = [{"user_id": u.id, "org_id": org.id, "role": m.role, "name": u.name, "phone": u.phone}
+             for m, u in services.members(org)]
+    return jsonify({"items": MemberSchema(many=True).dump(items), "next": None})
+
+
+@bp.delete("/api/v1/orgs/<int:org_id>/members/<int:user_id>")
+@login_required
+@doc(status=204)
+def api_remove_member(org_id, user_id):
+    """Remove a member (admin)."""
+    services.remove_member(current_user, get_org(org_id), user_id)
+    db.session.commit()
+    return "", 204
+
+
+@bp.get("/api/v1/orgs/<int:org_id>/plugins")
+@login_required
+@doc(response=PluginListSchema)
+def api_plugins(org_id):
+    """Every loaded plugin's effective state here, and where it is set."""
+    org = visible_org(org_id)
+    items = [_state_dict(s) for s in plugins().states(org).values()]
+    return PluginListSchema().dump({"items": items})
+
+
+@bp.put("/api/v1/orgs/<int:org_id>/plugins/<name>")
+@login_required
+@doc(body=PluginSwitchSchema, response=PluginStateSchema)
+def api_set_plugin(org_id, name):
+    """Switch a plugin on or off here and below (admin of this organization or above)."""
+    org = get_org(org_id)
+    if name not in plugins().meta:
+        raise NotFound("没有这个插件", code="unknown_plugin")
+    data = load(PluginSwitchSchema())
+    state = services.set_plugin(current_user, plugins(), org, name, data["enabled"])
+    db.session.commit()
+    return {"name": state.name, "enabled": state.enabled, "source_org_id": state.source_org_id}
+
+
+@bp.delete("/api/v1/orgs/<int:org_id>/plugins/<name>")
+@login_required
+@doc(status=204)
+def api_inherit_plugin(org_id, name):
+    """Remove this organization's own switch: it inherits again."""
+    services.set_plugin(current_user, plugins(), get_org(org_id), name, None)
+    db.session.commit()
+    return "", 204
+
+
+# -- pages ------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def home():
+    rows = memberships_of(current_user)
+    org = None
+    if request.args.get("org", type=int):
+        org = visible_org(request.args.get("org", type=int))
+    elif rows:
+        org = rows[0][1]
+    cards, nav = [], []
+    if org is not None:
+        for answer in plugins().for_org(org, "dashboard_cards")(user=current_user, org=org):
+            cards.extend(answer or ())
+    return render_template("orgs/home.html", memberships=rows, org=org, cards=cards,
+                           role_titles=ROLE_TITLES, nav=nav)
+
+
+@bp.get("/orgs/<int:org_id>")
+@login_required
+def org_page(org_id):
+    org = visible_org(org_id)
+    role = effective_role(current_user, org)
+    ancestors = db.session.scalars(
+        db.select(Organization).where(Organization.id.in_(org.ancestor_ids[:-1]))
+        .order_by(Organization.path)
+    ).all()
+    is_staff = has_role(current_user, org, Role.staff)
+    return render_template(
+        "orgs/org.html", org=org, role=role, ancestors=ancestors,
+        children=services.children(org),
+        members=services.members(org) if is_staff else [],
+        is_staff=is_staff, is_admin=has_role(current_user, org, Role.admin),
+        states=plugins().states(org), meta=plugins().meta,
+        child_level=Level(org.level).child, level_titles=LEVEL_TITLES, role_titles=ROLE_TITLES,
+    )
+
+
+def _form_action(org_id: int, action, success: str):
+    try:
+        action()
+        db.session.commit()
+        flash(success)
+    except ValidationError as err:
+        db.session.rollback()
+        flash("；".join(f"{k}: {' '.join(map(str, v))}" for k, v in err.normalized_messages().items()),
+              "error")
+    except ApiError as err:
+        db.session.rollback()
+        if err.status == 404 and err.code == "not_found":
+            abort(404)
+        flash(err.message, "error")
+    back = request.form.get("back", "")
+    if not (back.startswith("/") and not back.startswith("//")):
+        back = url_for("orgs.org_page", org_id=org_id)
+    return redirect(back)
+
+
+@bp.post("/orgs/<int:org_id>/children")
+@login_required
+def add_child(org_id):
+    org = get_org(org_id)
+    child = Level(org.level).child
+    form = {"name": request.form.get("name", ""), "level": child.value if child else "",
+            "parent_id": org.id}
+    return _form_action(org_id, lambda: services.create_org(current_user, **OrgCreateSchema().load(form)),
+                        _("Organization created"))
+
+
+@bp.post("/orgs/<int:org_id>/members")
+@login_required
+def add_member(org_id):
+    org = get_org(org_id)
+    form = {"phone": request.form.get("phone", "").strip(), "role": request.form.get("role", "")}
+    return _form_action(org_id, lambda: services.add_member(current_user, org,
+                                                            **MemberCreateSchema().load(form)),
+                        _("Member added"))
+
+
+@bp.post("/orgs/<int:org_id>/members/<int:user_id>/remove")
+@login_required
+def remove_member(org_id, user_id):
+    org = get_org(org_id)
+    return _form_action(org_id, lambda: services.remove_member(current_user, org, user_id),
+                        _("Member removed"))
+
+
+@bp.post("/orgs/<int:org_id>/plugins/<name>")
+@login_required
+def switch_plugin(org_id, name):
+    org = get_org(org_id)
+    choice = {"on": True, "off": False, "inherit": None}.get(request.form.get("state"), "bad")
+    if choice == "bad":
+        abort(400)
+    return _form_action(org_id, lambda: services.set_plugin(current_user, plugins(), org, name, choice),
+                        _("Plugin setting saved"))
+
+
+@bp.get("/orgs/<int:org_id>/plugins")
+@login_required
+def plugin_matrix(org_id):
+    org = get_org(org_id)
+    require_role(current_user, org, Role.admin)
+    matrix = services.plugin_matrix(plugins(), org)
+    names = {o.id: o.name for o, _states in matrix}
+    return render_template("orgs/matrix.html", org=org, matrix=matrix, meta=plugins().meta,
+                           names=names, level_titles=LEVEL_TITLES, root_depth=len(org.ancestor_ids))

@@ -1,0 +1,222 @@
+"""The plugin manager: discovery by entry point, loading, per-locality enablement.
+
+Enablement is the row of the nearest ancestor-or-self in ``org_plugin``; no
+row anywhere means off. It is answered with one query over the organization's
+materialized path and cached for the request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from importlib.metadata import entry_points
+from types import ModuleType
+
+import pluggy
+from flask import Flask, abort, g, has_request_context, request
+from sqlalchemy import select
+
+from core import hookspecs
+from core.extensions import db
+from core.models import Organization, OrgPlugin
+
+ENTRY_POINT_GROUP = "jindou.plugins"
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginMeta:
+    name: str
+    title: str  # Chinese title, shown by default
+    title_en: str
+    version: str = "0.1.0"
+    description: str = ""
+    requires: tuple[str, ...] = ()
+    # URL variable -> function(value) returning the owning organization's id
+    # (or None when no such object). Lets the core find the organization of
+    # /activities/<activity_id> as it does for /orgs/<org_id>.
+    url_owners: dict[str, Callable[[object], int | None]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    order: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class Card:
+    title: str
+    value: str
+    url: str | None = None
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportSection:
+    title: str
+    rows: list[tuple[str, object]]
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginState:
+    name: str
+    enabled: bool
+    source_org_id: int | None  # where the effective switch is set; None: nowhere
+
+
+class PluginError(RuntimeError):
+    pass
+
+
+def discover() -> dict[str, Callable[[], ModuleType]]:
+    """Installed plugins by name, as declared in the ``jindou.plugins`` group."""
+    return {ep.name: ep.load for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+class PluginManager:
+    """Lives on the app (``app.extensions['jindou_plugins']``), never module-global."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("jindou")
+        self.pm.add_hookspecs(hookspecs)
+        self.meta: dict[str, PluginMeta] = {}
+
+    @property
+    def hook(self):
+        return self.pm.hook
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.meta)
+
+    def load(self, modules: Iterable[object]) -> None:
+        for module in modules:
+            describe = getattr(module, "describe", None)
+            if describe is None:
+                raise PluginError(f"plugin {module!r} has no describe() hook")
+            info: PluginMeta = describe()
+            if info.name in self.meta:
+                raise PluginError(f"two plugins are named {info.name!r}")
+            self.pm.register(module, name=info.name)
+            self.meta[info.name] = info
+        for info in self.meta.values():
+            missing = [r for r in info.requires if r not in self.meta]
+            if missing:
+                raise PluginError(f"plugin {info.name} needs {', '.join(missing)}, not loaded")
+        self.pm.check_pending()
+
+    def call_each(self, hook_name: str, **kwargs) -> list[tuple[str, object]]:
+        """Call a hook on every loaded plugin, keeping which plugin answered."""
+        results = []
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name in self.meta:
+                args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+                results.append((impl.plugin_name, impl.function(**args)))
+        return results
+
+    # -- enablement ---------------------------------------------------------
+
+    def states(self, org: Organization) -> dict[str, PluginState]:
+        """Effective state of every loaded plugin at ``org``: one query, cached per request."""
+        cache = g.setdefault("_jindou_plugin_states", {}) if has_request_context() else {}
+        if org.id in cache:
+            return cache[org.id]
+        ancestors = org.ancestor_ids
+        depth = {org_id: i for i, org_id in enumerate(ancestors)}
+        rows = db.session.execute(
+            select(OrgPlugin.org_id, OrgPlugin.plugin, OrgPlugin.enabled).where(
+                OrgPlugin.org_id.in_(ancestors)
+            )
+        ).all()
+        nearest: dict[str, tuple[int, bool]] = {}
+        for org_id, plugin, enabled in rows:
+            if plugin not in nearest or depth[org_id] > depth[nearest[plugin][0]]:
+                nearest[plugin] = (org_id, enabled)
+        result = {
+            name: PluginState(name, nearest[name][1], nearest[name][0])
+            if name in nearest
+            else PluginState(name, False, None)
+            for name in self.meta
+        }
+        cache[org.id] = result
+        return result
+
+    def enabled_names(self, org: Organization) -> list[str]:
+        return [name for name, state in self.states(org).items() if state.enabled]
+
+    def is_enabled(self, org: Organization, name: str) -> bool:
+        state = self.states(org).get(name)
+        return bool(state and state.enabled)
+
+    def for_org(self, org: Organization, hook_name: str):
+        """A hook caller that reaches only the plugins enabled at ``org``."""
+        enabled = set(self.enabled_names(org))
+        off = [self.pm.get_plugin(n) for n in self.meta if n not in enabled]
+        return self.pm.subset_hook_caller(hook_name, remove_plugins=[p for p in off if p])
+
+    def emit(self, org: Organization, hook_name: str, **kwargs) -> list:
+        """Deliver an event to the plugins enabled at ``org``; return their answers."""
+        return self.for_org(org, hook_name)(org=org, **kwargs)
+
+    # -- request enforcement ------------------------------------------------
+
+    def request_org(self) -> Organization | None:
+        """The organization the current URL belongs to, if any (cached on ``g``)."""
+        if "_jindou_request_org" in g:
+            return g._jindou_request_org
+        org = None
+        view_args = request.view_args or {}
+        if "org_id" in view_args:
+            org = db.session.get(Organization, view_args["org_id"]) or abort(404)
+        else:
+            plugin = self.meta.get(_top_blueprint())
+            for arg, owner in (plugin.url_owners.items() if plugin else ()):
+                if arg in view_args:
+                    org_id = owner(view_args[arg])
+                    if org_id is None:
+                        abort(404)
+                    org = db.session.get(Organization, org_id)
+                    break
+        g._jindou_request_org = org
+        return org
+
+    def enforce(self) -> None:
+        """``before_request``: a plugin's routes answer 404 where it is off."""
+        name = _top_blueprint()
+        if name not in self.meta:
+            return
+        org = self.request_org()
+        if org is not None and not self.is_enabled(org, name):
+            abort(404)
+
+
+def _top_blueprint() -> str | None:
+    return request.blueprints[-1] if request.blueprints else None
+
+
+def load_plugins(app: Flask, modules: Iterable[object] | None = None) -> PluginManager:
+    """Load the plugins named by ``JINDOU_PLUGINS`` (default: all installed),
+    or exactly ``modules`` when given (tests pass their own)."""
+    manager = PluginManager()
+    if modules is None:
+        installed = discover()
+        wanted = app.config.get("JINDOU_PLUGINS")
+        if wanted is None:
+            wanted = list(installed)
+        unknown = [n for n in wanted if n not in installed]
+        if unknown:
+            raise PluginError(f"unknown plugin(s) in JINDOU_PLUGINS: {', '.join(unknown)}")
+        modules = [installed[n]() for n in wanted]
+    manager.load(modules)
+    app.extensions["jindou_plugins"] = manager
+    for name, bps in manager.call_each("blueprints"):
+        for bp in bps or ():
+            if bp.name != name:
+                raise PluginError(f"plugin {name} registers blueprint {bp.name!r}; name it {name!r}")
+            app.register_blueprint(bp)
+    for _name, commands in manager.call_each("cli_commands"):
+        for command in commands or ():
+            app.cli.add_command(command)
+    app.before_request(manager.enforce)
+    return manager

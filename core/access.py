@@ -41,9 +41,9 @@ def require_role(user: User | None, org: Organization, minimum: Role) -> Role:
     """403 for a member lacking the role; 404 for an outsider, so existence
     does not leak beyond the people who can see the organization at all."""
     role = effective_role(user, org)
-    if role is None:
+    if role is None and not can_see(user, org):
         raise NotFound("未找到该组织")
-    if ROLE_RANKS[role] < ROLE_RANKS[minimum]:
+    if role is None or ROLE_RANKS[role] < ROLE_RANKS[minimum]:
         raise Forbidden("没有权限：需要{}权限".format({"staff": "工作人员", "admin": "管理员"}.get(minimum, "")))
     return role
 

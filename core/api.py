@@ -257,3 +257,12 @@ def amount_field(*, maximum: int = 10_000_000, **kwargs) -> StrictInt:
 
     return StrictInt(validate=validate.Range(min=1, max=maximum, error="必须是 1 到 {max} 之间的整数"),
                      **kwargs)
+
+
+class StrictBool(_fields.Boolean):
+    """JSON true or false only: 1, "yes" and null are not booleans."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

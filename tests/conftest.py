@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import MetaData, text
 
 from core import create_app
@@ -73,6 +75,20 @@ def truncate_all() -> None:
                 conn.execute(text(f'DELETE FROM "{table}"'))
 
 
+class FreshRequestClient(FlaskClient):
+    """Each request sees a fresh ``g``, as in production.
+
+    Tests keep one app context open (to use ``db.session``); Flask reuses it for
+    the client's requests, so without this the user and the per-request caches
+    of one request would leak into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def make_app(schema):
     """``make_app(plugins=[...], **config)``: an app on the test database."""
@@ -80,6 +96,7 @@ def make_app(schema):
 
     def factory(plugins=None, **config):
         app = create_app({**base_config(schema), **config}, plugins=plugins)
+        app.test_client_class = FreshRequestClient
         made.append(app)
         return app
 
@@ -106,9 +123,15 @@ def client(app):
 # -- data builders ---------------------------------------------------------------------
 
 
+_PASSWORD_HASH: list[str] = []
+
+
 def make_user(phone: str, name: str = "测试用户", *, admin: bool = False) -> User:
     user = User(phone=phone, name=name, is_platform_admin=admin)
-    user.set_password(PASSWORD)
+    if not _PASSWORD_HASH:  # hashing is slow on purpose; do it once per run
+        user.set_password(PASSWORD)
+        _PASSWORD_HASH.append(user.password_hash)
+    user.password_hash = _PASSWORD_HASH[0]
     db.session.add(user)
     db.session.flush()
     return user

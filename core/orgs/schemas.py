@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from core.api import StrictInt
+from core.api import StrictBool, StrictInt
 from core.auth.schemas import PHONE
 from core.models import LEVELS, Role
 
@@ -39,7 +39,7 @@ class PluginStateSchema(Schema):
 
 
 class PluginSwitchSchema(Schema):
-    enabled = fields.Boolean(required=True, truthy={True}, falsy={False})
+    enabled = StrictBool(required=True)
 
 
 class PluginListSchema(Schema):

@@ -244,3 +244,40 @@ def plugin_matrix(org_id):
     names = {o.id: o.name for o, _states in matrix}
     return render_template("orgs/matrix.html", org=org, matrix=matrix, meta=plugins().meta,
                            names=names, level_titles=LEVEL_TITLES, root_depth=len(org.ancestor_ids))
+
+
+# -- monthly report: sections come from the plugins enabled here --------------------
+
+
+def _report(org: Organization):
+    from datetime import date
+
+    from core.api import BadRequest
+
+    require_role(current_user, org, Role.staff)
+    raw = request.args.get("month") or date.today().strftime("%Y-%m")
+    try:
+        year, month = (int(part) for part in raw.split("-"))
+        first = date(year, month, 1)
+    except ValueError as err:
+        raise BadRequest("month 应为 YYYY-MM", fields={"month": ["应为 YYYY-MM"]}) from err
+    sections = [s for s in plugins().for_org(org, "org_report")(org=org, month=first) if s]
+    return first, sections
+
+
+@bp.get("/api/v1/orgs/<int:org_id>/report")
+@login_required
+@doc(summary="Monthly report: one section per plugin enabled here (staff)")
+def api_report(org_id):
+    first, sections = _report(get_org(org_id))
+    return {"month": first.strftime("%Y-%m"),
+            "sections": [{"title": s.title, "rows": [[label, value] for label, value in s.rows]}
+                         for s in sections]}
+
+
+@bp.get("/orgs/<int:org_id>/report")
+@login_required
+def report_page(org_id):
+    org = get_org(org_id)
+    first, sections = _report(org)
+    return render_template("orgs/report.html", org=org, month=first, sections=sections)

@@ -158,7 +158,7 @@ def test_unknown_org_in_plugin_url_is_404(echo_app):
     assert echo_app.test_client().get("/api/v1/orgs/999999/echo").status_code == 404
 
 
-def test_events_reach_only_plugins_enabled_there(make_app, tree, people):
+def test_hook_service_recorded_reaches_only_plugins_enabled_there(make_app, tree, people):
     on, off = EchoPlugin("alpha"), EchoPlugin("beta")
     app = make_app(plugins=[on, off])
     with app.app_context():
@@ -232,3 +232,33 @@ def test_app_starts_with_no_plugins(make_app, tree, people):
         r = client.get(f"/api/v1/orgs/{tree.community.id}/plugins", headers=bearer(people.staff))
     assert r.status_code == 200
     assert r.json == {"items": []}
+
+
+class ReportingPlugin(EchoPlugin):
+    @hookimpl
+    def org_report(self, org, month):
+        from core.plugins import ReportSection
+
+        return ReportSection(title=f"{self.name} 月报", rows=[("月份", month.isoformat()),
+                                                            ("组织", org.name)])
+
+
+def test_hook_org_report(make_app, tree, people):
+    app = make_app(plugins=[ReportingPlugin("rep"), ReportingPlugin("off")])
+    client = app.test_client()
+    with app.app_context():
+        enable(tree.district, "rep")
+        db.session.commit()
+        h = bearer(people.staff)
+        r = client.get(f"/api/v1/orgs/{tree.community.id}/report?month=2026-11", headers=h)
+        assert r.status_code == 200
+        assert r.json == {"month": "2026-11", "sections": [
+            {"title": "rep 月报", "rows": [["月份", "2026-11-01"], ["组织", "金星社区"]]}]}
+        assert client.get(f"/api/v1/orgs/{tree.community.id}/report?month=11/2026",
+                          headers=h).status_code == 400
+        assert client.get(f"/api/v1/orgs/{tree.community.id}/report",
+                          headers=bearer(people.resident)).status_code == 403
+        with client.session_transaction() as session:
+            session["_user_id"] = str(people.staff.id)
+        page = client.get(f"/orgs/{tree.community.id}/report?month=2026-11").get_data(as_text=True)
+        assert "rep 月报" in page and "off 月报" not in page

@@ -1,0 +1,75 @@
+"""Enablement inheritance, property-based: random trees, random switches,
+compared with a naive reference that walks parent pointers."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete
+
+from core.extensions import db
+from core.models import LEVELS, Organization, OrgPlugin
+from core.orgs.services import plugin_matrix
+from tests.conftest import make_org
+from tests.core.test_plugins import EchoPlugin
+
+PLUGINS = ["alpha", "beta"]
+
+
+@st.composite
+def trees_and_switches(draw):
+    parents = [None]  # node 0 is the district
+    depths = [0]
+    for _ in range(draw(st.integers(0, 25))):
+        candidates = [i for i, d in enumerate(depths) if d < len(LEVELS) - 1]
+        parent = draw(st.sampled_from(candidates))
+        parents.append(parent)
+        depths.append(depths[parent] + 1)
+    switches = draw(st.dictionaries(
+        st.tuples(st.integers(0, len(parents) - 1), st.sampled_from(PLUGINS)), st.booleans(),
+        max_size=12))
+    return parents, depths, switches
+
+
+def reference_state(node, plugin, parents, switches):
+    while node is not None:
+        if (node, plugin) in switches:
+            return switches[(node, plugin)], node
+        node = parents[node]
+    return False, None
+
+
+def test_hypothesis_enablement_matches_reference(make_app):
+    app = make_app(plugins=[EchoPlugin(name) for name in PLUGINS])
+    manager = app.extensions["jindou_plugins"]
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(trees_and_switches())
+    def check(case):
+        parents, depths, switches = case
+        with app.app_context():
+            orgs = []
+            for i, (parent, depth) in enumerate(zip(parents, depths, strict=True)):
+                orgs.append(make_org(f"n{i}", LEVELS[depth].value,
+                                     orgs[parent] if parent is not None else None))
+            for (node, plugin), enabled in switches.items():
+                db.session.add(OrgPlugin(org_id=orgs[node].id, plugin=plugin, enabled=enabled))
+            db.session.flush()
+            try:
+                matrix = dict((o.id, states) for o, states in plugin_matrix(manager, orgs[0]))
+                for i, org in enumerate(orgs):
+                    for plugin in PLUGINS:
+                        enabled, source = reference_state(i, plugin, parents, switches)
+                        expected = (enabled, orgs[source].id if source is not None else None)
+                        state = manager.states(org)[plugin]
+                        assert (state.enabled, state.source_org_id) == expected
+                        assert manager.is_enabled(org, plugin) is enabled
+                        in_matrix = matrix[org.id][plugin]
+                        assert (in_matrix.enabled, in_matrix.source_org_id) == expected
+            finally:
+                db.session.rollback()
+                db.session.execute(delete(OrgPlugin))
+                db.session.execute(delete(Organization))
+                db.session.commit()
+
+    check()

@@ -226,7 +226,7 @@ def csrf_guard() -> None:
     A bearer-token call carries no ambient authority, and an anonymous API
     call (register, log in) has none to abuse, so they are exempt.
     """
-    if request.method in SAFE_METHODS or current_app.config.get("TESTING_SKIP_CSRF"):
+    if request.method in SAFE_METHODS or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     if wants_json() and (bearer_token() or "_user_id" not in session):
         return

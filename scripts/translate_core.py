@@ -1,0 +1,81 @@
+"""Write core's zh_CN catalog from the extracted template (one-off helper).
+
+Usage: pybabel extract -F babel.cfg -o core/translations/messages.pot core
+       python scripts/translate_core.py && pybabel compile -d core/translations
+"""
+
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+ZH = {
+    "Wrong phone number or password": "手机号或密码错误",
+    "Welcome, %(name)s!": "欢迎，%(name)s！",
+    "Organization created": "已创建组织",
+    "Member added": "已添加成员",
+    "Member removed": "已移除成员",
+    "Plugin setting saved": "功能开关已保存",
+    "Jindou": "金豆",
+    "Log out": "退出",
+    "Home": "首页",
+    "Log in": "登录",
+    "Mobile number": "手机号",
+    "Password": "密码",
+    "No account yet?": "还没有账号？",
+    "Register": "注册",
+    "Register as a volunteer": "注册成为志愿者",
+    "Name": "姓名",
+    "Password (at least 8 characters)": "密码（至少 8 位）",
+    "I already have an account": "我已有账号，去登录",
+    "Back to home": "返回首页",
+    "Hello, %(name)s": "您好，%(name)s",
+    "My organizations": "我的组织",
+    "You are not in any organization yet. Ask your community staff to add you with your mobile number.":
+        "您还未加入任何组织。请联系社区工作人员用您的手机号添加您。",
+    "Platform administrator: create districts with the API or the command line.":
+        "平台管理员：请通过接口或命令行创建区。",
+    "Below this organization": "下级组织",
+    "Nothing yet.": "暂无。",
+    "Add a %(level)s": "添加%(level)s",
+    "Add": "添加",
+    "Members": "成员",
+    "Remove": "移除",
+    "No members yet.": "暂无成员。",
+    "Add a member by mobile number": "按手机号添加成员",
+    "Role": "角色",
+    "Add member": "添加成员",
+    "Features here": "本级功能",
+    "On": "开",
+    "Off": "关",
+    "Monthly report": "月度报表",
+    "Plugin switches": "功能开关",
+    "Month": "月份",
+    "Show": "查看",
+    "No feature here reports anything for this month.": "本月暂无报表内容。",
+    "A switch applies to the organization and everything below it, unless something below sets its own.":
+        "开关作用于本组织及其所有下级，除非下级另行设置。",
+    "Organization": "组织",
+    "set here": "本级设置",
+    "from %(name)s": "来自 %(name)s",
+    "not set anywhere": "未设置",
+    "Turn on": "开启",
+    "Turn off": "关闭",
+    "Inherit": "继承上级",
+}
+
+root = Path(__file__).resolve().parent.parent / "core" / "translations"
+with open(root / "messages.pot", "rb") as f:
+    catalog = read_po(f, locale="zh")
+catalog.fuzzy = False
+missing = []
+for message in catalog:
+    if message.id:
+        message.string = ZH.get(message.id, "")
+        if not message.string:
+            missing.append(message.id)
+target = root / "zh" / "LC_MESSAGES"  # "zh": found for zh_CN and zh_Hans_CN alike
+target.mkdir(parents=True, exist_ok=True)
+with open(target / "messages.po", "wb") as f:
+    write_po(f, catalog, width=100)
+if missing:
+    raise SystemExit(f"untranslated: {missing}")

@@ -88,6 +88,9 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
         return redirect(safe_next("/"))
 
     app.context_processor(_template_globals)
+    from core.cli import register_commands
+
+    register_commands(app)
     return app
 
 

@@ -48,7 +48,7 @@ def upgrade_database() -> None:
     upgrade(revision="heads")
 
 
-@main.command("create-admin")
+@click.command("create-admin")
 @click.option("--phone", required=True)
 @click.option("--name", required=True)
 @click.option("--password", required=True, prompt=True, hide_input=True)
@@ -73,7 +73,7 @@ def create_admin(phone, name, password):
     click.echo(user.id)
 
 
-@main.command("plugins")
+@click.command("plugins")
 @with_appcontext
 def list_plugins():
     """List installed plugins: name, titles, version, needs."""
@@ -81,6 +81,12 @@ def list_plugins():
     for meta in manager.meta.values():
         needs = ",".join(meta.requires) or "-"
         click.echo(f"{meta.name}\t{meta.title}\t{meta.title_en}\t{meta.version}\tneeds: {needs}")
+
+
+def register_commands(app) -> None:
+    """Core commands live on ``app.cli`` (so ``flask``/``jindou`` and tests see them)."""
+    app.cli.add_command(create_admin)
+    app.cli.add_command(list_plugins)
 
 
 @main.command("demo")

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 CHILD = r"""
 import json, os, time, resource
@@ -86,8 +85,11 @@ def statements_per_request(env) -> dict:
     for level, org_id in ids.items():
         url = rule.replace("<int:org_id>", str(org_id))
         client.get(url, headers=headers)
-        seen = []
-        listener = lambda *a: seen.append(a[2])  # noqa: E731
+        seen: list[str] = []
+
+        def listener(conn, cursor, statement, *rest, seen=seen):
+            seen.append(statement)
+
         event.listen(engine, "before_cursor_execute", listener)
         status = client.get(url, headers=headers).status_code
         event.remove(engine, "before_cursor_execute", listener)

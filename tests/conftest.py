@@ -217,3 +217,11 @@ def people(tree) -> People:
     add_member(p.other_staff, tree.other_community, "staff")
     db.session.commit()
     return p
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so fixtures can screenshot failures."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app, g, jsonify, request, session
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, validate
+from marshmallow import fields as _fields
 from sqlalchemy import select, tuple_
 from werkzeug.exceptions import HTTPException
 
@@ -236,8 +237,6 @@ def csrf_guard() -> None:
 
 # -- schema fields shared by every plugin -------------------------------------------
 
-from marshmallow import fields as _fields  # noqa: E402
-
 
 class StrictInt(_fields.Integer):
     """An integer that is really an integer: no "5", no 5.0, no true."""
@@ -253,8 +252,6 @@ class StrictInt(_fields.Integer):
 
 def amount_field(*, maximum: int = 10_000_000, **kwargs) -> StrictInt:
     """A positive whole amount within a sane bound (金豆, fen, quantities)."""
-    from marshmallow import validate
-
     return StrictInt(validate=validate.Range(min=1, max=maximum, error="必须是 1 到 {max} 之间的整数"),
                      **kwargs)
 

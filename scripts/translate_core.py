@@ -32,8 +32,8 @@ ZH = {
     "My organizations": "我的组织",
     "You are not in any organization yet. Ask your community staff to add you with your mobile number.":
         "您还未加入任何组织。请联系社区工作人员用您的手机号添加您。",
-    "Platform administrator: create districts with the API or the command line.":
-        "平台管理员：请通过接口或命令行创建区。",
+    "Districts": "区",
+    "Add a district": "添加区",
     "Below this organization": "下级组织",
     "Nothing yet.": "暂无。",
     "Add a %(level)s": "添加%(level)s",

@@ -163,12 +163,31 @@ def home():
         org = visible_org(request.args.get("org", type=int))
     elif rows:
         org = rows[0][1]
-    cards, nav = [], []
+    cards = []
     if org is not None:
         for answer in plugins().for_org(org, "dashboard_cards")(user=current_user, org=org):
             cards.extend(answer or ())
+    districts = []
+    if current_user.is_platform_admin:
+        districts = db.session.scalars(db.select(Organization).where(
+            Organization.level == Level.district.value).order_by(Organization.name)).all()
     return render_template("orgs/home.html", memberships=rows, org=org, cards=cards,
-                           role_titles=ROLE_TITLES, nav=nav)
+                           role_titles=ROLE_TITLES, districts=districts)
+
+
+@bp.post("/orgs/districts")
+@login_required
+def add_district():
+    """Platform administrators create districts from the home page."""
+    form = {"name": request.form.get("name", ""), "level": "district", "parent_id": None}
+    try:
+        org = services.create_org(current_user, **OrgCreateSchema().load(form))
+        db.session.commit()
+    except ValidationError as err:
+        flash("；".join(" ".join(map(str, v)) for v in err.normalized_messages().values()), "error")
+        return redirect(url_for("orgs.home"))
+    flash(_("Organization created"))
+    return redirect(url_for("orgs.org_page", org_id=org.id))
 
 
 @bp.get("/orgs/<int:org_id>")

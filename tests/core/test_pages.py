@@ -136,3 +136,16 @@ def test_unknown_page_is_a_friendly_404(client, people):
     login(client, people.resident)
     r = client.get("/orgs/999999")
     assert r.status_code == 404 and "未找到" in r.get_data(as_text=True)
+
+
+def test_platform_admin_adds_a_district_from_home(client, tree, people):
+    login(client, people.root)
+    page = client.get("/").get_data(as_text=True)
+    assert "添加区" in page and "盘龙区" in page
+    r = client.post("/orgs/districts", data={"name": "官渡区"})
+    assert r.status_code == 302
+    assert db.session.scalar(select(Organization.level).where(Organization.name == "官渡区")) == "district"
+    client.post("/logout")
+    login(client, people.district_admin)
+    assert "添加区" not in client.get("/").get_data(as_text=True)
+    assert client.post("/orgs/districts", data={"name": "西山区"}).status_code == 403

@@ -28,15 +28,7 @@ def _db_group():
     return group
 
 
-class JindouGroup(FlaskGroup):
-    def _load_plugin_commands(self) -> None:
-        if self._loaded_plugin_commands:
-            return
-        super()._load_plugin_commands()
-        self.add_command(_db_group(), "db")
-
-
-@click.group(cls=JindouGroup, create_app=lambda: create_app(),
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(),
              help="Jindou 金豆 — volunteer and incentive-points platform.")
 def main():
     pass
@@ -87,6 +79,7 @@ def register_commands(app) -> None:
     """Core commands live on ``app.cli`` (so ``flask``/``jindou`` and tests see them)."""
     app.cli.add_command(create_admin)
     app.cli.add_command(list_plugins)
+    app.cli.add_command(_db_group(), "db")  # replaces Flask-Migrate's, see _db_group
 
 
 @main.command("demo")

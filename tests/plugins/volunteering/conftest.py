@@ -58,7 +58,7 @@ def spy():
 @pytest.fixture
 def app(make_app, spy):
     """Overrides the core fixture: volunteering plus the points stand-in."""
-    app = make_app(plugins=[volunteering, spy])
+    app = make_app(plugins=[volunteering, spy], TESTING_SKIP_CSRF=True)  # forms: see e2e
     with app.app_context():
         yield app
         db.session.remove()
@@ -96,7 +96,7 @@ def on(tree):
 def make_activity(org, *, starts_in=-10, minutes=120, capacity=5, points=10, per_hour=6,
                   title="楼道清洁", **extra) -> Activity:
     """An activity starting ``starts_in`` minutes from now (negative: running)."""
-    starts = utcnow().replace(microsecond=0) + timedelta(minutes=starts_in)
+    starts = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=starts_in)
     activity = Activity(org_id=org.id, title=title, starts_at=starts,
                         ends_at=starts + timedelta(minutes=minutes), capacity=capacity,
                         points=points, points_per_hour=per_hour, **extra)

@@ -69,22 +69,20 @@ def scan_token(user, purpose, payload):
     from core.api import NotFound
     from core.qr import ScanOutcome
     from plugins.volunteering import services
+    from plugins.volunteering.views import scan_data
 
-    activity = services.get_activity(payload.get("a"))
+    activity = services.get_activity(payload.get("a"), with_org=True)
     if not current_app.extensions["jindou_plugins"].is_enabled(activity.organization,
                                                                "volunteering"):
         raise NotFound("未找到该活动")
-    kind = "in" if purpose == "checkin" else "out"
-    attendance = services.scan(user, activity, kind)
-    from plugins.volunteering.views import scan_data
-
-    data = scan_data(attendance, kind)
-    if kind == "in":
-        return ScanOutcome("签到成功", f"{activity.title}", data)
-    detail = f"服务 {services.format_minutes(attendance.minutes)}"
-    if attendance.points_awarded:
-        detail += f" · +{attendance.points_awarded} 金豆"
-    return ScanOutcome("签退成功", detail, data)
+    title = activity.title
+    scan = services.scan(user, activity, "in" if purpose == "checkin" else "out")
+    if scan.kind == "checkin":
+        return ScanOutcome("签到成功", title, scan_data(scan))
+    detail = f"服务 {services.format_minutes(scan.minutes)}"
+    if scan.points_awarded:
+        detail += f" · +{scan.points_awarded} 金豆"
+    return ScanOutcome("签退成功", detail, scan_data(scan))
 
 
 @hookimpl

@@ -188,11 +188,11 @@ def scanner(activity_id):
             if not data["code"] and not data["token"]:
                 raise BadRequest("请扫描个人码或输入短码", code="no_code")
             user_id = person_user_id(act, data)
-            attendance = services.staff_scan(current_user, act, kind, user_id=user_id)
+            scan = services.staff_scan(current_user, act, kind, user_id=user_id)
             name = db.session.get(User, user_id).name
             result = {"ok": True, "headline": f"{name} {'签到' if kind == 'in' else '签退'}成功",
                       "detail": "" if kind == "in" else
-                      f"服务 {services.format_minutes(attendance.minutes)}"}
+                      f"服务 {services.format_minutes(scan.minutes)}"}
         except ApiError as err:
             db.session.rollback()
             result = {"ok": False, "headline": "未能完成", "detail": err.message}

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import joinedload
 
 from core.access import can_see, has_role, require_role
 from core.api import ApiError, Conflict, NotFound
@@ -48,9 +50,9 @@ def write_transaction(work, attempts: int = 8):
     are retried a bounded number of times.
     """
     for attempt in range(attempts):
-        db.session.rollback()
         try:
             if db.engine.dialect.name == "sqlite":
+                db.session.rollback()  # BEGIN IMMEDIATE needs a fresh transaction
                 db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             result = work()
             db.session.commit()
@@ -99,8 +101,11 @@ def create_activity(user: User, org: Organization, data: dict) -> Activity:
     return activity
 
 
-def get_activity(activity_id: int) -> Activity:
-    activity = db.session.get(Activity, activity_id)
+def get_activity(activity_id: int, *, with_org: bool = False) -> Activity:
+    if not isinstance(activity_id, int):
+        raise NotFound("未找到该活动")
+    activity = db.session.get(Activity, activity_id,
+                              options=[joinedload(Activity.organization)] if with_org else ())
     if activity is None:
         raise NotFound("未找到该活动")
     return activity
@@ -170,23 +175,22 @@ def sign_up(user: User, activity_id: int, now: datetime | None = None) -> tuple[
     user_id = user.id
 
     def work():
-        _lock_user(user_id)
-        locked = _lock_activity(activity.id)
-        signup = db.session.scalar(select(Signup).where(Signup.activity_id == locked.id,
+        _lock_user(user_id)  # first: one person's sign-ups never race each other
+        signup = db.session.scalar(select(Signup).where(Signup.activity_id == activity_id,
                                                         Signup.user_id == user_id))
         if signup is not None and signup.status in ACTIVE:
             return signup, False
+        clash = _clashing_activity(user_id, activity)
+        locked = _lock_activity(activity_id)  # held briefly: count, insert, commit
         at = now or utcnow()
         if at >= (locked.signup_deadline or locked.ends_at) or at >= locked.ends_at:
             raise Conflict("报名已截止", code="signup_closed")
         confirmed = db.session.scalar(select(func.count()).where(
             Signup.activity_id == locked.id, Signup.status == "confirmed"))
         status = "confirmed" if confirmed < locked.capacity else "waitlisted"
-        if status == "confirmed":
-            clash = _clashing_activity(user_id, locked)
-            if clash is not None:
-                raise Conflict(f"与已报名的活动“{clash.title}”时间冲突", code="time_clash",
-                               fields={"activity_id": [clash.id], "title": [clash.title]})
+        if status == "confirmed" and clash is not None:
+            raise Conflict(f"与已报名的活动“{clash.title}”时间冲突", code="time_clash",
+                           fields={"activity_id": [clash.id], "title": [clash.title]})
         if signup is None:
             signup = Signup(activity_id=locked.id, user_id=user_id)
             db.session.add(signup)
@@ -252,93 +256,145 @@ def points_for(activity: Activity, minutes: int) -> int:
     return activity.points + activity.points_per_hour * minutes // 60
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What a check-in or check-out recorded (a repeat answers the first)."""
+
+    kind: str  # checkin | checkout
+    activity_id: int
+    user_id: int
+    at: datetime
+    status: str = "open"
+    minutes: int = 0
+    verified: bool = True
+    points_earned: int = 0
+    points_awarded: int | None = None
+
+
+def _commit_keeping_state() -> None:
+    """Commit without expiring loaded objects: a scan answers from what it
+    wrote, sparing the refresh queries on the hottest path."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def _attendance_row(user_id: int, activity_id: int):
+    return db.session.execute(
+        select(Attendance.id, Attendance.status, Attendance.checked_in_at,
+               Attendance.checked_out_at, Attendance.minutes, Attendance.verified,
+               Attendance.points_earned, Attendance.points_awarded)
+        .where(Attendance.activity_id == activity_id, Attendance.user_id == user_id)).first()
+
+
+def _as_scan(kind: str, activity_id: int, user_id: int, row) -> Scan:
+    return Scan(kind, activity_id, user_id,
+                row.checked_in_at if kind == "checkin" else row.checked_out_at, row.status,
+                row.minutes, row.verified, row.points_earned, row.points_awarded)
+
+
 def check_in(user_id: int, activity: Activity, *, by: User | None = None,
-             now: datetime | None = None) -> Attendance:
+             now: datetime | None = None) -> Scan:
     """Record arrival. A repeated check-in answers the first one."""
-    existing = attendance_of(user_id, activity.id)
-    if existing is not None:
-        return existing
-    signup = db.session.scalar(select(Signup).where(Signup.activity_id == activity.id,
-                                                    Signup.user_id == user_id))
-    if signup is None or signup.status == "cancelled":
+    signup_status, checked_in_at = db.session.execute(select(
+        select(Signup.status).where(Signup.activity_id == activity.id,
+                                    Signup.user_id == user_id).scalar_subquery(),
+        select(Attendance.checked_in_at).where(Attendance.activity_id == activity.id,
+                                               Attendance.user_id == user_id).scalar_subquery(),
+    )).one()
+    if checked_in_at is not None:
+        return Scan("checkin", activity.id, user_id, checked_in_at)
+    if signup_status is None or signup_status == "cancelled":
         raise Conflict("您没有报名该活动，不能签到", code="not_signed_up")
-    if signup.status != "confirmed":
+    if signup_status != "confirmed":
         raise Conflict("您在候补名单上，尚未确认名额，不能签到", code="not_confirmed")
     at = now or utcnow()
     if at < activity.starts_at - CHECKIN_OPENS_BEFORE:
         raise Conflict("签到尚未开始（活动开始前 30 分钟开放）", code="checkin_not_open")
     if at >= activity.ends_at:
         raise Conflict("活动已结束，签到已关闭", code="checkin_closed")
-    attendance = Attendance(activity_id=activity.id, user_id=user_id, status="open",
-                            checked_in_at=at, checkin_by_id=by.id if by else None)
-    db.session.add(attendance)
     try:
-        db.session.commit()
+        db.session.execute(insert(Attendance).values(
+            activity_id=activity.id, user_id=user_id, status="open", checked_in_at=at,
+            checkin_by_id=by.id if by else None))
+        _commit_keeping_state()
     except IntegrityError:
-        db.session.rollback()  # a simultaneous scan won; answer its result
-        return attendance_of(user_id, activity.id)
-    return attendance
+        db.session.rollback()  # a simultaneous scan won (or staff back-filled): answer that
+        row = _attendance_row(user_id, activity.id)
+        return _as_scan("checkin", activity.id, user_id, row)
+    return Scan("checkin", activity.id, user_id, at)
 
 
 def check_out(user_id: int, activity: Activity, *, by: User | None = None,
-              now: datetime | None = None) -> Attendance:
+              now: datetime | None = None, user: User | None = None) -> Scan:
     """Record leaving, count the minutes, announce the service. A repeat answers the first."""
-    attendance = attendance_of(user_id, activity.id)
-    if attendance is None or attendance.checked_in_at is None:
+    row = _attendance_row(user_id, activity.id)
+    if row is None or row.checked_in_at is None:
         raise Conflict("尚未签到，不能签退", code="not_checked_in")
-    if attendance.status != "open":
-        if attendance.status == "incomplete":
+    if row.status != "open":
+        if row.status == "incomplete":
             raise Conflict("签退时间已过，本次记录未完成，请联系工作人员补录",
                            code="checkout_closed")
-        return attendance
+        return _as_scan("checkout", activity.id, user_id, row)
     at = now or utcnow()
     if at > activity.ends_at + grace():
         raise Conflict("签退时间已过，请联系工作人员补录", code="checkout_closed")
-    minutes = service_minutes(activity, attendance.checked_in_at, at)
+    minutes = service_minutes(activity, row.checked_in_at, at)
     earned = points_for(activity, minutes)
     done = db.session.execute(
-        update(Attendance).where(Attendance.id == attendance.id, Attendance.status == "open")
+        update(Attendance).where(Attendance.id == row.id, Attendance.status == "open")
         .values(status="completed", checked_out_at=at, minutes=minutes, verified=True,
-                points_earned=earned, checkout_by_id=by.id if by else None, updated_at=utcnow()))
-    db.session.commit()
-    attendance = attendance_of(user_id, activity.id)
-    if done.rowcount == 1:  # only the scan that closed it announces it
-        announce_service(attendance)
-    return attendance
+                points_earned=earned, checkout_by_id=by.id if by else None, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    _commit_keeping_state()
+    if done.rowcount != 1:  # a simultaneous scan closed it: answer that
+        return _as_scan("checkout", activity.id, user_id, _attendance_row(user_id, activity.id))
+    awarded = announce_service(row.id, activity, user or db.session.get(User, user_id),
+                               minutes=minutes, verified=True, points=earned)
+    return Scan("checkout", activity.id, user_id, at, "completed", minutes, True, earned, awarded)
 
 
-def announce_service(attendance: Attendance) -> int | None:
+def announce_service(attendance_id: int, activity: Activity, user: User, *, minutes: int,
+                     verified: bool, points: int) -> int | None:
     """Emit ``service_recorded`` to the plugins on at the activity's organization
     and keep what they awarded. A failure leaves ``points_awarded`` empty for
     ``close-attendance`` to retry (the key makes it idempotent)."""
-    activity = attendance.activity
     manager = current_app.extensions["jindou_plugins"]
     try:
         answers = manager.emit(
-            activity.organization, "service_recorded", user=db.session.get(User, attendance.user_id),
-            activity_id=activity.id, title=activity.title, minutes=attendance.minutes,
-            verified=attendance.verified, points=attendance.points_earned,
-            key=f"volunteering.attendance.{attendance.id}")
+            activity.organization, "service_recorded", user=user, activity_id=activity.id,
+            title=activity.title, minutes=minutes, verified=verified, points=points,
+            key=f"volunteering.attendance.{attendance_id}")
         awarded = sum(a for a in answers if isinstance(a, int))
+        db.session.execute(update(Attendance).where(Attendance.id == attendance_id)
+                           .values(points_awarded=awarded)
+                           .execution_options(synchronize_session=False))
+        _commit_keeping_state()
     except ApiError as err:
         db.session.rollback()
-        log.warning("service_recorded for attendance %s failed: %s", attendance.id, err.message)
+        log.warning("service_recorded for attendance %s failed: %s", attendance_id, err.message)
         return None
-    attendance = db.session.get(Attendance, attendance.id)
-    attendance.points_awarded = awarded
-    db.session.commit()
     return awarded
 
 
-def scan(user: User, activity: Activity, kind: str, *, now: datetime | None = None) -> Attendance:
+def _announce_attendance(attendance: Attendance) -> int | None:
+    return announce_service(attendance.id, attendance.activity, attendance.user,
+                            minutes=attendance.minutes, verified=attendance.verified,
+                            points=attendance.points_earned)
+
+
+def scan(user: User, activity: Activity, kind: str, *, now: datetime | None = None) -> Scan:
     """A volunteer scanned the activity's check-in (``in``) or check-out (``out``) code."""
     if kind == "in":
         return check_in(user.id, activity, now=now)
-    return check_out(user.id, activity, now=now)
+    return check_out(user.id, activity, now=now, user=user)
 
 
 def staff_scan(staff: User, activity: Activity, kind: str, *, user_id: int,
-               now: datetime | None = None) -> Attendance:
+               now: datetime | None = None) -> Scan:
     """Staff scanned a volunteer's own code (or typed its short code)."""
     require_role(staff, activity.organization, Role.staff)
     if kind == "in":
@@ -405,8 +461,8 @@ def backfill(staff: User, activity: Activity, *, user: User, checked_in_at: date
     audit("volunteering.backfill", actor=staff, org=activity.organization, obj=attendance,
           user_id=user.id, activity_id=activity.id, minutes=minutes, reason=reason)
     db.session.commit()
-    announce_service(attendance)
-    return db.session.get(Attendance, attendance.id)
+    _announce_attendance(attendance)
+    return attendance_of(user.id, activity.id)
 
 
 def close_attendance(now: datetime | None = None) -> dict[str, int]:
@@ -428,7 +484,7 @@ def close_attendance(now: datetime | None = None) -> dict[str, int]:
         Attendance.status.in_(("completed", "backfilled")), Attendance.points_awarded.is_(None))).all()
     for attendance in pending:
         if manager.is_enabled(attendance.activity.organization, "volunteering"):
-            announce_service(attendance)
+            _announce_attendance(attendance)
             retried += 1
     return {"closed": closed, "retried": retried}
 

@@ -52,14 +52,13 @@ def staff_activity(activity_id: int) -> Activity:
     return activity
 
 
-def scan_data(attendance: Attendance, kind: str) -> dict:
-    if kind == "in":
-        return {"kind": "checkin", "activity_id": attendance.activity_id,
-                "user_id": attendance.user_id, "at": attendance.checked_in_at.isoformat()}
-    return {"kind": "checkout", "activity_id": attendance.activity_id,
-            "user_id": attendance.user_id, "at": attendance.checked_out_at.isoformat(),
-            "minutes": attendance.minutes, "verified": attendance.verified,
-            "points": attendance.points_awarded or 0, "points_earned": attendance.points_earned}
+def scan_data(scan: services.Scan) -> dict:
+    body = {"kind": scan.kind, "activity_id": scan.activity_id, "user_id": scan.user_id,
+            "at": scan.at.isoformat()}
+    if scan.kind == "checkout":
+        body.update(minutes=scan.minutes, verified=scan.verified,
+                    points=scan.points_awarded or 0, points_earned=scan.points_earned)
+    return body
 
 
 def checkin_code(activity: Activity, kind: str) -> qr.Code:
@@ -177,8 +176,7 @@ def api_person_scan(activity_id):
     activity = staff_activity(activity_id)
     data = load(PersonScanSchema())
     user_id = person_user_id(activity, data)
-    attendance = services.staff_scan(current_user, activity, data["kind"], user_id=user_id)
-    body = scan_data(attendance, data["kind"])
+    body = scan_data(services.staff_scan(current_user, activity, data["kind"], user_id=user_id))
     body["name"] = db.session.get(User, user_id).name
     return jsonify(body)
 

@@ -6,7 +6,7 @@ can (closed loop) and then paced at a fixed rate; the same loads run against
 a bare endpoint doing one INSERT + commit. Prints scans/s, p50 and p99 and the
 scan/bare ratio. Goals: p99 < 100 ms at 200 scans/s; scans ≥ 30 % of bare.
 
-    .venv/bin/python bench/checkin.py [--volunteers 600] [--rate 200] [--clients 16]
+    .venv/bin/python bench/checkin.py [--volunteers 400] [--rates 200,50] [--clients 16]
 
 Uses JINDOU_BENCH_DATABASE_URL (default: the jindou_vol test database), whose
 tables it drops and rebuilds.
@@ -211,43 +211,48 @@ def show(label: str, r: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--volunteers", type=int, default=600)
-    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--volunteers", type=int, default=400)
+    parser.add_argument("--rates", default="200,50", help="paced runs, scans per second")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", default="2,4")
     args = parser.parse_args()
     database_url = os.environ.get("JINDOU_BENCH_DATABASE_URL", DEFAULT_DB)
-    n = args.volunteers
-    print(f"preparing {n} volunteers on {database_url.rsplit('@', 1)[-1]} ...")
-    app, org_id, _staff_token, tokens = prepare(database_url, 2 * n)
-    for workers in (int(w) for w in args.workers.split(",")):
+    n, rates = args.volunteers, [float(r) for r in args.rates.split(",")]
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    groups = len(worker_counts) * (1 + len(rates))  # fresh volunteers for every run: all
+    print(f"preparing {n * groups} volunteers on {database_url.rsplit('@', 1)[-1]} ...")
+    app, org_id, _staff_token, tokens = prepare(database_url, n * groups)
+    chunks = iter([tokens[i:i + n] for i in range(0, len(tokens), n)])  # activities overlap
+    for workers in worker_counts:
         port = free_port()
         server = start_server(workers, port, database_url)
         try:
             print(f"\ngunicorn {workers} workers x 4 threads (gthread), {args.clients} clients, "
                   f"{os.cpu_count()} CPUs shared with PostgreSQL and this load generator")
-            fast, paced = new_activity(app, org_id, n), new_activity(app, org_id, n)
-            for activity_id, group in ((fast, tokens[:n]), (paced, tokens[n:])):
+            runs = [(new_activity(app, org_id, n), next(chunks)) for _ in range(1 + len(rates))]
+            for i, (activity_id, group) in enumerate(runs):
                 r = run(port, [(f"/api/v1/activities/{activity_id}/signups", None, t)
                                for t in group], args.clients)
-                if activity_id == fast:
+                if i == 0:
                     show("sign-ups (one activity, locked)", r)
-            jobs = scan_jobs(app, fast, tokens[:n])
             run(port, [("/api/v1/bench/bare", None, None)] * 50, args.clients)  # warm up
+            jobs = scan_jobs(app, *runs[0])
             scans = run(port, jobs, args.clients)
             bare = run(port, [("/api/v1/bench/bare", None, None)] * len(jobs), args.clients)
             show("scans, as fast as possible", scans)
             show("bare INSERT+commit, same load", bare)
             print(f"  scan/bare throughput ratio           {scans['per_s'] / bare['per_s']:.0%}")
-            jobs = scan_jobs(app, paced, tokens[n:])
-            paced_scans = run(port, jobs, max(args.clients, 32), rate=args.rate)
-            paced_bare = run(port, [("/api/v1/bench/bare", None, None)] * len(jobs),
-                             max(args.clients, 32), rate=args.rate)
-            show(f"scans paced at {args.rate:.0f}/s", paced_scans)
-            show(f"bare paced at {args.rate:.0f}/s", paced_bare)
-            ok = paced_scans["p99_ms"] < 100 and scans["per_s"] >= 0.3 * bare["per_s"]
-            print(f"  goals (p99 < 100 ms at {args.rate:.0f}/s, >= 30% of bare): "
-                  f"{'met' if ok else 'NOT met'}")
+            for rate, (activity_id, group) in zip(rates, runs[1:], strict=True):
+                jobs = scan_jobs(app, activity_id, group)
+                paced = run(port, jobs, max(args.clients, 32), rate=rate)
+                paced_bare = run(port, [("/api/v1/bench/bare", None, None)] * len(jobs),
+                                 max(args.clients, 32), rate=rate)
+                show(f"scans paced at {rate:.0f}/s", paced)
+                show(f"bare paced at {rate:.0f}/s", paced_bare)
+                if rate == rates[0]:
+                    ok = paced["p99_ms"] < 100 and scans["per_s"] >= 0.3 * bare["per_s"]
+                    print(f"  goals (p99 < 100 ms at {rate:.0f}/s, >= 30% of bare): "
+                          f"{'met' if ok else 'NOT met'}")
         finally:
             stop_server(server)
 

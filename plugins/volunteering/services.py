@@ -344,17 +344,27 @@ def check_out(user_id: int, activity: Activity, *, by: User | None = None,
         raise Conflict("签退时间已过，请联系工作人员补录", code="checkout_closed")
     minutes = service_minutes(activity, row.checked_in_at, at)
     earned = points_for(activity, minutes)
+    # With nobody listening (points off here) the record is final in one commit.
+    listening = _listeners(activity.organization)
     done = db.session.execute(
         update(Attendance).where(Attendance.id == row.id, Attendance.status == "open")
         .values(status="completed", checked_out_at=at, minutes=minutes, verified=True,
-                points_earned=earned, checkout_by_id=by.id if by else None, updated_at=utcnow())
+                points_earned=earned, points_awarded=None if listening else 0,
+                checkout_by_id=by.id if by else None, updated_at=utcnow())
         .execution_options(synchronize_session=False))
     _commit_keeping_state()
     if done.rowcount != 1:  # a simultaneous scan closed it: answer that
         return _as_scan("checkout", activity.id, user_id, _attendance_row(user_id, activity.id))
-    awarded = announce_service(row.id, activity, user or db.session.get(User, user_id),
-                               minutes=minutes, verified=True, points=earned)
+    awarded = 0
+    if listening:
+        awarded = announce_service(row.id, activity, user or db.session.get(User, user_id),
+                                   minutes=minutes, verified=True, points=earned)
     return Scan("checkout", activity.id, user_id, at, "completed", minutes, True, earned, awarded)
+
+
+def _listeners(org: Organization) -> bool:
+    manager = current_app.extensions["jindou_plugins"]
+    return bool(manager.for_org(org, "service_recorded").get_hookimpls())
 
 
 def announce_service(attendance_id: int, activity: Activity, user: User, *, minutes: int,

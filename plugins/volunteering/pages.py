@@ -81,8 +81,11 @@ def activities():
         stmt = services.activities_query(current_user, org).order_by(Activity.starts_at,
                                                                      Activity.id).limit(100)
         items = [activity_dict(a, current_user) for a in db.session.scalars(stmt)]
-    return render_template("volunteering/activities.html", org=org, items=items,
-                           is_staff=org is not None and has_role(current_user, org, Role.staff))
+    return render_template(
+        "volunteering/activities.html", org=org, items=items,
+        is_staff=org is not None and has_role(current_user, org, Role.staff),
+        is_admin=org is not None and has_role(current_user, org, Role.admin),
+        honour_points=org is not None and services.honour_hours_earn_points(org))
 
 
 @bp.get("/volunteering/activities/<int:activity_id>")
@@ -294,6 +297,11 @@ def verify(token):
 EXPORT_HEADER = ["姓名", "手机号", "组织", "活动", "日期", "时长（小时）", "类型", "记录人"]
 
 
+def _cell(text: str) -> str:
+    """Names typed by people must not become spreadsheet formulas."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def _export_rows(org_id: int):
     org = get_org(org_id)
     require_role(current_user, org, Role.staff)
@@ -311,9 +319,10 @@ def _export_rows(org_id: int):
     table = []
     for att, act, act_org, user in rows:
         recorder = db.session.get(User, att.recorded_by_id).name if att.recorded_by_id else "扫码"
-        table.append([user.name, services.mask_phone(user.phone), act_org.name, act.title,
-                      vol_time(act.starts_at, "%Y-%m-%d"), round(att.minutes / 60, 2),
-                      "信用时数" if att.verified else "荣誉时数", recorder])
+        table.append([_cell(user.name), services.mask_phone(user.phone), _cell(act_org.name),
+                      _cell(act.title), vol_time(act.starts_at, "%Y-%m-%d"),
+                      round(att.minutes / 60, 2), "信用时数" if att.verified else "荣誉时数",
+                      _cell(recorder)])
     return org, start, end, table
 
 

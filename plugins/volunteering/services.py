@@ -282,12 +282,30 @@ def _commit_keeping_state() -> None:
         session.expire_on_commit = True
 
 
+_ATTENDANCE_COLUMNS = (Attendance.id, Attendance.status, Attendance.checked_in_at,
+                       Attendance.checked_out_at, Attendance.minutes, Attendance.verified,
+                       Attendance.points_earned, Attendance.points_awarded)
+
+
 def _attendance_row(user_id: int, activity_id: int):
     return db.session.execute(
-        select(Attendance.id, Attendance.status, Attendance.checked_in_at,
-               Attendance.checked_out_at, Attendance.minutes, Attendance.verified,
-               Attendance.points_earned, Attendance.points_awarded)
+        select(*_ATTENDANCE_COLUMNS)
         .where(Attendance.activity_id == activity_id, Attendance.user_id == user_id)).first()
+
+
+def _scan_state(user_id: int, activity_id: int, *, with_activity: bool = False):
+    """One round trip for a scan: the sign-up status and the attendance so far
+    (and the activity with its organization)."""
+    signup_status = (select(Signup.status).where(Signup.activity_id == Activity.id,
+                                                 Signup.user_id == user_id)
+                     .scalar_subquery().label("signup_status"))
+    entities = (Activity, Organization) if with_activity else ()
+    stmt = (select(*entities, signup_status, *_ATTENDANCE_COLUMNS).select_from(Activity)
+            .join(Organization, Organization.id == Activity.org_id)
+            .outerjoin(Attendance, (Attendance.activity_id == Activity.id)
+                       & (Attendance.user_id == user_id))
+            .where(Activity.id == activity_id))
+    return db.session.execute(stmt).first()
 
 
 def _as_scan(kind: str, activity_id: int, user_id: int, row) -> Scan:
@@ -297,14 +315,10 @@ def _as_scan(kind: str, activity_id: int, user_id: int, row) -> Scan:
 
 
 def check_in(user_id: int, activity: Activity, *, by: User | None = None,
-             now: datetime | None = None) -> Scan:
+             now: datetime | None = None, state=None) -> Scan:
     """Record arrival. A repeated check-in answers the first one."""
-    signup_status, checked_in_at = db.session.execute(select(
-        select(Signup.status).where(Signup.activity_id == activity.id,
-                                    Signup.user_id == user_id).scalar_subquery(),
-        select(Attendance.checked_in_at).where(Attendance.activity_id == activity.id,
-                                               Attendance.user_id == user_id).scalar_subquery(),
-    )).one()
+    state = state or _scan_state(user_id, activity.id)
+    signup_status, checked_in_at = state.signup_status, state.checked_in_at
     if checked_in_at is not None:
         return Scan("checkin", activity.id, user_id, checked_in_at)
     if signup_status is None or signup_status == "cancelled":
@@ -329,10 +343,10 @@ def check_in(user_id: int, activity: Activity, *, by: User | None = None,
 
 
 def check_out(user_id: int, activity: Activity, *, by: User | None = None,
-              now: datetime | None = None, user: User | None = None) -> Scan:
+              now: datetime | None = None, user: User | None = None, state=None) -> Scan:
     """Record leaving, count the minutes, announce the service. A repeat answers the first."""
-    row = _attendance_row(user_id, activity.id)
-    if row is None or row.checked_in_at is None:
+    row = state or _scan_state(user_id, activity.id)
+    if row.id is None or row.checked_in_at is None:
         raise Conflict("尚未签到，不能签退", code="not_checked_in")
     if row.status != "open":
         if row.status == "incomplete":
@@ -396,11 +410,20 @@ def _announce_attendance(attendance: Attendance) -> int | None:
                             points=attendance.points_earned)
 
 
-def scan(user: User, activity: Activity, kind: str, *, now: datetime | None = None) -> Scan:
-    """A volunteer scanned the activity's check-in (``in``) or check-out (``out``) code."""
+def scan(user: User, activity_id, kind: str, *, now: datetime | None = None) -> Scan:
+    """A volunteer scanned the check-in (``in``) or check-out (``out``) code of an
+    activity: one query loads the activity, the sign-up and the attendance."""
+    state = _scan_state(user.id, activity_id, with_activity=True) if isinstance(
+        activity_id, int) else None
+    if state is None:
+        raise NotFound("未找到该活动")
+    activity = state.Activity
+    manager = current_app.extensions["jindou_plugins"]
+    if not manager.is_enabled(activity.organization, "volunteering"):
+        raise NotFound("未找到该活动")
     if kind == "in":
-        return check_in(user.id, activity, now=now)
-    return check_out(user.id, activity, now=now, user=user)
+        return check_in(user.id, activity, now=now, state=state)
+    return check_out(user.id, activity, now=now, user=user, state=state)
 
 
 def staff_scan(staff: User, activity: Activity, kind: str, *, user_id: int,

@@ -145,3 +145,25 @@ def test_attendance_page_backfills_by_form(client, on, people):
 
 def _decode_svg_free(png_bytes):  # pragma: no cover - helper kept for debugging
     return zxingcpp.read_barcodes(Image.open(io.BytesIO(png_bytes)))
+
+
+def test_export_cells_never_become_formulas(client, on, people):
+    people.resident.name = "=HYPERLINK(\"http://evil\")"
+    activity = make_activity(on.community, starts_in=-300, minutes=60, title="+清洁")
+    services.backfill(people.staff, activity, user=people.resident,
+                      checked_in_at=activity.starts_at, checked_out_at=activity.ends_at,
+                      reason="补录")
+    day = activity.starts_at.astimezone(services.local_zone()).date().isoformat()
+    r = client.get(f"/volunteering/orgs/{on.community.id}/export.xlsx?from={day}&to={day}",
+                   headers=bearer(people.staff))
+    row = [c.value for c in load_workbook(io.BytesIO(r.data)).active[2]]
+    assert row[0] == "'=HYPERLINK(\"http://evil\")" and row[3] == "'+清洁"
+
+
+def test_admin_switches_honour_points_by_form(client, on, people):
+    r = client.post(f"/volunteering/orgs/{on.community.id}/settings", data={"honour": "on"},
+                    headers=bearer(people.community_admin))
+    assert r.status_code == 302
+    assert services.honour_hours_earn_points(on.building) is True
+    r = client.get(f"/volunteering/?org={on.community.id}", headers=bearer(people.community_admin))
+    assert "荣誉时数也奖励金豆" in r.text and "checked" in r.text

@@ -69,9 +69,8 @@ def scan_token(user, purpose, payload):
     from plugins.volunteering.views import scan_data
 
     scan = services.scan(user, payload.get("a"), "in" if purpose == "checkin" else "out")
-    title = services.get_activity(scan.activity_id).title  # in the identity map: no query
     if scan.kind == "checkin":
-        return ScanOutcome("签到成功", title, scan_data(scan))
+        return ScanOutcome("签到成功", scan.title, scan_data(scan))
     detail = f"服务 {services.format_minutes(scan.minutes)}"
     if scan.points_awarded:
         detail += f" · +{scan.points_awarded} 金豆"

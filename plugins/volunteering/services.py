@@ -269,6 +269,7 @@ class Scan:
     verified: bool = True
     points_earned: int = 0
     points_awarded: int | None = None
+    title: str = ""
 
 
 def _commit_keeping_state() -> None:
@@ -308,10 +309,10 @@ def _scan_state(user_id: int, activity_id: int, *, with_activity: bool = False):
     return db.session.execute(stmt).first()
 
 
-def _as_scan(kind: str, activity_id: int, user_id: int, row) -> Scan:
-    return Scan(kind, activity_id, user_id,
+def _as_scan(kind: str, activity: Activity, user_id: int, row) -> Scan:
+    return Scan(kind, activity.id, user_id,
                 row.checked_in_at if kind == "checkin" else row.checked_out_at, row.status,
-                row.minutes, row.verified, row.points_earned, row.points_awarded)
+                row.minutes, row.verified, row.points_earned, row.points_awarded, activity.title)
 
 
 def check_in(user_id: int, activity: Activity, *, by: User | None = None,
@@ -320,7 +321,7 @@ def check_in(user_id: int, activity: Activity, *, by: User | None = None,
     state = state or _scan_state(user_id, activity.id)
     signup_status, checked_in_at = state.signup_status, state.checked_in_at
     if checked_in_at is not None:
-        return Scan("checkin", activity.id, user_id, checked_in_at)
+        return Scan("checkin", activity.id, user_id, checked_in_at, title=activity.title)
     if signup_status is None or signup_status == "cancelled":
         raise Conflict("您没有报名该活动，不能签到", code="not_signed_up")
     if signup_status != "confirmed":
@@ -338,8 +339,8 @@ def check_in(user_id: int, activity: Activity, *, by: User | None = None,
     except IntegrityError:
         db.session.rollback()  # a simultaneous scan won (or staff back-filled): answer that
         row = _attendance_row(user_id, activity.id)
-        return _as_scan("checkin", activity.id, user_id, row)
-    return Scan("checkin", activity.id, user_id, at)
+        return _as_scan("checkin", activity, user_id, row)
+    return Scan("checkin", activity.id, user_id, at, title=activity.title)
 
 
 def check_out(user_id: int, activity: Activity, *, by: User | None = None,
@@ -352,7 +353,7 @@ def check_out(user_id: int, activity: Activity, *, by: User | None = None,
         if row.status == "incomplete":
             raise Conflict("签退时间已过，本次记录未完成，请联系工作人员补录",
                            code="checkout_closed")
-        return _as_scan("checkout", activity.id, user_id, row)
+        return _as_scan("checkout", activity, user_id, row)
     at = now or utcnow()
     if at > activity.ends_at + grace():
         raise Conflict("签退时间已过，请联系工作人员补录", code="checkout_closed")
@@ -368,12 +369,13 @@ def check_out(user_id: int, activity: Activity, *, by: User | None = None,
         .execution_options(synchronize_session=False))
     _commit_keeping_state()
     if done.rowcount != 1:  # a simultaneous scan closed it: answer that
-        return _as_scan("checkout", activity.id, user_id, _attendance_row(user_id, activity.id))
+        return _as_scan("checkout", activity, user_id, _attendance_row(user_id, activity.id))
     awarded = 0
     if listening:
         awarded = announce_service(row.id, activity, user or db.session.get(User, user_id),
                                    minutes=minutes, verified=True, points=earned)
-    return Scan("checkout", activity.id, user_id, at, "completed", minutes, True, earned, awarded)
+    return Scan("checkout", activity.id, user_id, at, "completed", minutes, True, earned, awarded,
+                activity.title)
 
 
 def _listeners(org: Organization) -> bool:

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import joinedload
 
 from core.access import can_see, has_role, require_role
 from core.api import ApiError, Conflict, NotFound
@@ -59,7 +58,9 @@ def write_transaction(work, attempts: int = 8):
             return result
         except OperationalError as err:
             db.session.rollback()
-            if not _is_lock_error(err) or attempt == attempts - 1:
+            if not _is_lock_error(err):
+                raise
+            if attempt == attempts - 1:
                 raise ApiError(503, "busy", "系统繁忙，请稍后再试") from err
             time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
         except BaseException:
@@ -101,11 +102,8 @@ def create_activity(user: User, org: Organization, data: dict) -> Activity:
     return activity
 
 
-def get_activity(activity_id: int, *, with_org: bool = False) -> Activity:
-    if not isinstance(activity_id, int):
-        raise NotFound("未找到该活动")
-    activity = db.session.get(Activity, activity_id,
-                              options=[joinedload(Activity.organization)] if with_org else ())
+def get_activity(activity_id: int) -> Activity:
+    activity = db.session.get(Activity, activity_id)
     if activity is None:
         raise NotFound("未找到该活动")
     return activity
@@ -502,17 +500,19 @@ def backfill(staff: User, activity: Activity, *, user: User, checked_in_at: date
 
 def close_attendance(now: datetime | None = None) -> dict[str, int]:
     """Job: close open attendances past end + grace as incomplete, and retry
-    announcements that failed. Idempotent; only where the plugin is on."""
+    announcements that failed (or are in flight: the key makes a second one
+    harmless). Idempotent; only where the plugin is on."""
     manager = current_app.extensions["jindou_plugins"]
     cutoff = (now or utcnow()) - grace()
     stale = db.session.scalars(
         select(Attendance).join(Activity, Activity.id == Attendance.activity_id)
         .where(Attendance.status == "open", Activity.ends_at < cutoff)).all()
-    closed = 0
-    for attendance in stale:
-        if manager.is_enabled(attendance.activity.organization, "volunteering"):
-            attendance.status, attendance.minutes = "incomplete", 0
-            closed += 1
+    ids = [a.id for a in stale if manager.is_enabled(a.activity.organization, "volunteering")]
+    # Conditional: a check-out that lands meanwhile wins.
+    closed = db.session.execute(
+        update(Attendance).where(Attendance.id.in_(ids), Attendance.status == "open")
+        .values(status="incomplete", minutes=0, updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount if ids else 0
     db.session.commit()
     retried = 0
     pending = db.session.scalars(select(Attendance).where(

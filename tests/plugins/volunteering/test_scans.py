@@ -199,3 +199,23 @@ def test_staff_scans_a_person_code_or_types_its_short_code(client, on, people):
     r = client.post(url, json={"kind": "in", "token": mine["token"]},
                     headers=bearer(people.resident))
     assert r.status_code == 404  # residents cannot scan others in
+
+
+def test_attendance_list_and_my_service_record(client, on, people):
+    activity = make_activity(on.community, points=4, per_hour=0)
+    confirm(activity, people.resident)
+    staff, me = bearer(people.staff), bearer(people.resident)
+    client.post("/api/v1/scan", json={"token": code(client, activity, staff)["token"]}, headers=me)
+    r = client.get(f"/api/v1/activities/{activity.id}/attendance", headers=staff)
+    assert r.status_code == 200
+    [row] = r.json["items"]
+    assert (row["name"], row["status"], row["checked_out_at"]) == ("居民", "open", None)
+    assert client.get(f"/api/v1/activities/{activity.id}/attendance",
+                      headers=me).status_code == 404
+    client.post("/api/v1/scan", json={"token": code(client, activity, staff, "out")["token"]},
+                headers=me)
+    r = client.get("/api/v1/me/service-record", headers=me)
+    assert r.status_code == 200
+    assert r.json["verified_minutes"] == 0 and r.json["stars"] == 0
+    assert [i["activity_id"] for i in r.json["items"]] == [activity.id]
+    assert client.get("/api/v1/me/service-record").status_code == 401

@@ -213,7 +213,7 @@ def _decode_photo(upload) -> str | None:
     try:
         image = Image.open(upload.stream)
         image.load()
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as err:
         raise BadRequest("无法读取照片", code="bad_photo") from err
     found = zxingcpp.read_barcodes(image.convert("L"))
     if not found:

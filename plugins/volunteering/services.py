@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.access import can_see, has_role, require_role
-from core.api import ApiError, Conflict, NotFound
+from core.api import ApiError, BadRequest, Conflict, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Organization, Role, User, utcnow
@@ -484,6 +484,9 @@ def backfill(staff: User, activity: Activity, *, user: User, checked_in_at: date
         attendance = Attendance(activity_id=activity.id, user_id=user.id)
         db.session.add(attendance)
     minutes = service_minutes(activity, checked_in_at, checked_out_at)
+    if minutes == 0:
+        raise BadRequest("补录时间与活动时间没有重叠",
+                         fields={"checked_out_at": ["须在活动时间内"]}, code="no_overlap")
     earned = (points_for(activity, minutes)
               if honour_hours_earn_points(activity.organization) else 0)
     attendance.status, attendance.verified = "backfilled", False

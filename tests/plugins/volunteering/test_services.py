@@ -87,6 +87,10 @@ def test_backfill_gives_audited_honour_hours_without_points_by_default(client, o
     assert r.status_code == 404
     r = client.post(url, json={**body, "reason": ""}, headers=bearer(people.staff))
     assert r.status_code == 400 and "reason" in r.json["error"]["fields"]
+    before = {**body, "checked_in_at": (activity.starts_at - timedelta(hours=2)).isoformat(),
+              "checked_out_at": (activity.starts_at - timedelta(hours=1)).isoformat()}
+    r = client.post(url, json=before, headers=bearer(people.staff))
+    assert r.status_code == 400 and r.json["error"]["code"] == "no_overlap"
     r = client.post(url, json=body, headers=bearer(people.staff))
     assert r.status_code == 201, r.json
     assert r.json["minutes"] == 90 and r.json["verified"] is False and r.json["points"] == 0

@@ -30,6 +30,7 @@ CHECKIN_OPENS_BEFORE = timedelta(minutes=30)
 DEFAULT_GRACE_MINUTES = 60
 DEFAULT_STAR_HOURS = (100, 300, 600, 1000, 1500)
 ACTIVE = ("confirmed", "waitlisted")
+RETRY_ANNOUNCEMENTS_FOR = timedelta(days=7)
 
 
 def grace() -> timedelta:
@@ -518,8 +519,10 @@ def close_attendance(now: datetime | None = None) -> dict[str, int]:
         .execution_options(synchronize_session=False)).rowcount if ids else 0
     db.session.commit()
     retried = 0
+    # A refusal that lasts a week (say, a fund never refilled) stops being retried.
     pending = db.session.scalars(select(Attendance).where(
-        Attendance.status.in_(("completed", "backfilled")), Attendance.points_awarded.is_(None))).all()
+        Attendance.status.in_(("completed", "backfilled")), Attendance.points_awarded.is_(None),
+        Attendance.updated_at > (now or utcnow()) - RETRY_ANNOUNCEMENTS_FOR)).all()
     for attendance in pending:
         if manager.is_enabled(attendance.activity.organization, "volunteering"):
             _announce_attendance(attendance)

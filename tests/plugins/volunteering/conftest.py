@@ -30,6 +30,7 @@ class PointsSpy:
 
     def __init__(self):
         self.calls: list[dict] = []
+        self.refuse: Exception | None = None  # set to make the next awards fail
 
     @hookimpl
     def describe(self):
@@ -37,6 +38,8 @@ class PointsSpy:
 
     @hookimpl
     def service_recorded(self, org, user, activity_id, title, minutes, verified, points, key):
+        if self.refuse is not None:
+            raise self.refuse
         self.calls.append({"org_id": org.id, "user_id": user.id, "activity_id": activity_id,
                            "title": title, "minutes": minutes, "verified": verified,
                            "points": points, "key": key})

@@ -131,3 +131,18 @@ def test_verified_hours_count_towards_stars(app, on, people):
     app.config["JINDOU_VOLUNTEERING_STAR_HOURS"] = (1, 2, 3, 4, 5)
     record = services.service_record(people.resident)
     assert record["verified_minutes"] == 120 and record["stars"] == 2
+
+
+def test_failed_award_is_retried_by_close_attendance(app, on, people, spy):
+    from core.api import Conflict
+
+    activity = make_activity(on.community, starts_in=-200, minutes=60, points=7, per_hour=0)
+    confirmed(activity, people.resident)
+    services.check_in(people.resident.id, activity, now=activity.starts_at)
+    spy.refuse = Conflict("金豆基金余额不足", code="fund_short")
+    att = services.check_out(people.resident.id, activity, now=activity.ends_at)
+    assert att.status == "completed" and att.points_awarded is None  # the check-out stands
+    spy.refuse = None
+    assert services.close_attendance() == {"closed": 0, "retried": 1}
+    assert spy.calls[-1]["points"] == 7
+    assert services.close_attendance() == {"closed": 0, "retried": 0}

@@ -22,12 +22,12 @@ from marshmallow import ValidationError
 
 from core import qr
 from core.access import can_see, get_org, has_role, require_role
-from core.api import ApiError, BadRequest, NotFound
+from core.api import ApiError, BadRequest
 from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import Role, User, utcnow
 from plugins.volunteering import services
-from plugins.volunteering.models import CATEGORIES, Activity, Attendance
+from plugins.volunteering.models import CATEGORIES, Activity
 from plugins.volunteering.schemas import ActivityCreateSchema, BackfillSchema
 from plugins.volunteering.views import (
     activity_dict,
@@ -243,18 +243,14 @@ def attendance(activity_id):
                 "reason": request.form.get("reason", "").strip()}
         try:
             data = BackfillSchema().load(form)
-            user = db.session.scalar(db.select(User).where(User.phone == data.pop("phone")))
-            if user is None:
-                raise NotFound("没有这个手机号的用户", code="unknown_phone")
+            user = services.user_by_phone(data.pop("phone"))
             services.backfill(current_user, act, user=user, **data)
             flash("已补录")
         except (ValidationError, ApiError) as err:
             db.session.rollback()
             _flash_error(err)
         return redirect(url_for("volunteering.attendance", activity_id=act.id))
-    rows = db.session.execute(db.select(Attendance, User).join(User, User.id == Attendance.user_id)
-                              .where(Attendance.activity_id == act.id)
-                              .order_by(Attendance.id)).all()
+    rows = services.attendance_list(act)
     return render_template("volunteering/attendance.html", act=act, rows=rows,
                            fmt=services.format_minutes)
 

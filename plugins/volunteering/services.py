@@ -445,6 +445,19 @@ def short_code_candidates(activity: Activity, kind: str) -> list[int]:
         Attendance.activity_id == activity.id, Attendance.checked_in_at.is_not(None))))
 
 
+def attendance_list(activity: Activity) -> list[tuple[Attendance, User]]:
+    return db.session.execute(
+        select(Attendance, User).join(User, User.id == Attendance.user_id)
+        .where(Attendance.activity_id == activity.id).order_by(Attendance.id)).all()
+
+
+def user_by_phone(phone: str) -> User:
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        raise NotFound("没有这个手机号的用户", code="unknown_phone")
+    return user
+
+
 def presence(activity_id: int) -> dict[str, int]:
     rows = dict(db.session.execute(
         select(Attendance.status, func.count()).where(Attendance.activity_id == activity_id)

@@ -13,7 +13,7 @@ from core.api import NotFound, doc, load, paginate
 from core.extensions import db
 from core.models import Role, User
 from plugins.volunteering import services
-from plugins.volunteering.models import Activity, Attendance
+from plugins.volunteering.models import Activity
 from plugins.volunteering.schemas import (
     ActivityCreateSchema,
     ActivitySchema,
@@ -199,9 +199,7 @@ def api_person_code():
 def api_attendance(activity_id):
     """Who checked in and out (staff)."""
     activity = staff_activity(activity_id)
-    rows = db.session.execute(db.select(Attendance, User).join(User, User.id == Attendance.user_id)
-                              .where(Attendance.activity_id == activity.id)
-                              .order_by(Attendance.id)).all()
+    rows = services.attendance_list(activity)
     items = [{**{c: getattr(a, c) for c in ("user_id", "status", "checked_in_at",
                                             "checked_out_at", "minutes", "verified")},
               "name": u.name, "points": a.points_awarded or 0} for a, u in rows]
@@ -215,9 +213,7 @@ def api_backfill(activity_id):
     """Staff record hours that were not scanned (荣誉时数), with a reason."""
     activity = staff_activity(activity_id)
     data = load(BackfillSchema())
-    user = db.session.scalar(db.select(User).where(User.phone == data.pop("phone")))
-    if user is None:
-        raise NotFound("没有这个手机号的用户", code="unknown_phone")
+    user = services.user_by_phone(data.pop("phone"))
     attendance = services.backfill(current_user, activity, user=user, **data)
     return AttendanceSchema().dump({**{c: getattr(attendance, c) for c in (
         "user_id", "status", "checked_in_at", "checked_out_at", "minutes", "verified")},

@@ -109,11 +109,12 @@ def codes(app, activity_id: int) -> dict[str, str]:
                 for kind, purpose in (("in", "checkin"), ("out", "checkout"))}
 
 
-def start_server(workers: int, port: int, database_url: str) -> subprocess.Popen:
+def start_server(workers: int, port: int, database_url: str, threads: int) -> subprocess.Popen:
     env = {**os.environ, "JINDOU_DATABASE_URL": database_url, "JINDOU_SECRET_KEY": SECRET}
+    kind = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "sync"]
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-k", "gthread",
-         "--threads", "4", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.wsgi:app"],
+        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), *kind,
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.wsgi:app"],
         cwd=ROOT, env=env, start_new_session=True)
     for _ in range(100):
         try:
@@ -215,6 +216,7 @@ def main() -> None:
     parser.add_argument("--rates", default="200,50", help="paced runs, scans per second")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", default="2,4")
+    parser.add_argument("--threads", type=int, default=4, help="per worker; 1 = sync workers")
     args = parser.parse_args()
     database_url = os.environ.get("JINDOU_BENCH_DATABASE_URL", DEFAULT_DB)
     n, rates = args.volunteers, [float(r) for r in args.rates.split(",")]
@@ -225,9 +227,9 @@ def main() -> None:
     chunks = iter([tokens[i:i + n] for i in range(0, len(tokens), n)])  # activities overlap
     for workers in worker_counts:
         port = free_port()
-        server = start_server(workers, port, database_url)
+        server = start_server(workers, port, database_url, args.threads)
         try:
-            print(f"\ngunicorn {workers} workers x 4 threads (gthread), {args.clients} clients, "
+            print(f"\ngunicorn {workers} workers x {args.threads} threads, {args.clients} clients, "
                   f"{os.cpu_count()} CPUs shared with PostgreSQL and this load generator")
             runs = [(new_activity(app, org_id, n), next(chunks)) for _ in range(1 + len(rates))]
             for i, (activity_id, group) in enumerate(runs):

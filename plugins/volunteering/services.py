@@ -55,7 +55,7 @@ def write_transaction(work, attempts: int = 8):
                 db.session.rollback()  # BEGIN IMMEDIATE needs a fresh transaction
                 db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             result = work()
-            db.session.commit()
+            _commit_keeping_state()  # the caller answers from what it just wrote
             return result
         except OperationalError as err:
             db.session.rollback()

@@ -108,6 +108,10 @@ def test_honour_hours_earn_points_where_the_org_allows(client, on, people, spy):
                    json={"honour_hours_earn_points": True}, headers=bearer(people.staff))
     assert r.status_code == 403
     r = client.put(f"/api/v1/orgs/{on.community.id}/volunteering/settings",
+                   json={"honour_hours_earn_points": "yes"}, headers=bearer(people.community_admin))
+    assert r.status_code == 400 and "honour_hours_earn_points" in r.json["error"]["fields"]
+    assert services.honour_hours_earn_points(on.community) is False
+    r = client.put(f"/api/v1/orgs/{on.community.id}/volunteering/settings",
                    json={"honour_hours_earn_points": True}, headers=bearer(people.community_admin))
     assert r.status_code == 200 and r.json == {"honour_hours_earn_points": True}
     activity = make_activity(on.building, starts_in=-300, minutes=120, points=10, per_hour=6)

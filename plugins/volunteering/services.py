@@ -314,6 +314,22 @@ def _as_scan(kind: str, activity: Activity, user_id: int, row) -> Scan:
                 row.minutes, row.verified, row.points_earned, row.points_awarded, activity.title)
 
 
+def _refuse_other_activity(user_id: int, activity: Activity, action: str) -> None:
+    """A volunteer at the wrong screen (two activities in one hall): name theirs."""
+    at = utcnow()
+    if action == "签到":
+        mine = (select(Activity).join(Signup, Signup.activity_id == Activity.id)
+                .where(Signup.user_id == user_id, Signup.status == "confirmed",
+                       Activity.starts_at <= at + CHECKIN_OPENS_BEFORE, Activity.ends_at > at))
+    else:
+        mine = (select(Activity).join(Attendance, Attendance.activity_id == Activity.id)
+                .where(Attendance.user_id == user_id, Attendance.status == "open"))
+    other = db.session.scalar(mine.where(Activity.id != activity.id).limit(1))
+    if other is not None:
+        raise Conflict(f"这是“{activity.title}”的{action}码，您参加的是“{other.title}”",
+                       code="other_activity", fields={"activity_id": [other.id]})
+
+
 def check_in(user_id: int, activity: Activity, *, by: User | None = None,
              now: datetime | None = None, state=None) -> Scan:
     """Record arrival. A repeated check-in answers the first one."""
@@ -322,6 +338,7 @@ def check_in(user_id: int, activity: Activity, *, by: User | None = None,
     if checked_in_at is not None:
         return Scan("checkin", activity.id, user_id, checked_in_at, title=activity.title)
     if signup_status is None or signup_status == "cancelled":
+        _refuse_other_activity(user_id, activity, "签到")
         raise Conflict("您没有报名该活动，不能签到", code="not_signed_up")
     if signup_status != "confirmed":
         raise Conflict("您在候补名单上，尚未确认名额，不能签到", code="not_confirmed")
@@ -347,6 +364,7 @@ def check_out(user_id: int, activity: Activity, *, by: User | None = None,
     """Record leaving, count the minutes, announce the service. A repeat answers the first."""
     row = state or _scan_state(user_id, activity.id)
     if row.id is None or row.checked_in_at is None:
+        _refuse_other_activity(user_id, activity, "签退")
         raise Conflict("尚未签到，不能签退", code="not_checked_in")
     if row.status != "open":
         if row.status == "incomplete":

@@ -219,3 +219,20 @@ def test_attendance_list_and_my_service_record(client, on, people):
     assert r.json["verified_minutes"] == 0 and r.json["stars"] == 0
     assert [i["activity_id"] for i in r.json["items"]] == [activity.id]
     assert client.get("/api/v1/me/service-record").status_code == 401
+
+
+def test_the_wrong_screen_names_the_right_activity(client, on, people):
+    mine = make_activity(on.community, title="楼道清洁")
+    theirs = make_activity(on.community, title="文明劝导")
+    confirm(mine, people.resident)
+    staff, me = bearer(people.staff), bearer(people.resident)
+    r = client.post("/api/v1/scan", json={"token": code(client, theirs, staff)["token"]},
+                    headers=me)
+    assert (r.status_code, r.json["error"]["code"]) == (409, "other_activity")
+    assert "楼道清洁" in r.json["error"]["message"]
+    assert r.json["error"]["fields"]["activity_id"] == [mine.id]
+    client.post("/api/v1/scan", json={"token": code(client, mine, staff)["token"]}, headers=me)
+    r = client.post("/api/v1/scan", json={"token": code(client, theirs, staff, "out")["token"]},
+                    headers=me)
+    assert (r.status_code, r.json["error"]["code"]) == (409, "other_activity")
+    assert attendance_count() == 1

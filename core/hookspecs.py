@@ -75,3 +75,15 @@ def org_report(org, month):
     ``month`` is a ``date`` on the first of the month. Return a
     :class:`core.plugins.ReportSection` or None.
     """
+
+
+@hookspec(firstresult=True)
+def scan_token(user, purpose, payload):
+    """A logged-in ``user`` scanned a genuine, current QR token of ``purpose``
+    (``checkin``, ``checkout``, ``patrol``...) carrying ``payload``.
+
+    The plugin owning that purpose does what the scan means and returns a
+    :class:`core.qr.ScanOutcome`; it raises :class:`core.api.ApiError` for a
+    scan it refuses (with a clear message and reason code), and returns None
+    for purposes it does not own. A repeated scan answers the first result.
+    """

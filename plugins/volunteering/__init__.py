@@ -1,10 +1,124 @@
 """志愿服务 — activities, sign-up, QR check-in/out, service hours."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+
 from core import hookimpl
+from core.extensions import db
 from core.plugins import PluginMeta
+from plugins.volunteering.models import Activity
+
+
+def _activity_org(activity_id) -> int | None:
+    return db.session.scalar(db.select(Activity.org_id).where(Activity.id == activity_id))
 
 
 @hookimpl
 def describe():
     return PluginMeta(name="volunteering", title="志愿服务", title_en="Volunteering",
-                      description="活动、报名、扫码签到签退、服务时长")
+                      description="活动、报名、扫码签到签退、服务时长",
+                      url_owners={"activity_id": _activity_org})
+
+
+@hookimpl
+def blueprints():
+    from plugins.volunteering import pages, views  # noqa: F401  (pages add routes to views.bp)
+
+    return [views.bp]
+
+
+@hookimpl
+def cli_commands():
+    from plugins.volunteering.cli import volunteering
+
+    return [volunteering]
+
+
+@hookimpl
+def nav_items(user, org):
+    from flask import url_for
+
+    from core.plugins import NavItem
+
+    return [NavItem("志愿活动", url_for("volunteering.activities", org=org.id), order=20),
+            NavItem("服务记录", url_for("volunteering.record"), order=21),
+            NavItem("我的签到码", url_for("volunteering.my_code"), order=22)]
+
+
+@hookimpl
+def dashboard_cards(user, org):
+    from flask import url_for
+
+    from core.plugins import Card
+    from plugins.volunteering import services
+
+    record = services.service_record(user)
+    return [Card("志愿服务时长", services.format_minutes(record["verified_minutes"]),
+                 url=url_for("volunteering.record"),
+                 note=f"{'★' * record['stars'] or '尚无星级'} · 荣誉时数 "
+                      f"{services.format_minutes(record['honour_minutes'])}")]
+
+
+@hookimpl
+def scan_token(user, purpose, payload):
+    if purpose not in ("checkin", "checkout"):
+        return None
+    from core.qr import ScanOutcome
+    from plugins.volunteering import services
+    from plugins.volunteering.views import scan_data
+
+    scan = services.scan(user, payload.get("a"), "in" if purpose == "checkin" else "out")
+    if scan.kind == "checkin":
+        return ScanOutcome("签到成功", scan.title, scan_data(scan))
+    detail = f"服务 {services.format_minutes(scan.minutes)}"
+    if scan.points_awarded:
+        detail += f" · +{scan.points_awarded} 金豆"
+    return ScanOutcome("签退成功", detail, scan_data(scan))
+
+
+@hookimpl
+def seed_demo(orgs, users):
+    from core.models import utcnow
+    from plugins.volunteering.models import Signup
+
+    now = utcnow().replace(second=0, microsecond=0)
+    plans = [
+        ("community1", "金星社区楼道清洁", "清洁家园", -1, 2, 10, 5, 6),
+        ("community1", "陪伴独居老人", "助老助残", 24, 3, 5, 10, 8),
+        ("community1", "夜间治安巡逻", "治安巡逻", 48, 2, 8, 5, 10),
+        ("subdistrict1", "垃圾分类宣传", "政策宣传", 72, 3, 20, 5, 5),
+        ("community3", "东华小区文明劝导", "文明劝导", 30, 2, 6, 5, 5),
+    ]
+    created = []
+    for org_key, title, category, start_h, hours, capacity, points, per_hour in plans:
+        starts = now + timedelta(hours=start_h)
+        activity = Activity(org_id=orgs[org_key].id, title=title, category=category,
+                            location=f"{orgs[org_key].name}活动室", starts_at=starts,
+                            ends_at=starts + timedelta(hours=hours), capacity=capacity,
+                            points=points, points_per_hour=per_hour,
+                            description=f"{title}，欢迎居民报名参加。",
+                            created_by_id=users["staff"].id)
+        db.session.add(activity)
+        created.append(activity)
+    db.session.flush()
+    running = created[0]  # running now: volunteer1 is signed up and can scan in
+    db.session.add(Signup(activity_id=running.id, user_id=users["volunteer1"].id,
+                          status="confirmed"))
+    db.session.add(Signup(activity_id=running.id, user_id=users["volunteer2"].id,
+                          status="confirmed"))
+
+
+@hookimpl
+def org_report(org, month):
+    from core.plugins import ReportSection
+    from plugins.volunteering import services
+
+    start, end = services.month_bounds(month)
+    summary = services.month_summary(org, start, end)
+    return ReportSection("志愿服务", [
+        ("活动数", summary["activities"]),
+        ("参与志愿者", summary["volunteers"]),
+        ("信用时数", services.format_minutes(summary["verified_minutes"])),
+        ("荣誉时数", services.format_minutes(summary["honour_minutes"])),
+    ])

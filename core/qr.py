@@ -1,0 +1,249 @@
+"""QR codes: signed tokens (itsdangerous, one salt per purpose) and images (qrcode).
+
+A token reads ``<purpose>.<signed payload>``; the purpose in clear only picks
+the salt, so relabelling a token breaks its signature. Codes on a staff screen
+and a person's own code carry a time window number: the current and the
+previous window are valid, so a screenshot sent home soon stops working.
+
+``/c/<token>`` is what a QR code holds: a logged-in user opens it and the
+plugin owning the purpose (hook ``scan_token``) says what the scan did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, current_app, jsonify, render_template, url_for
+from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeSerializer
+from marshmallow import Schema, fields, validate
+
+from core.api import ApiError, BadRequest, doc, load
+from core.extensions import db
+
+# purpose -> window length in seconds (None: no rotation, e.g. printed codes)
+PURPOSES: dict[str, int | None] = {
+    "checkin": 30,
+    "checkout": 30,
+    "person": 120,
+    "patrol": None,
+    "certificate": None,
+}
+PURPOSE_TITLES = {"checkin": "签到码", "checkout": "签退码", "person": "个人码",
+                  "patrol": "巡逻点码", "certificate": "证明核验码"}
+SHORT_CODE_DIGITS = 8
+
+
+class TokenError(BadRequest):
+    """A token that is forged, expired, malformed or meant for something else."""
+
+    MESSAGES = {
+        "token_forged": "二维码无效（签名不符）",
+        "token_expired": "二维码已过期，请扫描屏幕上的最新二维码",
+        "token_wrong_purpose": "这个二维码不能用在这里",
+        "token_malformed": "二维码内容无法识别",
+    }
+
+    def __init__(self, code: str):
+        super().__init__(self.MESSAGES[code], code=code)
+
+
+@dataclass(frozen=True)
+class Code:
+    token: str
+    url: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PersonCode:
+    token: str
+    short_code: str
+    expires_at: datetime
+
+
+@dataclass
+class ScanOutcome:
+    """What a scan did, for the result page (headline, detail) and the API (data)."""
+
+    headline: str
+    detail: str = ""
+    data: dict = field(default_factory=dict)
+
+
+def _serializer(purpose: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"jindou.qr.{purpose}")
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def window_of(purpose: str, now: float | None = None) -> int:
+    return int(_now(now) // PURPOSES[purpose])
+
+
+def window_expiry(purpose: str, window: int) -> datetime:
+    """The moment a code of ``window`` stops being valid (end of the next window)."""
+    return datetime.fromtimestamp((window + 2) * PURPOSES[purpose], UTC)
+
+
+def sign(purpose: str, payload: dict) -> str:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown QR purpose {purpose!r}")
+    return f"{purpose}.{_serializer(purpose).dumps(payload)}"
+
+
+def rotating_token(purpose: str, payload: dict, now: float | None = None) -> tuple[str, datetime]:
+    """The token for the current window (the same all through the window)."""
+    window = window_of(purpose, now)
+    return sign(purpose, {**payload, "w": window}), window_expiry(purpose, window)
+
+
+def verify(token: str, purpose: str | None = None, now: float | None = None) -> tuple[str, dict]:
+    """``(purpose, payload)`` of a genuine, current token, else :class:`TokenError`.
+
+    With ``purpose`` given, a genuine token for another purpose is refused as
+    ``token_wrong_purpose``.
+    """
+    claimed, dot, signed = (token or "").partition(".")
+    if not dot or claimed not in PURPOSES or not signed:
+        raise TokenError("token_malformed")
+    try:
+        payload = _serializer(claimed).loads(signed)
+    except BadSignature as err:
+        if any(_genuine_for(other, signed) for other in PURPOSES if other != claimed):
+            raise TokenError("token_wrong_purpose") from err
+        raise TokenError("token_forged") from err
+    if not isinstance(payload, dict):
+        raise TokenError("token_malformed")
+    if purpose is not None and claimed != purpose:
+        raise TokenError("token_wrong_purpose")
+    if PURPOSES[claimed] is not None:
+        window = payload.get("w")
+        current = window_of(claimed, now)
+        if not isinstance(window, int) or window not in (current, current - 1):
+            raise TokenError("token_expired")
+    return claimed, payload
+
+
+def _genuine_for(purpose: str, signed: str) -> bool:
+    try:
+        _serializer(purpose).loads(signed)
+        return True
+    except BadSignature:
+        return False
+
+
+# -- a person's own code ---------------------------------------------------------------
+
+
+def short_code(user_id: int, window: int) -> str:
+    """Eight digits staff can type when the camera fails; derived, never stored."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"jindou.person:{user_id}:{window}".encode(), hashlib.sha256).digest()
+    return str(int.from_bytes(digest[:8], "big") % 10**SHORT_CODE_DIGITS).zfill(SHORT_CODE_DIGITS)
+
+
+def person_code(user_id: int, now: float | None = None) -> PersonCode:
+    token, expires_at = rotating_token("person", {"u": user_id}, now)
+    return PersonCode(token, short_code(user_id, window_of("person", now)), expires_at)
+
+
+def match_short_code(code: str, candidate_user_ids, now: float | None = None) -> int | None:
+    """Which of the candidates (e.g. an activity's volunteers) shows ``code`` now.
+
+    A short code names nobody by itself: it is checked against the few people
+    the scanning staff expects, so no lookup table is needed.
+    """
+    code = "".join(ch for ch in code or "" if ch.isdigit())
+    if len(code) != SHORT_CODE_DIGITS:
+        return None
+    current = window_of("person", now)
+    for user_id in candidate_user_ids:
+        for window in (current, current - 1):
+            if hmac.compare_digest(short_code(user_id, window), code):
+                return user_id
+    return None
+
+
+# -- images -------------------------------------------------------------------------------
+
+
+def _qr(data: str) -> qrcode.QRCode:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    code.add_data(data)
+    code.make(fit=True)
+    return code
+
+
+def svg(data: str) -> str:
+    """An inline SVG (scales to any screen; no CDN, no JS library)."""
+    image = _qr(data).make_image(image_factory=qrcode.image.svg.SvgPathImage)
+    return image.to_string(encoding="unicode")
+
+
+def png(data: str, box_size: int = 10) -> bytes:
+    code = _qr(data)
+    code.box_size = box_size
+    out = io.BytesIO()
+    code.make_image().save(out, format="PNG")
+    return out.getvalue()
+
+
+def scan_url(token: str) -> str:
+    return url_for("qr.scan", token=token, _external=True)
+
+
+# -- /c/<token> and POST /api/v1/scan ------------------------------------------------------
+
+bp = Blueprint("qr", __name__)
+
+
+class ScanSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
+def dispatch(user, token: str) -> ScanOutcome:
+    """Verify ``token`` and hand it to the plugin owning its purpose."""
+    purpose, payload = verify(token)
+    manager = current_app.extensions["jindou_plugins"]
+    outcome = manager.hook.scan_token(user=user, purpose=purpose, payload=payload)
+    if outcome is None:
+        raise TokenError("token_wrong_purpose")
+    return outcome
+
+
+@bp.get("/c/<path:token>")
+@login_required
+def scan(token):
+    """The page a phone camera opens: does the scan, says so in big letters."""
+    try:
+        outcome = dispatch(current_user, token)
+    except ApiError as err:
+        db.session.rollback()
+        return render_template("qr/result.html", ok=False, headline=_fail_headline(err),
+                               detail=err.message, code=err.code), err.status
+    return render_template("qr/result.html", ok=True, headline=outcome.headline,
+                           detail=outcome.detail, code=None)
+
+
+def _fail_headline(err: ApiError) -> str:
+    return "二维码无效" if err.code.startswith("token_") else "未能完成"
+
+
+@bp.post("/api/v1/scan")
+@login_required
+@doc(body=ScanSchema)
+def api_scan():
+    """Scan a code from an app: answers what the scan did (a repeat answers the first result)."""
+    data = load(ScanSchema())
+    outcome = dispatch(current_user, data["token"])
+    return jsonify(outcome.data)

@@ -1,0 +1,22 @@
+"""``jindou volunteering ...``: jobs a scheduler (cron, systemd timer) runs."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.group("volunteering", help="志愿服务 (volunteering) jobs.")
+def volunteering():
+    pass
+
+
+@volunteering.command("close-attendance")
+@with_appcontext
+def close_attendance():
+    """Close check-ins with no check-out after end + grace as incomplete; retry
+    failed 金豆 announcements. Idempotent: safe to run every few minutes."""
+    from plugins.volunteering import services
+
+    result = services.close_attendance()
+    click.echo(f"closed {result['closed']} incomplete, retried {result['retried']} announcements")

@@ -1,0 +1,122 @@
+"""Marshmallow schemas of the volunteering API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from core.api import StrictInt
+from core.models import utcnow
+from plugins.volunteering.models import CATEGORIES
+
+_MAX_LENGTH = timedelta(days=7)
+NOT_NEGATIVE = validate.Range(min=0, max=100_000, error="必须是 0 到 {max} 之间的整数")
+
+
+class ActivityCreateSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    category = fields.String(load_default="其他", validate=validate.OneOf(CATEGORIES))
+    location = fields.String(load_default="", validate=validate.Length(max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    starts_at = fields.AwareDateTime(required=True, format="iso")
+    ends_at = fields.AwareDateTime(required=True, format="iso")
+    signup_deadline = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    capacity = StrictInt(required=True, validate=validate.Range(
+        min=1, max=10_000, error="必须是 1 到 {max} 之间的整数"))
+    points = StrictInt(load_default=0, validate=NOT_NEGATIVE)
+    points_per_hour = StrictInt(load_default=0, validate=NOT_NEGATIVE)
+
+    @validates_schema
+    def _times(self, data, **_kwargs):
+        errors = {}
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends:
+            if ends <= starts:
+                errors["ends_at"] = ["结束时间必须晚于开始时间"]
+            elif ends <= utcnow():
+                errors["ends_at"] = ["活动已结束：结束时间必须在将来"]
+            elif ends - starts > _MAX_LENGTH:
+                errors["ends_at"] = ["一次活动最长 7 天"]
+        deadline = data.get("signup_deadline")
+        if deadline and ends and deadline > ends:
+            errors["signup_deadline"] = ["报名截止时间不能晚于活动结束时间"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class SignupSchema(Schema):
+    status = fields.String()
+    activity_id = fields.Integer()
+    position = fields.Integer(allow_none=True)
+
+
+class ActivitySchema(Schema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    org_name = fields.String()
+    title = fields.String()
+    category = fields.String()
+    location = fields.String()
+    description = fields.String()
+    starts_at = fields.DateTime(format="iso")
+    ends_at = fields.DateTime(format="iso")
+    signup_deadline = fields.DateTime(format="iso", allow_none=True)
+    capacity = fields.Integer()
+    points = fields.Integer()
+    points_per_hour = fields.Integer()
+    confirmed_count = fields.Integer()
+    waitlist_count = fields.Integer()
+    places_left = fields.Integer()
+    my_signup = fields.Nested(SignupSchema, allow_none=True)
+
+
+class CheckinCodeQuerySchema(Schema):
+    kind = fields.String(load_default="in", validate=validate.OneOf(("in", "out")))
+
+
+class CheckinCodeSchema(Schema):
+    token = fields.String()
+    url = fields.String()
+    expires_at = fields.DateTime(format="iso")
+
+
+class PersonScanSchema(Schema):
+    """Staff scanned a volunteer's own code (``token``) or typed its ``code``."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(("in", "out")))
+    token = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+
+    @validates_schema
+    def _one_of(self, data, **_kwargs):
+        if not data.get("token") and not data.get("code"):
+            raise ValidationError({"token": ["请扫描个人码或输入短码"]})
+
+
+class BackfillSchema(Schema):
+    phone = fields.String(required=True, validate=validate.Regexp(r"^1\d{10}$", error="手机号无效"))
+    checked_in_at = fields.AwareDateTime(required=True, format="iso")
+    checked_out_at = fields.AwareDateTime(required=True, format="iso")
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=200))
+
+    @validates_schema
+    def _order(self, data, **_kwargs):
+        start, end = data.get("checked_in_at"), data.get("checked_out_at")
+        if start and end and end <= start:
+            raise ValidationError({"checked_out_at": ["签退时间必须晚于签到时间"]})
+
+
+class AttendanceSchema(Schema):
+    user_id = fields.Integer()
+    name = fields.String()
+    status = fields.String()
+    checked_in_at = fields.DateTime(format="iso", allow_none=True)
+    checked_out_at = fields.DateTime(format="iso", allow_none=True)
+    minutes = fields.Integer()
+    verified = fields.Boolean()
+    points = fields.Integer()
+
+
+class SettingsSchema(Schema):
+    honour_hours_earn_points = fields.Boolean(required=True, truthy={True}, falsy={False})

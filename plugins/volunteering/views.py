@@ -1,0 +1,244 @@
+"""Volunteering HTTP: /api/v1 per API.md, thin over services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response, jsonify, request
+from flask_login import current_user, login_required
+
+from core import qr
+from core.access import can_see, get_org, require_role
+from core.api import NotFound, doc, load, paginate
+from core.extensions import db
+from core.models import Role, User
+from plugins.volunteering import services
+from plugins.volunteering.models import Activity
+from plugins.volunteering.schemas import (
+    ActivityCreateSchema,
+    ActivitySchema,
+    AttendanceSchema,
+    BackfillSchema,
+    CheckinCodeQuerySchema,
+    CheckinCodeSchema,
+    PersonScanSchema,
+    SettingsSchema,
+    SignupSchema,
+)
+
+bp = Blueprint("volunteering", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/volunteering/static")
+
+
+def activity_dict(activity: Activity, user: User) -> dict:
+    counts = services.counts(activity.id)
+    signup = services.signup_of(user, activity.id)
+    mine = None
+    if signup is not None and signup.status in services.ACTIVE:
+        mine = {"status": signup.status, "activity_id": activity.id,
+                "position": services.waitlist_position(signup)}
+    return ActivitySchema().dump({
+        **{c: getattr(activity, c) for c in (
+            "id", "org_id", "title", "category", "location", "description", "starts_at",
+            "ends_at", "signup_deadline", "capacity", "points", "points_per_hour")},
+        "org_name": activity.organization.name,
+        "confirmed_count": counts["confirmed"], "waitlist_count": counts["waitlisted"],
+        "places_left": max(0, activity.capacity - counts["confirmed"]), "my_signup": mine})
+
+
+def staff_activity(activity_id: int) -> Activity:
+    activity = services.get_activity(activity_id)
+    require_role(current_user, activity.organization, Role.staff)
+    return activity
+
+
+def scan_data(scan: services.Scan) -> dict:
+    body = {"kind": scan.kind, "activity_id": scan.activity_id, "user_id": scan.user_id,
+            "at": scan.at.isoformat()}
+    if scan.kind == "checkout":
+        body.update(minutes=scan.minutes, verified=scan.verified,
+                    points=scan.points_awarded or 0, points_earned=scan.points_earned)
+    return body
+
+
+def checkin_code(activity: Activity, kind: str) -> qr.Code:
+    purpose = "checkin" if kind == "in" else "checkout"
+    token, expires_at = qr.rotating_token(purpose, {"a": activity.id})
+    return qr.Code(token, qr.scan_url(token), expires_at)
+
+
+# -- activities ---------------------------------------------------------------------------
+
+
+@bp.post("/api/v1/orgs/<int:org_id>/activities")
+@login_required
+@doc(body=ActivityCreateSchema, response=ActivitySchema, status=201)
+def api_create_activity(org_id):
+    """Create an activity (staff of the organization or above)."""
+    org = get_org(org_id)
+    require_role(current_user, org, Role.staff)
+    activity = services.create_activity(current_user, org, load(ActivityCreateSchema()))
+    db.session.commit()
+    return activity_dict(activity, current_user), 201
+
+
+@bp.get("/api/v1/orgs/<int:org_id>/activities")
+@login_required
+@doc(response=ActivitySchema, many=True)
+def api_list_activities(org_id):
+    """Activities for people of this organization (its own and its ancestors'), soonest first."""
+    org = get_org(org_id)
+    if not can_see(current_user, org):
+        raise NotFound("未找到该组织")
+    stmt = services.activities_query(current_user, org,
+                                     include_past=request.args.get("past") == "1")
+    return paginate(stmt, [Activity.starts_at, Activity.id],
+                    lambda a: activity_dict(a, current_user),
+                    decoders=[datetime.fromisoformat, int])
+
+
+@bp.get("/api/v1/activities/<int:activity_id>")
+@login_required
+@doc(response=ActivitySchema)
+def api_get_activity(activity_id):
+    """One activity with its counts and my sign-up."""
+    return activity_dict(services.visible_activity(current_user, activity_id), current_user)
+
+
+@bp.post("/api/v1/activities/<int:activity_id>/signups")
+@login_required
+@doc(response=SignupSchema, status=201)
+def api_sign_up(activity_id):
+    """Sign up: confirmed while places last, then waitlisted; again answers 200, same sign-up."""
+    signup, created = services.sign_up(current_user, activity_id)
+    body = {"status": signup.status, "activity_id": activity_id,
+            "position": services.waitlist_position(signup)}
+    return SignupSchema().dump(body), 201 if created else 200
+
+
+@bp.delete("/api/v1/activities/<int:activity_id>/signups/me")
+@login_required
+@doc(status=204)
+def api_cancel_signup(activity_id):
+    """Cancel my sign-up; the first on the waitlist is confirmed."""
+    services.cancel_signup(current_user, activity_id)
+    return "", 204
+
+
+# -- codes and scans ------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/activities/<int:activity_id>/checkin-code")
+@login_required
+@doc(query=CheckinCodeQuerySchema, response=CheckinCodeSchema)
+def api_checkin_code(activity_id):
+    """The current rotating check-in (kind=in) or check-out (kind=out) code (staff)."""
+    kind = load(CheckinCodeQuerySchema(), request.args.to_dict())["kind"]
+    code = checkin_code(staff_activity(activity_id), kind)
+    return CheckinCodeSchema().dump(code.__dict__)
+
+
+@bp.get("/api/v1/activities/<int:activity_id>/checkin-code.svg")
+@login_required
+def api_checkin_code_svg(activity_id):
+    """The current code drawn as SVG (staff)."""
+    kind = load(CheckinCodeQuerySchema(), request.args.to_dict())["kind"]
+    code = checkin_code(staff_activity(activity_id), kind)
+    return Response(qr.svg(code.url), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/api/v1/activities/<int:activity_id>/checkin-code.png")
+@login_required
+def api_checkin_code_png(activity_id):
+    """The current code as PNG (staff)."""
+    kind = load(CheckinCodeQuerySchema(), request.args.to_dict())["kind"]
+    code = checkin_code(staff_activity(activity_id), kind)
+    return Response(qr.png(code.url), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+def person_user_id(activity: Activity, data: dict) -> int:
+    if data.get("token"):
+        token = data["token"].rsplit("/c/", 1)[-1]  # a scanned URL or the bare token
+        _purpose, payload = qr.verify(token, "person")
+        return payload["u"]
+    user_id = qr.match_short_code(data["code"], services.short_code_candidates(activity, data["kind"]))
+    if user_id is None:
+        raise NotFound("短码无效或已过期，请让志愿者刷新个人码", code="code_not_found")
+    return user_id
+
+
+@bp.post("/api/v1/activities/<int:activity_id>/person-scans")
+@login_required
+@doc(body=PersonScanSchema)
+def api_person_scan(activity_id):
+    """Staff check a volunteer in or out with the volunteer's own code or its short code."""
+    activity = staff_activity(activity_id)
+    data = load(PersonScanSchema())
+    user_id = person_user_id(activity, data)
+    body = scan_data(services.staff_scan(current_user, activity, data["kind"], user_id=user_id))
+    body["name"] = db.session.get(User, user_id).name
+    return jsonify(body)
+
+
+@bp.get("/api/v1/me/person-code")
+@login_required
+def api_person_code():
+    """My own short-lived code (for staff to scan) and its typed short code."""
+    code = qr.person_code(current_user.id)
+    return {"token": code.token, "url": qr.scan_url(code.token), "short_code": code.short_code,
+            "expires_at": code.expires_at.isoformat()}
+
+
+# -- attendance, back-fill, record, settings ----------------------------------------------------
+
+
+@bp.get("/api/v1/activities/<int:activity_id>/attendance")
+@login_required
+@doc(response=AttendanceSchema, many=True)
+def api_attendance(activity_id):
+    """Who checked in and out (staff)."""
+    activity = staff_activity(activity_id)
+    rows = services.attendance_list(activity)
+    items = [{**{c: getattr(a, c) for c in ("user_id", "status", "checked_in_at",
+                                            "checked_out_at", "minutes", "verified")},
+              "name": u.name, "points": a.points_awarded or 0} for a, u in rows]
+    return jsonify({"items": AttendanceSchema(many=True).dump(items), "next": None})
+
+
+@bp.post("/api/v1/activities/<int:activity_id>/backfills")
+@login_required
+@doc(body=BackfillSchema, response=AttendanceSchema, status=201)
+def api_backfill(activity_id):
+    """Staff record hours that were not scanned (荣誉时数), with a reason."""
+    activity = staff_activity(activity_id)
+    data = load(BackfillSchema())
+    user = services.user_by_phone(data.pop("phone"))
+    attendance = services.backfill(current_user, activity, user=user, **data)
+    return AttendanceSchema().dump({**{c: getattr(attendance, c) for c in (
+        "user_id", "status", "checked_in_at", "checked_out_at", "minutes", "verified")},
+        "name": user.name, "points": attendance.points_awarded or 0}), 201
+
+
+@bp.get("/api/v1/me/service-record")
+@login_required
+def api_service_record():
+    """My verified and honour hours, star level and activities."""
+    record = services.service_record(current_user)
+    return {"verified_minutes": record["verified_minutes"],
+            "honour_minutes": record["honour_minutes"], "stars": record["stars"],
+            "items": [{"activity_id": act.id, "title": act.title,
+                       "date": act.starts_at.isoformat(), "minutes": a.minutes,
+                       "verified": a.verified} for a, act in record["rows"]]}
+
+
+@bp.put("/api/v1/orgs/<int:org_id>/volunteering/settings")
+@login_required
+@doc(body=SettingsSchema, response=SettingsSchema)
+def api_settings(org_id):
+    """Whether honour hours earn 金豆 here and below (admin)."""
+    org = get_org(org_id)
+    data = load(SettingsSchema())
+    services.set_honour_hours_earn_points(current_user, org, data["honour_hours_earn_points"])
+    db.session.commit()
+    return {"honour_hours_earn_points": services.honour_hours_earn_points(org)}

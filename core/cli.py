@@ -107,4 +107,7 @@ def demo(port, host, reset, no_serve):
         click.echo(f"  {role:<28} {phone}  {name}")
     click.echo("")
     if not no_serve:
-        app.run(host=host, port=port, use_reloader=False)
+        # Not app.run(): Flask ignores it inside a CLI command.
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True)

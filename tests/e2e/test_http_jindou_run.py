@@ -105,3 +105,32 @@ def test_accounts_and_organizations_over_http(app, server):
     assert {"name": "points", "title": "金豆", "enabled": True, "source_org_id": district["id"]} in items
     assert call(server, "DELETE", f"/api/v1/orgs/{district['id']}/plugins/points", token=root_token)[0] == 204
     assert call(server, "GET", "/api/v1/openapi.json")[0] == 200
+
+
+def test_demo_command_seeds_and_serves(tmp_path):
+    port = free_port()
+    env = {**os.environ, "JINDOU_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+           "JINDOU_SECRET_KEY": "demo-test"}
+    proc = subprocess.Popen([str(JINDOU), "demo", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(base + "/login", timeout=1) as response:
+                    assert response.status == 200
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            proc.kill()
+            pytest.fail(proc.stdout.read().decode())
+        status, login = call(base, "POST", "/api/v1/auth/tokens",
+                             {"phone": "13900000001", "password": "jindou2026"})
+        assert status == 201
+        status, me = call(base, "GET", "/api/v1/me", token=login["token"])
+        assert me["memberships"][0]["org_name"] == "金星小区1栋"
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0].decode()
+    assert "13800000001" in output and "jindou2026" in output

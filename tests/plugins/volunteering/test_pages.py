@@ -57,7 +57,7 @@ def test_staff_screen_serves_a_rotating_code_and_the_count(client, on, people):
     assert r.json["svg"].startswith("<svg") or "<svg" in r.json["svg"]
     assert (r.json["present"], r.json["completed"]) == (0, 0)
     assert client.get(f"/volunteering/activities/{activity.id}/screen",
-                      headers=bearer(people.resident)).status_code == 404
+                      headers=bearer(people.resident)).status_code == 403
     assert client.get("/volunteering/static/screen.js").status_code == 200
 
 
@@ -124,7 +124,7 @@ def test_exports_csv_and_xlsx_for_staff(client, on, people):
     sheet = load_workbook(io.BytesIO(r.data)).active
     assert [c.value for c in sheet[2]][:4] == ["居民", "130****0004", "1栋", "清洁"]
     assert client.get(f"/volunteering/orgs/{on.community.id}/export.csv",
-                      headers=bearer(people.resident)).status_code == 404
+                      headers=bearer(people.resident)).status_code == 403
     r = client.get(f"/volunteering/orgs/{on.community.id}/export.csv?from=yesterday",
                    headers=staff)
     assert r.status_code == 400

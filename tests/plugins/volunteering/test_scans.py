@@ -38,7 +38,7 @@ def test_checkin_code_is_a_scan_url_for_staff_only(client, on, people):
     assert code(client, activity, bearer(people.staff), "out")["token"].startswith("checkout.")
     r = client.get(f"/api/v1/activities/{activity.id}/checkin-code",
                    headers=bearer(people.resident))
-    assert r.status_code == 404  # a resident below holds no role here
+    assert r.status_code == 403  # a resident below sees the activity but holds no staff role
     r = client.get(f"/api/v1/activities/{activity.id}/checkin-code?kind=sideways",
                    headers=bearer(people.staff))
     assert r.status_code == 400 and "kind" in r.json["error"]["fields"]
@@ -198,7 +198,7 @@ def test_staff_scans_a_person_code_or_types_its_short_code(client, on, people):
     assert r.status_code == 400
     r = client.post(url, json={"kind": "in", "token": mine["token"]},
                     headers=bearer(people.resident))
-    assert r.status_code == 404  # residents cannot scan others in
+    assert r.status_code == 403  # residents cannot scan others in
 
 
 def test_attendance_list_and_my_service_record(client, on, people):
@@ -211,7 +211,7 @@ def test_attendance_list_and_my_service_record(client, on, people):
     [row] = r.json["items"]
     assert (row["name"], row["status"], row["checked_out_at"]) == ("居民", "open", None)
     assert client.get(f"/api/v1/activities/{activity.id}/attendance",
-                      headers=me).status_code == 404
+                      headers=me).status_code == 403
     client.post("/api/v1/scan", json={"token": code(client, activity, staff, "out")["token"]},
                 headers=me)
     r = client.get("/api/v1/me/service-record", headers=me)

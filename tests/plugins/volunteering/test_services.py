@@ -84,7 +84,7 @@ def test_backfill_gives_audited_honour_hours_without_points_by_default(client, o
             "reason": "忘记签退，组长证明"}
     url = f"/api/v1/activities/{activity.id}/backfills"
     r = client.post(url, json=body, headers=bearer(people.resident))
-    assert r.status_code == 404
+    assert r.status_code == 403
     r = client.post(url, json={**body, "reason": ""}, headers=bearer(people.staff))
     assert r.status_code == 400 and "reason" in r.json["error"]["fields"]
     before = {**body, "checked_in_at": (activity.starts_at - timedelta(hours=2)).isoformat(),

@@ -1,0 +1,494 @@
+"""The double-entry ledger shared by points, meals and vouchers.
+
+Accounts hold an integer ``balance`` per currency; every change is a
+transfer from a debit account to a credit account, so the sum of all
+balances of a currency is always zero. Transfers are append-only: a posted
+transfer is never updated or deleted, a mistake is undone by a reversing
+transfer. Only a *pending* transfer changes once, to posted or voided.
+
+Holds (two-phase transfers). A pending transfer reserves its amount on the
+debit account by raising that account's ``held``; ``balance`` is untouched
+until the transfer is posted. So ``balance`` always equals the sum of the
+account's posted transfers, and what may be spent now is ``balance - held``
+(:func:`spendable`). We keep ``held`` on the account rather than moving the
+beans to a hold account because the reservation then needs no extra account
+per owner, and the sum-to-zero invariant holds over posted transfers alone.
+
+Concurrency. Every write locks the accounts it touches in ascending id
+order (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the whole
+transaction is a ``BEGIN IMMEDIATE`` write transaction, see :func:`atomic`)
+and checks limits inside the lock. ``atomic`` retries a bounded number of
+times on serialization failures, deadlocks and "database is locked".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.api import ApiError, Conflict, NotFound
+from core.extensions import db
+from core.models import Timestamp, utcnow
+
+PENDING, POSTED, VOIDED = "pending", "posted", "voided"
+MAX_AMOUNT = 10**12  # far above any real amount; keeps sums inside BIGINT
+BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+
+log = logging.getLogger("jindou.ledger")
+T = TypeVar("T")
+
+
+class Account(db.Model):
+    __tablename__ = "ledger_account"
+    __table_args__ = (
+        UniqueConstraint("owner_type", "owner_id", "currency", "kind"),
+        # Belt and braces: the service checks inside the lock, the database refuses anyway.
+        CheckConstraint("allow_negative OR balance - held >= 0", name="not_overdrawn"),
+        CheckConstraint("held >= 0", name="held_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_type: Mapped[str] = mapped_column(String(40))  # "user", "org", ...
+    owner_id: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(20))  # "bean", "fen", ...
+    kind: Mapped[str] = mapped_column(String(40))  # "wallet", "fund", "donations", ...
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)  # sum of posted transfers
+    held: Mapped[int] = mapped_column(BigInteger, default=0)  # reserved by pending debits
+    allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    @property
+    def spendable(self) -> int:
+        return self.balance - self.held
+
+
+class Transfer(db.Model):
+    __tablename__ = "ledger_transfer"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
+        CheckConstraint("status IN ('pending','posted','voided')", name="status_known"),
+        Index("ix_ledger_transfer_debit", "debit_account_id", "id"),
+        Index("ix_ledger_transfer_credit", "credit_account_id", "id"),
+        Index("ix_ledger_transfer_cause", "cause_type", "cause_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"))
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(200))
+    cause_type: Mapped[str | None] = mapped_column(String(40))
+    cause_id: Mapped[int | None] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(String(10), default=POSTED)
+    reverses_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transfer.id"),
+                                                    unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    settled_at: Mapped[datetime | None] = mapped_column(Timestamp)  # when a hold ended
+
+
+class InsufficientFunds(Conflict):
+    """409: the debit account cannot cover the amount."""
+
+    def __init__(self, message: str = "余额不足", code: str = "insufficient_balance"):
+        super().__init__(message, code=code)
+
+
+@dataclasses.dataclass(frozen=True)
+class Posted:
+    """What a transfer call did: the transfer's id and whether it was a replay."""
+
+    id: int
+    status: str
+    amount: int
+    replayed: bool = False
+
+
+# -- accounts ------------------------------------------------------------------------
+
+
+def _insert_ignoring_conflict(table, values: dict):
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).values(**values).on_conflict_do_nothing()
+
+
+def account(owner_type: str, owner_id: int, *, currency: str, kind: str,
+            allow_negative: bool = False, create: bool = True) -> Account | None:
+    """The account of an owner, created on first use (safe under a race)."""
+    where = (Account.owner_type == owner_type, Account.owner_id == owner_id,
+             Account.currency == currency, Account.kind == kind)
+    found = db.session.scalar(select(Account).where(*where))
+    if found is not None or not create:
+        return found
+    db.session.execute(_insert_ignoring_conflict(Account.__table__, dict(
+        owner_type=owner_type, owner_id=owner_id, currency=currency, kind=kind, balance=0,
+        held=0, allow_negative=allow_negative, created_at=utcnow())))
+    return db.session.scalar(select(Account).where(*where))
+
+
+def spendable(account_id: int) -> int:
+    row = db.session.execute(select(Account.balance, Account.held)
+                             .where(Account.id == account_id)).one()
+    return row.balance - row.held
+
+
+# -- the unit of work -------------------------------------------------------------------
+
+
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
+
+
+def is_retryable(err: Exception) -> bool:
+    if isinstance(err, IntegrityError):
+        return True  # a racing insert of the same key/account: the retry sees the winner
+    if isinstance(err, OperationalError) and "database is locked" in str(err.orig):
+        return True
+    sqlstate = getattr(getattr(err, "orig", None), "sqlstate", None)
+    return isinstance(err, DBAPIError) and sqlstate in RETRYABLE_SQLSTATES
+
+
+def begin_write() -> None:
+    """Start a fresh write transaction on the session's connection.
+
+    On SQLite this emits ``BEGIN IMMEDIATE`` (core.extensions), taking the
+    database write lock up front so that the read-check-write of a transfer
+    cannot interleave with another writer. PostgreSQL locks rows instead.
+    """
+    db.session.commit()  # a no-op when nothing is open
+    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def atomic(fn: Callable[[], T], *, attempts: int = 6) -> T:
+    """Run ``fn`` in one write transaction and commit; retry on lock trouble.
+
+    Whatever the session held before is committed first (a unit of work
+    starts clean). Nested calls run inside the outer unit of work. After the
+    last failed attempt a 503 asks the user to try again.
+    """
+    if db.session.info.get("ledger_atomic"):
+        return fn()
+    for attempt in range(1, attempts + 1):
+        begin_write()
+        db.session.info["ledger_atomic"] = True
+        try:
+            result = fn()
+            db.session.commit()
+            return result
+        except (DBAPIError, IntegrityError) as err:
+            db.session.rollback()
+            if not is_retryable(err):
+                raise
+            log.info("ledger write retry %s/%s: %s", attempt, attempts, err.orig)
+            if attempt == attempts:
+                if isinstance(err, IntegrityError):
+                    raise Conflict("数据冲突，请重试", code="write_conflict") from err
+                raise ApiError(503, "busy", "系统繁忙，请稍后重试") from err
+            time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.info.pop("ledger_atomic", None)
+    raise AssertionError("unreachable")
+
+
+# -- single transfers ---------------------------------------------------------------------
+
+
+def _lock(account_ids: Iterable[int]) -> dict[int, tuple[int, int, bool, str]]:
+    """Lock accounts in ascending id order; their (balance, held, allow_negative, currency)."""
+    ids = sorted(set(account_ids))
+    rows = db.session.execute(
+        select(Account.id, Account.balance, Account.held, Account.allow_negative,
+               Account.currency)
+        .where(Account.id.in_(ids)).order_by(Account.id).with_for_update()
+    ).all()
+    if len(rows) != len(ids):
+        raise NotFound("账户不存在", code="account_not_found")
+    return {r.id: (r.balance, r.held, r.allow_negative, r.currency) for r in rows}
+
+
+def _same_content(row, wanted: dict) -> bool:
+    return all(getattr(row, k) == v for k, v in wanted.items())
+
+
+def _replay(key: str, wanted: dict) -> Posted:
+    row = db.session.execute(select(Transfer).where(Transfer.idempotency_key == key)).scalar_one()
+    if not _same_content(row, wanted):
+        raise Conflict("幂等键已用于另一笔不同的操作", code="idempotency_conflict")
+    return Posted(row.id, row.status, row.amount, replayed=True)
+
+
+def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason: str,
+             cause: tuple[str, int] | None = None, key: str | None = None,
+             actor_id: int | None = None, pending: bool = False,
+             short_message: str = "余额不足") -> Posted:
+    """Move ``amount`` from ``debit`` to ``credit`` (or hold it, if ``pending``).
+
+    Runs inside the caller's transaction (use :func:`atomic`). A replay of
+    ``key`` with the same content returns the first transfer; with different
+    content it is a 409. 409 ``short_message`` when the debit side cannot pay.
+    """
+    debit_id = debit if isinstance(debit, int) else debit.id
+    credit_id = credit if isinstance(credit, int) else credit.id
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
+        raise ValueError(f"amount must be a positive int, not {amount!r}")
+    if debit_id == credit_id:
+        raise ValueError("a transfer needs two different accounts")
+    locked = _lock((debit_id, credit_id))
+    currency = locked[debit_id][3]
+    if locked[credit_id][3] != currency:
+        raise ValueError("accounts of different currencies")
+    content = dict(debit_account_id=debit_id, credit_account_id=credit_id, amount=amount,
+                   currency=currency, reason=reason, cause_type=cause[0] if cause else None,
+                   cause_id=cause[1] if cause else None)
+    status = PENDING if pending else POSTED
+    values = dict(content, idempotency_key=key, actor_id=actor_id, status=status,
+                  created_at=utcnow())
+    if key is not None:
+        new_id = db.session.execute(_insert_ignoring_conflict(Transfer.__table__, values)
+                                    .returning(Transfer.id)).scalar()
+        if new_id is None:
+            return _replay(key, content)
+    else:
+        new_id = db.session.execute(insert(Transfer).values(**values)
+                                    .returning(Transfer.id)).scalar_one()
+    balance, held, allow_negative, _ = locked[debit_id]
+    if not allow_negative and balance - held < amount:
+        raise InsufficientFunds(short_message)
+    if pending:
+        db.session.execute(update(Account).where(Account.id == debit_id)
+                           .values(held=Account.held + amount))
+    else:
+        _apply(debit_id, credit_id, amount)
+    return Posted(new_id, status, amount)
+
+
+def _apply(debit_id: int, credit_id: int, amount: int, *, release_hold: bool = False) -> None:
+    """Both balance changes in one statement (one round trip)."""
+    values = {"balance": Account.balance + case((Account.id == credit_id, amount), else_=-amount)}
+    if release_hold:
+        values["held"] = Account.held - case((Account.id == debit_id, amount), else_=0)
+    db.session.execute(update(Account).where(Account.id.in_((debit_id, credit_id))).values(values))
+
+
+def _settle(transfer_id: int, to_status: str) -> Posted:
+    row = db.session.execute(
+        select(Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount)
+        .where(Transfer.id == transfer_id)).one_or_none()
+    if row is None:
+        raise NotFound("转账不存在", code="transfer_not_found")
+    _lock((row.debit_account_id, row.credit_account_id))
+    status = db.session.scalar(select(Transfer.status).where(Transfer.id == transfer_id))
+    if status == to_status:
+        return Posted(transfer_id, status, row.amount, replayed=True)
+    if status != PENDING:
+        raise Conflict("这笔冻结已处理过", code="transfer_settled")
+    db.session.execute(update(Transfer).where(Transfer.id == transfer_id,
+                                              Transfer.status == PENDING)
+                       .values(status=to_status, settled_at=utcnow()))
+    if to_status == POSTED:
+        _apply(row.debit_account_id, row.credit_account_id, row.amount, release_hold=True)
+    else:
+        db.session.execute(update(Account).where(Account.id == row.debit_account_id)
+                           .values(held=Account.held - row.amount))
+    return Posted(transfer_id, to_status, row.amount)
+
+
+def post_pending(transfer_id: int) -> Posted:
+    """Complete a hold: the held amount leaves the debit account. Idempotent."""
+    return _settle(transfer_id, POSTED)
+
+
+def void_pending(transfer_id: int) -> Posted:
+    """Cancel a hold: the held amount is spendable again. Idempotent."""
+    return _settle(transfer_id, VOIDED)
+
+
+def reverse(transfer_id: int, *, reason: str, actor_id: int | None = None,
+            short_message: str = "余额不足，无法冲正") -> Posted:
+    """Undo a posted transfer with an opposite one (once; a replay returns it)."""
+    original = db.session.get(Transfer, transfer_id)
+    if original is None:
+        raise NotFound("转账不存在", code="transfer_not_found")
+    if original.status != POSTED:
+        raise Conflict("只能冲正已入账的转账", code="not_posted")
+    if original.reverses_id is not None:
+        raise Conflict("冲正记录不能再冲正", code="is_reversal")
+    posted = transfer(original.credit_account_id, original.debit_account_id, original.amount,
+                      reason=reason, cause=("reversal", original.id),
+                      key=f"ledger:reverse:{original.id}", actor_id=actor_id,
+                      short_message=short_message)
+    if not posted.replayed:
+        db.session.execute(update(Transfer).where(Transfer.id == posted.id)
+                           .values(reverses_id=original.id))
+    return posted
+
+
+# -- batches -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Leg:
+    """One transfer of a batch."""
+
+    debit_id: int
+    credit_id: int
+    amount: int
+    reason: str
+    key: str | None = None
+    cause: tuple[str, int] | None = None
+
+
+CHUNK = 5000
+
+
+def post_batch(legs: list[Leg], *, actor_id: int | None = None,
+               short_message: str = "余额不足") -> int:
+    """Post many transfers in the caller's transaction, set-based.
+
+    Locks every account once (ascending id), checks each account's net
+    change, then one bulk INSERT of the transfers and one aggregated UPDATE
+    of the balances. Legs whose key was already used are skipped (a replayed
+    batch posts nothing); a reused key with other content is a 409.
+    Returns how many transfers were posted.
+    """
+    for leg in legs:
+        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or \
+                not 0 < leg.amount <= MAX_AMOUNT or leg.debit_id == leg.credit_id:
+            raise ValueError(f"bad leg {leg!r}")
+    keys = [leg.key for leg in legs if leg.key is not None]
+    if len(keys) != len(set(keys)):
+        raise ValueError("a key appears twice in the batch")
+    seen = _existing_keys(keys)
+    fresh = []
+    for leg in legs:
+        if leg.key in seen:
+            row = seen[leg.key]
+            if (row.debit_account_id, row.credit_account_id, row.amount) != \
+                    (leg.debit_id, leg.credit_id, leg.amount):
+                raise Conflict("幂等键已用于另一笔不同的操作", code="idempotency_conflict")
+        else:
+            fresh.append(leg)
+    if not fresh:
+        return 0
+    delta: dict[int, int] = defaultdict(int)
+    for leg in fresh:
+        delta[leg.debit_id] -= leg.amount
+        delta[leg.credit_id] += leg.amount
+    ids = sorted(delta)
+    locked: dict[int, tuple] = {}
+    for start in range(0, len(ids), CHUNK):
+        locked.update(_lock(ids[start:start + CHUNK]))
+    currencies = {v[3] for v in locked.values()}
+    if len(currencies) != 1:
+        raise ValueError("a batch moves one currency")
+    for account_id, change in delta.items():
+        balance, held, allow_negative, _ = locked[account_id]
+        if change < 0 and not allow_negative and balance - held + change < 0:
+            raise InsufficientFunds(short_message)
+    now, currency = utcnow(), currencies.pop()
+    db.session.execute(insert(Transfer), [
+        dict(debit_account_id=leg.debit_id, credit_account_id=leg.credit_id, amount=leg.amount,
+             currency=currency, reason=leg.reason, cause_type=leg.cause[0] if leg.cause else None,
+             cause_id=leg.cause[1] if leg.cause else None, idempotency_key=leg.key,
+             actor_id=actor_id, status=POSTED, created_at=now)
+        for leg in fresh])
+    _add_to_balances(delta)
+    return len(fresh)
+
+
+def _existing_keys(keys: list[str]) -> dict[str, object]:
+    found = {}
+    for start in range(0, len(keys), CHUNK):
+        rows = db.session.execute(
+            select(Transfer.idempotency_key, Transfer.debit_account_id,
+                   Transfer.credit_account_id, Transfer.amount)
+            .where(Transfer.idempotency_key.in_(keys[start:start + CHUNK]))).all()
+        found.update({r.idempotency_key: r for r in rows})
+    return found
+
+
+def _add_to_balances(delta: dict[int, int]) -> None:
+    """One UPDATE for all accounts, the deltas passed as one JSON/array parameter."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(
+            "UPDATE ledger_account AS a SET balance = a.balance + d.delta "
+            "FROM unnest(CAST(:ids AS integer[]), CAST(:deltas AS bigint[])) AS d(id, delta) "
+            "WHERE a.id = d.id"), {"ids": list(delta), "deltas": list(delta.values())})
+    else:
+        db.session.execute(text(
+            "UPDATE ledger_account SET balance = balance + d.delta "
+            "FROM (SELECT value ->> 0 AS id, value ->> 1 AS delta FROM json_each(:deltas)) AS d "
+            "WHERE ledger_account.id = d.id"),
+            {"deltas": json.dumps([[k, v] for k, v in delta.items()])})
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def transfers_of(account_id: int, *, statuses=(POSTED, PENDING)):
+    """A select of the transfers touching an account (add order and limit)."""
+    return select(Transfer).where(
+        or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id),
+        Transfer.status.in_(statuses))
+
+
+def posted_sum(account_id: int) -> int:
+    """What the account's posted transfers add up to (equals its balance)."""
+    credit = db.session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+        Transfer.credit_account_id == account_id, Transfer.status == POSTED))
+    debit = db.session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+        Transfer.debit_account_id == account_id, Transfer.status == POSTED))
+    return int(credit) - int(debit)
+
+
+def check_invariants() -> None:
+    """Assert the books balance: per currency the balances sum to zero, each
+    balance is its posted transfers, held is its pending debits, no account
+    that may not go negative is below zero. For tests and audits."""
+    sums = db.session.execute(select(Account.currency, func.sum(Account.balance))
+                              .group_by(Account.currency)).all()
+    for currency, total in sums:
+        assert int(total) == 0, f"{currency} balances sum to {total}"
+    for acc in db.session.scalars(select(Account)):
+        assert acc.balance == posted_sum(acc.id), f"account {acc.id} balance drifted"
+        pending = db.session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            Transfer.debit_account_id == acc.id, Transfer.status == PENDING))
+        assert acc.held == int(pending), f"account {acc.id} held drifted"
+        assert acc.allow_negative or acc.balance - acc.held >= 0, f"account {acc.id} overdrawn"
+

@@ -29,7 +29,7 @@ def create_org(actor: User, *, name: str, level: str, parent_id: int | None) -> 
         require_role(actor, parent, Role.admin)
         if Level(parent.level).child is not level:
             raise BadRequest(
-                "层级不对：{}的下级应是{}".format(parent.level_title, _child_title(parent)),
+                f"层级不对：{parent.level_title}的下级应是{_child_title(parent)}",
                 fields={"parent_id": [f"a {level.value} must sit directly below a "
                                       f"{LEVELS_ABOVE[level]}"]},
             )

@@ -3,8 +3,17 @@
 
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
@@ -15,8 +24,15 @@ from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import LEVEL_TITLES, ROLE_TITLES, Level, Organization, Role
 from core.orgs import services
-from core.orgs.schemas import (MemberCreateSchema, MemberSchema, OrgCreateSchema, OrgSchema,
-                               PluginListSchema, PluginStateSchema, PluginSwitchSchema)
+from core.orgs.schemas import (
+    MemberCreateSchema,
+    MemberSchema,
+    OrgCreateSchema,
+    OrgSchema,
+    PluginListSchema,
+    PluginStateSchema,
+    PluginSwitchSchema,
+)
 
 bp = Blueprint("orgs", __name__)
 

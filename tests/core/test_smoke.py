@@ -1,4 +1,3 @@
-from tests.conftest import bearer
 
 
 def test_register_then_token_then_me(client, tree):

@@ -75,3 +75,13 @@ def org_report(org, month):
     ``month`` is a ``date`` on the first of the month. Return a
     :class:`core.plugins.ReportSection` or None.
     """
+
+
+@hookspec
+def redemption_approved(org, user, redemption_id, reward_name, quantity, total):
+    """Event: staff approved ``user``'s redemption of ``quantity`` × ``reward_name``
+    in ``org`` (the reward's organization), spending ``total`` 金豆.
+
+    Called after the approval is committed (it is final); whatever a listener
+    writes to the session is committed right after. Return value ignored.
+    """

@@ -229,7 +229,7 @@ def atomic(fn: Callable[[], T], *, attempts: int = 6) -> T:
 # -- single transfers ---------------------------------------------------------------------
 
 
-def _lock(account_ids: Iterable[int]) -> dict[int, tuple[int, int, bool, str]]:
+def lock(account_ids: Iterable[int]) -> dict[int, tuple[int, int, bool, str]]:
     """Lock accounts in ascending id order; their (balance, held, allow_negative, currency)."""
     ids = sorted(set(account_ids))
     rows = db.session.execute(
@@ -256,7 +256,7 @@ def _replay(key: str, wanted: dict) -> Posted:
 def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason: str,
              cause: tuple[str, int] | None = None, key: str | None = None,
              actor_id: int | None = None, pending: bool = False,
-             short_message: str = "余额不足") -> Posted:
+             short_message: str = "余额不足", short_code: str = "insufficient_balance") -> Posted:
     """Move ``amount`` from ``debit`` to ``credit`` (or hold it, if ``pending``).
 
     Runs inside the caller's transaction (use :func:`atomic`). A replay of
@@ -269,7 +269,7 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
         raise ValueError(f"amount must be a positive int, not {amount!r}")
     if debit_id == credit_id:
         raise ValueError("a transfer needs two different accounts")
-    locked = _lock((debit_id, credit_id))
+    locked = lock((debit_id, credit_id))
     currency = locked[debit_id][3]
     if locked[credit_id][3] != currency:
         raise ValueError("accounts of different currencies")
@@ -289,7 +289,7 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
                                     .returning(Transfer.id)).scalar_one()
     balance, held, allow_negative, _ = locked[debit_id]
     if not allow_negative and balance - held < amount:
-        raise InsufficientFunds(short_message)
+        raise InsufficientFunds(short_message, short_code)
     if pending:
         db.session.execute(update(Account).where(Account.id == debit_id)
                            .values(held=Account.held + amount))
@@ -312,7 +312,7 @@ def _settle(transfer_id: int, to_status: str) -> Posted:
         .where(Transfer.id == transfer_id)).one_or_none()
     if row is None:
         raise NotFound("转账不存在", code="transfer_not_found")
-    _lock((row.debit_account_id, row.credit_account_id))
+    lock((row.debit_account_id, row.credit_account_id))
     status = db.session.scalar(select(Transfer.status).where(Transfer.id == transfer_id))
     if status == to_status:
         return Posted(transfer_id, status, row.amount, replayed=True)
@@ -378,7 +378,7 @@ CHUNK = 5000
 
 
 def post_batch(legs: list[Leg], *, actor_id: int | None = None,
-               short_message: str = "余额不足") -> int:
+               short_message: str = "余额不足", short_code: str = "insufficient_balance") -> int:
     """Post many transfers in the caller's transaction, set-based.
 
     Locks every account once (ascending id), checks each account's net
@@ -413,14 +413,14 @@ def post_batch(legs: list[Leg], *, actor_id: int | None = None,
     ids = sorted(delta)
     locked: dict[int, tuple] = {}
     for start in range(0, len(ids), CHUNK):
-        locked.update(_lock(ids[start:start + CHUNK]))
+        locked.update(lock(ids[start:start + CHUNK]))
     currencies = {v[3] for v in locked.values()}
     if len(currencies) != 1:
         raise ValueError("a batch moves one currency")
     for account_id, change in delta.items():
         balance, held, allow_negative, _ = locked[account_id]
         if change < 0 and not allow_negative and balance - held + change < 0:
-            raise InsufficientFunds(short_message)
+            raise InsufficientFunds(short_message, short_code)
     now, currency = utcnow(), currencies.pop()
     db.session.execute(insert(Transfer), [
         dict(debit_account_id=leg.debit_id, credit_account_id=leg.credit_id, amount=leg.amount,

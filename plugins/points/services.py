@@ -294,21 +294,22 @@ def expire_wallet(user_id: int, now: datetime) -> int:
         ledger.Transfer.debit_account_id == acc.id,
         ledger.Transfer.status.in_((ledger.POSTED, ledger.PENDING))))
     remaining_out = int(out)
-    to_expire: dict[int, int] = {}
+    # (organization that awarded, organization whose fund paid) -> beans to expire
+    to_expire: dict[tuple[int, int], int] = {}
     awards = db.session.execute(
-        select(Award.amount, Award.expires_at, Award.fund_org_id)
+        select(Award.amount, Award.expires_at, Award.org_id, Award.fund_org_id)
         .where(Award.user_id == user_id, Award.status == "paid")
         .order_by(Award.created_at, Award.id)).all()
-    for amount, expires_at, fund_org_id in awards:
+    for amount, expires_at, org_id, fund_org_id in awards:
         absorbed = min(remaining_out, amount)
         remaining_out -= absorbed
         left = amount - absorbed
         if left and expires_at is not None and expires_at <= now:
-            to_expire[fund_org_id] = to_expire.get(fund_org_id, 0) + left
-    for fund_org_id, amount in sorted(to_expire.items()):
+            to_expire[(org_id, fund_org_id)] = to_expire.get((org_id, fund_org_id), 0) + left
+    for (org_id, fund_org_id), amount in sorted(to_expire.items()):
         ledger.transfer(acc.id, org_account(fund_org_id, "fund"), amount, reason="金豆过期",
-                        cause=("points_expiry", fund_org_id),
-                        key=f"points:expire:{acc.id}:{out}:{fund_org_id}")
+                        cause=("points_expiry", org_id),
+                        key=f"points:expire:{acc.id}:{out}:{org_id}:{fund_org_id}")
     return sum(to_expire.values())
 
 

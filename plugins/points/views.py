@@ -25,7 +25,6 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from marshmallow import ValidationError
 from sqlalchemy import select
 
 from core.access import can_see, get_org, has_role, require_role
@@ -246,21 +245,34 @@ def api_fulfil(redemption_id):
 # -- pages ----------------------------------------------------------------------------------
 
 
+FIELD_TITLES = {"amount": "金豆数量", "quantity": "数量", "phone": "手机号", "reason": "原因",
+                "name": "名称", "cost": "所需金豆", "stock": "库存", "per_person_limit": "每人限兑",
+                "description": "说明", "donor": "捐赠方", "note": "备注",
+                "idempotency_key": "表单", "ends_at": "结束时间", "starts_at": "开始时间"}
+
+
+def explain(fields: dict) -> str:
+    """Field errors as one Chinese line: 金豆数量：必须是 1 到 … 之间的整数."""
+    parts = []
+    for name, messages in fields.items():
+        text = " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+        if "integer" in text:
+            text = "请输入整数"
+        parts.append(f"{FIELD_TITLES.get(name, name)}：{text}")
+    return "；".join(parts)
+
+
 def form_action(action, success: str, back: str):
     """Run a page action; flash its outcome (Chinese) and go back."""
     try:
         action()
         db.session.commit()
         flash(success)
-    except ValidationError as err:
-        db.session.rollback()
-        flash("；".join(" ".join(map(str, v)) if isinstance(v, list) else str(v)
-                       for v in err.normalized_messages().values()), "error")
     except ApiError as err:
         db.session.rollback()
         if err.status in (403, 404):
             raise
-        flash(err.message, "error")
+        flash(explain(err.fields) if err.fields else err.message, "error")
     return redirect(back)
 
 
@@ -404,7 +416,7 @@ def redeem_form(reward_id):
     except ApiError as err:
         if err.status in (403, 404):
             raise
-        flash(err.message if not err.fields else "数量须为 1 到 100 的整数", "error")
+        flash(explain(err.fields) if err.fields else err.message, "error")
         return redirect(url_for("points.rewards_page", org_id=reward.org_id))
     flash("已提交兑换申请，请等待工作人员审核")
     return redirect(url_for("points.redemption_page", redemption_id=row.id))

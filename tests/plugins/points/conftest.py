@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import g
 from flask.testing import FlaskClient
@@ -28,9 +30,15 @@ class FreshClient(FlaskClient):
     the role and plugin caches). Each request starts with a clean ``g`` here,
     as it does in production."""
 
+    csrf_token: str | None = None
+
     def open(self, *args, **kwargs):
         for name in list(vars(g)):
             delattr(g, name)
+        if kwargs.get("method") == "POST" and "json" not in kwargs and kwargs.get("data") is None:
+            kwargs["data"] = {}
+        if self.csrf_token and isinstance(kwargs.get("data"), dict):
+            kwargs["data"] = {"csrf_token": self.csrf_token, **kwargs["data"]}
         return super().open(*args, **kwargs)
 
 
@@ -41,9 +49,13 @@ def client(app):
 
 
 def login(client, user) -> None:
+    """Log ``user`` in and keep the page's CSRF token for the forms they post."""
     with client.session_transaction() as session:
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
+    client.csrf_token = None
+    page = client.get("/points/wallet").get_data(as_text=True)
+    client.csrf_token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def give(people, tree, amount: int, key: str = "give"):

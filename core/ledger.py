@@ -42,6 +42,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    bindparam,
     case,
     func,
     insert,
@@ -111,9 +112,10 @@ class Transfer(db.Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     status: Mapped[str] = mapped_column(String(10), default=POSTED)
-    reverses_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transfer.id"),
-                                                    unique=True)
-    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    # Set on a reversal; "once only" is enforced by its idempotency key, so no index here
+    # (every index costs a batch of 100,000 transfers a second or more).
+    reverses_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transfer.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(Timestamp)  # when a hold ended
 
 
@@ -227,16 +229,46 @@ def atomic(fn: Callable[[], T], *, attempts: int = 6) -> T:
 
 
 # -- single transfers ---------------------------------------------------------------------
+# The hot path uses prebuilt Core statements on the session's connection: the
+# ORM adds nothing here and its per-statement overhead would halve throughput.
+
+_acc, _tr = Account.__table__, Transfer.__table__
+_LOCK = (select(_acc.c.id, _acc.c.balance, _acc.c.held, _acc.c.allow_negative, _acc.c.currency)
+         .where(_acc.c.id.in_(bindparam("ids", expanding=True))).order_by(_acc.c.id)
+         .with_for_update())
+_APPLY = (update(_acc).where(_acc.c.id.in_([bindparam("debit"), bindparam("credit")]))
+          .values(balance=_acc.c.balance + case((_acc.c.id == bindparam("credit"),
+                                                 bindparam("amount")),
+                                                else_=-bindparam("amount"))))
+_APPLY_RELEASING = _APPLY.values(held=_acc.c.held - case(
+    (_acc.c.id == bindparam("debit"), bindparam("amount")), else_=0))
+_HOLD = update(_acc).where(_acc.c.id == bindparam("debit")).values(
+    held=_acc.c.held + bindparam("amount"))
+_RELEASE = update(_acc).where(_acc.c.id == bindparam("debit")).values(
+    held=_acc.c.held - bindparam("amount"))
+_INSERT = insert(_tr).returning(_tr.c.id)
+_INSERT_KEYED: dict[str, object] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING RETURNING id
+
+
+def _conn():
+    return db.session.connection()
+
+
+def _insert_keyed():
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in _INSERT_KEYED:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        _INSERT_KEYED[dialect] = dialect_insert(_tr).on_conflict_do_nothing().returning(_tr.c.id)
+    return _INSERT_KEYED[dialect]
 
 
 def lock(account_ids: Iterable[int]) -> dict[int, tuple[int, int, bool, str]]:
     """Lock accounts in ascending id order; their (balance, held, allow_negative, currency)."""
     ids = sorted(set(account_ids))
-    rows = db.session.execute(
-        select(Account.id, Account.balance, Account.held, Account.allow_negative,
-               Account.currency)
-        .where(Account.id.in_(ids)).order_by(Account.id).with_for_update()
-    ).all()
+    rows = _conn().execute(_LOCK, {"ids": ids}).all()
     if len(rows) != len(ids):
         raise NotFound("账户不存在", code="account_not_found")
     return {r.id: (r.balance, r.held, r.allow_negative, r.currency) for r in rows}
@@ -262,6 +294,7 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
     Runs inside the caller's transaction (use :func:`atomic`). A replay of
     ``key`` with the same content returns the first transfer; with different
     content it is a 409. 409 ``short_message`` when the debit side cannot pay.
+    Four statements: lock both accounts, insert, one update, (commit).
     """
     debit_id = debit if isinstance(debit, int) else debit.id
     credit_id = credit if isinstance(credit, int) else credit.id
@@ -278,21 +311,19 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
                    cause_id=cause[1] if cause else None)
     status = PENDING if pending else POSTED
     values = dict(content, idempotency_key=key, actor_id=actor_id, status=status,
-                  created_at=utcnow())
+                  reverses_id=None, created_at=utcnow(), settled_at=None)
+    conn = _conn()
     if key is not None:
-        new_id = db.session.execute(_insert_ignoring_conflict(Transfer.__table__, values)
-                                    .returning(Transfer.id)).scalar()
+        new_id = conn.execute(_insert_keyed(), values).scalar()
         if new_id is None:
             return _replay(key, content)
     else:
-        new_id = db.session.execute(insert(Transfer).values(**values)
-                                    .returning(Transfer.id)).scalar_one()
+        new_id = conn.execute(_INSERT, values).scalar_one()
     balance, held, allow_negative, _ = locked[debit_id]
     if not allow_negative and balance - held < amount:
         raise InsufficientFunds(short_message, short_code)
     if pending:
-        db.session.execute(update(Account).where(Account.id == debit_id)
-                           .values(held=Account.held + amount))
+        conn.execute(_HOLD, {"debit": debit_id, "amount": amount})
     else:
         _apply(debit_id, credit_id, amount)
     return Posted(new_id, status, amount)
@@ -300,10 +331,8 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
 
 def _apply(debit_id: int, credit_id: int, amount: int, *, release_hold: bool = False) -> None:
     """Both balance changes in one statement (one round trip)."""
-    values = {"balance": Account.balance + case((Account.id == credit_id, amount), else_=-amount)}
-    if release_hold:
-        values["held"] = Account.held - case((Account.id == debit_id, amount), else_=0)
-    db.session.execute(update(Account).where(Account.id.in_((debit_id, credit_id))).values(values))
+    _conn().execute(_APPLY_RELEASING if release_hold else _APPLY,
+                    {"debit": debit_id, "credit": credit_id, "amount": amount})
 
 
 def _settle(transfer_id: int, to_status: str) -> Posted:
@@ -324,8 +353,7 @@ def _settle(transfer_id: int, to_status: str) -> Posted:
     if to_status == POSTED:
         _apply(row.debit_account_id, row.credit_account_id, row.amount, release_hold=True)
     else:
-        db.session.execute(update(Account).where(Account.id == row.debit_account_id)
-                           .values(held=Account.held - row.amount))
+        _conn().execute(_RELEASE, {"debit": row.debit_account_id, "amount": row.amount})
     return Posted(transfer_id, to_status, row.amount)
 
 
@@ -410,29 +438,79 @@ def post_batch(legs: list[Leg], *, actor_id: int | None = None,
     for leg in fresh:
         delta[leg.debit_id] -= leg.amount
         delta[leg.credit_id] += leg.amount
-    ids = sorted(delta)
-    locked: dict[int, tuple] = {}
-    for start in range(0, len(ids), CHUNK):
-        locked.update(lock(ids[start:start + CHUNK]))
-    currencies = {v[3] for v in locked.values()}
-    if len(currencies) != 1:
-        raise ValueError("a batch moves one currency")
-    for account_id, change in delta.items():
-        balance, held, allow_negative, _ = locked[account_id]
-        if change < 0 and not allow_negative and balance - held + change < 0:
+    # Only accounts that lose beans can break a limit: lock those (ascending id) and
+    # check them. Accounts that only receive are locked by the UPDATE itself; locking
+    # 100,000 wallets up front would cost more than the whole insert.
+    locked = _lock_many(sorted(k for k, change in delta.items() if change < 0))
+    for account_id, (balance, held, allow_negative, _) in locked.items():
+        if not allow_negative and balance - held + delta[account_id] < 0:
             raise InsufficientFunds(short_message, short_code)
-    now, currency = utcnow(), currencies.pop()
-    db.session.execute(insert(Transfer), [
-        dict(debit_account_id=leg.debit_id, credit_account_id=leg.credit_id, amount=leg.amount,
-             currency=currency, reason=leg.reason, cause_type=leg.cause[0] if leg.cause else None,
-             cause_id=leg.cause[1] if leg.cause else None, idempotency_key=leg.key,
-             actor_id=actor_id, status=POSTED, created_at=now)
-        for leg in fresh])
+    currency = _one_currency(sorted(delta))
+    now = utcnow()
+    _insert_many([(leg.debit_id, leg.credit_id, leg.amount, currency, leg.reason,
+                   leg.cause[0] if leg.cause else None, leg.cause[1] if leg.cause else None,
+                   leg.key, actor_id, POSTED, now) for leg in fresh])
     _add_to_balances(delta)
     return len(fresh)
 
 
+_BATCH_COLUMNS = ("debit_account_id", "credit_account_id", "amount", "currency", "reason",
+                  "cause_type", "cause_id", "idempotency_key", "actor_id", "status", "created_at")
+
+
+def _lock_many(ids: list[int]) -> dict[int, tuple]:
+    """``lock`` for any number of accounts (ascending id, so no deadlock with single transfers)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        locked: dict[int, tuple] = {}
+        for start in range(0, len(ids), CHUNK):  # SQLite: the write lock is already ours
+            locked.update(lock(ids[start:start + CHUNK]))
+        return locked
+    rows = _conn().execute(text(
+        "SELECT id, balance, held, allow_negative, currency FROM ledger_account "
+        "WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids}).all()
+    if len(rows) != len(ids):
+        raise NotFound("账户不存在", code="account_not_found")
+    return {r.id: (r.balance, r.held, r.allow_negative, r.currency) for r in rows}
+
+
+def _one_currency(ids: list[int]) -> str:
+    """The currency all these accounts share (404 unless they all exist)."""
+    counts: dict[str, int] = defaultdict(int)
+    if db.session.get_bind().dialect.name == "postgresql":
+        chunks = [text("SELECT currency, count(*) FROM ledger_account WHERE id = ANY(:ids) "
+                       "GROUP BY currency").bindparams(ids=ids)]
+    else:
+        chunks = [select(_acc.c.currency, func.count()).where(_acc.c.id.in_(ids[i:i + CHUNK]))
+                  .group_by(_acc.c.currency) for i in range(0, len(ids), CHUNK)]
+    for stmt in chunks:
+        for currency, n in _conn().execute(stmt).all():
+            counts[currency] += n
+    if sum(counts.values()) != len(ids):
+        raise NotFound("账户不存在", code="account_not_found")
+    if len(counts) != 1:
+        raise ValueError("a batch moves one currency")
+    return next(iter(counts))
+
+
+def _insert_many(rows: list[tuple]) -> None:
+    """Bulk insert: COPY on PostgreSQL, executemany (in C) on SQLite."""
+    conn = _conn()
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(
+                f"COPY ledger_transfer ({', '.join(_BATCH_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        conn.execute(_tr.insert(), [dict(zip(_BATCH_COLUMNS, row, strict=True)) for row in rows])
+
+
 def _existing_keys(keys: list[str]) -> dict[str, object]:
+    if keys and db.session.get_bind().dialect.name == "postgresql":
+        rows = _conn().execute(text(
+            "SELECT idempotency_key, debit_account_id, credit_account_id, amount "
+            "FROM ledger_transfer WHERE idempotency_key = ANY(:keys)"), {"keys": keys}).all()
+        return {r.idempotency_key: r for r in rows}
     found = {}
     for start in range(0, len(keys), CHUNK):
         rows = db.session.execute(
@@ -446,12 +524,12 @@ def _existing_keys(keys: list[str]) -> dict[str, object]:
 def _add_to_balances(delta: dict[int, int]) -> None:
     """One UPDATE for all accounts, the deltas passed as one JSON/array parameter."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text(
+        _conn().execute(text(
             "UPDATE ledger_account AS a SET balance = a.balance + d.delta "
             "FROM unnest(CAST(:ids AS integer[]), CAST(:deltas AS bigint[])) AS d(id, delta) "
             "WHERE a.id = d.id"), {"ids": list(delta), "deltas": list(delta.values())})
     else:
-        db.session.execute(text(
+        _conn().execute(text(
             "UPDATE ledger_account SET balance = balance + d.delta "
             "FROM (SELECT value ->> 0 AS id, value ->> 1 AS delta FROM json_each(:deltas)) AS d "
             "WHERE ledger_account.id = d.id"),

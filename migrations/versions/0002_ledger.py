@@ -55,20 +55,17 @@ def upgrade():
     sa.ForeignKeyConstraint(['debit_account_id'], ['ledger_account.id'], name=op.f('fk_ledger_transfer_debit_account_id_ledger_account')),
     sa.ForeignKeyConstraint(['reverses_id'], ['ledger_transfer.id'], name=op.f('fk_ledger_transfer_reverses_id_ledger_transfer')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_transfer')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_transfer_idempotency_key')),
-    sa.UniqueConstraint('reverses_id', name=op.f('uq_ledger_transfer_reverses_id'))
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_transfer_idempotency_key'))
     )
     with op.batch_alter_table('ledger_transfer', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_transfer_cause', ['cause_type', 'cause_id'], unique=False)
         batch_op.create_index('ix_ledger_transfer_credit', ['credit_account_id', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ledger_transfer_created_at'), ['created_at'], unique=False)
         batch_op.create_index('ix_ledger_transfer_debit', ['debit_account_id', 'id'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('ledger_transfer', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_transfer_debit')
-        batch_op.drop_index(batch_op.f('ix_ledger_transfer_created_at'))
         batch_op.drop_index('ix_ledger_transfer_credit')
         batch_op.drop_index('ix_ledger_transfer_cause')
     op.drop_table('ledger_transfer')

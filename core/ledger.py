@@ -190,8 +190,10 @@ def begin_write() -> None:
     database write lock up front so that the read-check-write of a transfer
     cannot interleave with another writer. PostgreSQL locks rows instead.
     """
-    db.session.commit()  # a no-op when nothing is open
-    db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    session = db.session()
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 def atomic(fn: Callable[[], T], *, attempts: int = 6) -> T:
@@ -265,10 +267,10 @@ def _insert_keyed():
     return _INSERT_KEYED[dialect]
 
 
-def lock(account_ids: Iterable[int]) -> dict[int, tuple[int, int, bool, str]]:
+def lock(account_ids: Iterable[int], conn=None) -> dict[int, tuple[int, int, bool, str]]:
     """Lock accounts in ascending id order; their (balance, held, allow_negative, currency)."""
     ids = sorted(set(account_ids))
-    rows = _conn().execute(_LOCK, {"ids": ids}).all()
+    rows = (conn or _conn()).execute(_LOCK, {"ids": ids}).all()
     if len(rows) != len(ids):
         raise NotFound("账户不存在", code="account_not_found")
     return {r.id: (r.balance, r.held, r.allow_negative, r.currency) for r in rows}
@@ -302,7 +304,8 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
         raise ValueError(f"amount must be a positive int, not {amount!r}")
     if debit_id == credit_id:
         raise ValueError("a transfer needs two different accounts")
-    locked = lock((debit_id, credit_id))
+    conn = _conn()
+    locked = lock((debit_id, credit_id), conn)
     currency = locked[debit_id][3]
     if locked[credit_id][3] != currency:
         raise ValueError("accounts of different currencies")
@@ -312,7 +315,6 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
     status = PENDING if pending else POSTED
     values = dict(content, idempotency_key=key, actor_id=actor_id, status=status,
                   reverses_id=None, created_at=utcnow(), settled_at=None)
-    conn = _conn()
     if key is not None:
         new_id = conn.execute(_insert_keyed(), values).scalar()
         if new_id is None:
@@ -325,13 +327,14 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
     if pending:
         conn.execute(_HOLD, {"debit": debit_id, "amount": amount})
     else:
-        _apply(debit_id, credit_id, amount)
+        _apply(debit_id, credit_id, amount, conn=conn)
     return Posted(new_id, status, amount)
 
 
-def _apply(debit_id: int, credit_id: int, amount: int, *, release_hold: bool = False) -> None:
+def _apply(debit_id: int, credit_id: int, amount: int, *, release_hold: bool = False,
+           conn=None) -> None:
     """Both balance changes in one statement (one round trip)."""
-    _conn().execute(_APPLY_RELEASING if release_hold else _APPLY,
+    (conn or _conn()).execute(_APPLY_RELEASING if release_hold else _APPLY,
                     {"debit": debit_id, "credit": credit_id, "amount": amount})
 
 

@@ -320,13 +320,18 @@ def expire_all(now: datetime | None = None) -> tuple[int, int]:
         Award.status == "paid", Award.expires_at <= now)).all()
     people = beans = 0
     for user_id in user_ids:
-        amount = ledger.atomic(lambda user_id=user_id: expire_wallet(user_id, now))
+        amount = ledger.atomic(lambda user_id=user_id: _expire_and_audit(user_id, now))
         if amount:
             people += 1
             beans += amount
-            audit("points.expired", actor=None, user_id=user_id, amount=amount)
-            db.session.commit()
     return people, beans
+
+
+def _expire_and_audit(user_id: int, now: datetime) -> int:
+    amount = expire_wallet(user_id, now)
+    if amount:
+        audit("points.expired", actor=None, user_id=user_id, amount=amount)
+    return amount
 
 
 # -- rewards ----------------------------------------------------------------------------

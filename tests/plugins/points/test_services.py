@@ -53,7 +53,8 @@ def test_hook_cli_commands(app, world):
     assert result.exit_code == 0 and "expired 0 beans" in result.output
 
 
-def test_hook_service_recorded_pays_once_in_the_callers_transaction(world):
+def test_hook_service_recorded(world):
+    """Pays once, inside the caller's transaction."""
     tree, people = world
     # The caller (volunteering) writes its own row, emits, then commits once.
     add_member(make_user("13100000000", "新志愿者"), tree.building, "resident")

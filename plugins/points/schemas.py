@@ -109,3 +109,25 @@ class StatusSchema(Schema):
 class QueueQuerySchema(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(
         ["pending", "approved", "rejected", "cancelled", "fulfilled"]))
+
+
+class AwardSchema(Schema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    user_id = fields.Integer()
+    user_name = fields.Function(lambda a: a.user.name)
+    amount = fields.Integer()
+    reason = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    transfer_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+
+
+class ReverseSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ReversedSchema(Schema):
+    transfer_id = fields.Integer()

@@ -239,6 +239,21 @@ def unfunded_awards(org: Organization) -> list[Award]:
         .order_by(Award.id)).all()
 
 
+def awards_in(org: Organization):
+    """A select of the awards made in ``org``'s subtree."""
+    return select(Award).join(Organization, Organization.id == Award.org_id).where(
+        Organization.path.startswith(org.path, autoescape=True))
+
+
+def reversed_transfer_ids(transfer_ids) -> set[int]:
+    """Which of these transfers have been reversed."""
+    ids = [t for t in transfer_ids if t]
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(ledger.Transfer.reverses_id).where(
+        ledger.Transfer.reverses_id.in_(ids))))
+
+
 def reverse_award(actor: User, award_id: int, *, reason: str):
     """Undo a mistaken award with a reversing transfer (409 if already spent)."""
     row = db.session.get(Award, award_id)

@@ -36,12 +36,15 @@ from plugins.points.models import STATUS_TITLES, Award, Redemption, Reward
 from plugins.points.schemas import (
     AwardCreatedSchema,
     AwardCreateSchema,
+    AwardSchema,
     DepositSchema,
     FundSchema,
     QueueQuerySchema,
     RedemptionCreateSchema,
     RedemptionSchema,
     RejectSchema,
+    ReversedSchema,
+    ReverseSchema,
     RewardCreateSchema,
     RewardSchema,
     StatusSchema,
@@ -145,6 +148,25 @@ def api_award(org_id):
     row = services.award(current_user, org, phone=data["phone"], amount=data["amount"],
                          reason=data["reason"], key=data["idempotency_key"])
     return {"transfer_id": row.transfer_id}, 201
+
+
+@bp.get("/api/v1/orgs/<int:org_id>/points/awards")
+@login_required
+@doc(response=AwardSchema, many=True)
+def api_awards(org_id):
+    """Awards made in this subtree, oldest first (staff)."""
+    org = staff_org(org_id)
+    return paginate(services.awards_in(org), [Award.id], AwardSchema().dump)
+
+
+@bp.post("/api/v1/points/awards/<int:award_id>/reverse")
+@login_required
+@doc(body=ReverseSchema, response=ReversedSchema)
+def api_reverse_award(award_id):
+    """Undo a mistaken award with a reversing transfer (staff); 409 if already spent."""
+    data = load(ReverseSchema())
+    posted = services.reverse_award(current_user, award_id, reason=data["reason"])
+    return {"transfer_id": posted.id}
 
 
 # -- API: rewards and redemptions -------------------------------------------------------
@@ -308,12 +330,15 @@ def wallet_page():
 def manage_page(org_id):
     org = staff_org(org_id)
     payer = services.funding_org(org)
+    recent = db.session.scalars(services.awards_in(org).where(Award.status == "paid")
+                                .order_by(Award.id.desc()).limit(20)).all()
     return render_template(
         "points/manage.html", org=org, fund=services.fund_balance(org), payer=payer,
         payer_balance=services.fund_balance(payer) if payer else 0,
         is_admin=has_role(current_user, org, Role.admin),
         expiry=services.expiry_months(org), unfunded=services.unfunded_awards(org),
-        pending=services.pending_count(org))
+        pending=services.pending_count(org), recent=recent,
+        reversed_ids=services.reversed_transfer_ids(a.transfer_id for a in recent))
 
 
 @bp.post("/points/orgs/<int:org_id>/deposits")
@@ -350,6 +375,15 @@ def pay_award_form(award_id):
     row = db.session.get(Award, award_id) or abort(404)
     return form_action(lambda: services.pay_unfunded(current_user, award_id), "已补发",
                        url_for("points.manage_page", org_id=row.org_id))
+
+
+@bp.post("/points/awards/<int:award_id>/reverse")
+@login_required
+def reverse_award_form(award_id):
+    row = db.session.get(Award, award_id) or abort(404)
+    reason = request.form.get("reason", "").strip()[:100] or "发放有误"
+    return form_action(lambda: services.reverse_award(current_user, award_id, reason=reason),
+                       "已冲正，金豆已退回基金", url_for("points.manage_page", org_id=row.org_id))
 
 
 @bp.post("/points/orgs/<int:org_id>/settings")

@@ -203,3 +203,28 @@ def test_concurrent_replays_of_one_key_post_once(app):
         lambda: ledger.transfer(source, wallet, 5, reason="奖励", key="same")).id)
     assert len({r[1] for r in results}) == 1 and all(r[0] == "ok" for r in results)
     assert balance(wallet) == (5, 0)
+
+
+def test_unknown_account_and_mixed_currencies_are_refused(app):
+    source, fund, (wallet, _) = accounts()
+    fen = ledger.account("user", 1, currency="fen", kind="voucher")
+    db.session.commit()
+    with pytest.raises(ApiError) as err:
+        ledger.atomic(lambda: ledger.transfer(source, 999_999, 1, reason="x"))
+    assert err.value.status == 404
+    with pytest.raises(ValueError):
+        ledger.atomic(lambda: ledger.transfer(source, fen.id, 1, reason="x"))
+    ledger.check_invariants()
+
+
+def test_pending_replay_and_short_hold(app):
+    source, fund, (wallet, other) = accounts()
+    ledger.atomic(lambda: ledger.transfer(source, wallet, 10, reason="奖励"))
+    hold = ledger.atomic(lambda: ledger.transfer(wallet, fund, 10, reason="兑换", pending=True,
+                                                 key="h"))
+    again = ledger.atomic(lambda: ledger.transfer(wallet, fund, 10, reason="兑换", pending=True,
+                                                  key="h"))
+    assert again.id == hold.id and again.replayed and balance(wallet) == (10, 10)
+    with pytest.raises(ledger.InsufficientFunds):
+        ledger.atomic(lambda: ledger.transfer(wallet, other, 1, reason="x", pending=True))
+    ledger.check_invariants()

@@ -360,3 +360,32 @@ def test_openapi_documents_the_points_routes(client, world):
                  "/api/v1/redemptions/{redemption_id}/approve"):
         assert path in spec["paths"], path
     assert spec["paths"]["/api/v1/points/wallet"]["get"]["summary"]
+
+
+def test_list_and_reverse_awards(client, world):
+    tree, people = world
+    give(people, tree, 30)
+    staff = bearer(people.staff)
+    listed = client.get(f"/api/v1/orgs/{tree.community.id}/points/awards", headers=staff)
+    assert listed.status_code == 200
+    [item] = listed.json["items"]
+    assert item["amount"] == 30 and item["reason"] == "优秀楼栋长" and item["kind"] == "manual"
+    url = f"/api/v1/points/awards/{item['id']}/reverse"
+    assert client.post(url, headers=bearer(people.resident),
+                       json={"reason": "x"}).status_code in (403, 404)
+    assert client.post(url, headers=staff, json={}).status_code == 400
+    r = client.post(url, headers=staff, json={"reason": "发错人"})
+    assert r.status_code == 200 and isinstance(r.json["transfer_id"], int)
+    assert client.post(url, headers=staff, json={"reason": "发错人"}).json == r.json
+    assert wallet(client, people.resident) == {"balance": 0, "held": 0}
+    ledger.check_invariants()
+
+
+def test_reversal_of_spent_beans_is_409(client, world):
+    tree, people = world
+    row = give(people, tree, 10)
+    item = reward(people, tree, cost=10)
+    services.request_redemption(people.resident, item.id, quantity=1, key="r")
+    r = client.post(f"/api/v1/points/awards/{row.id}/reverse", headers=bearer(people.staff),
+                    json={"reason": "x"})
+    assert r.status_code == 409 and "已被使用" in r.json["error"]["message"]

@@ -173,3 +173,15 @@ def test_leaderboard_report_and_csv(client, world):
     assert r.mimetype == "text/csv"
     lines = text(r).lstrip("\ufeff").splitlines()
     assert lines[0].startswith("组织,月份,本月发放") and lines[1].split(",")[2] == "25"
+
+
+def test_manage_page_lists_recent_awards_with_reversal(client, world):
+    tree, people = world
+    row = give(people, tree, 9)
+    login(client, people.staff)
+    assert "冲正" in text(client.get(f"/points/orgs/{tree.community.id}"))
+    r = client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人"},
+                    follow_redirects=True)
+    assert "已冲正" in text(r)
+    db.session.expire_all()
+    assert services.wallet_summary(people.resident)["balance"] == 0

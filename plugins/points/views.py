@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import uuid
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import qrcode
@@ -298,6 +299,18 @@ def form_action(action, success: str, back: str):
     return redirect(back)
 
 
+def local_to_aware(value: str) -> str | None:
+    """A ``datetime-local`` input (local wall time) as ISO 8601 with the offset."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # the schema names it
+    zone = ZoneInfo(current_app.config.get("JINDOU_TIMEZONE", "Asia/Shanghai"))
+    return moment.replace(tzinfo=moment.tzinfo or zone).isoformat()
+
+
 def form(*names: str) -> dict:
     return {n: request.form.get(n, "").strip() for n in names}
 
@@ -409,15 +422,18 @@ def rewards_page(org_id):
                                  .order_by(Reward.cost, Reward.id)).all()
     return render_template("points/rewards.html", org=org, rewards=rewards, staff=staff,
                            summary=services.wallet_summary(current_user),
-                           now=services.utcnow(), is_open=services.is_open)
+                           now=services.utcnow(), is_open=services.is_open,
+                           tz=ZoneInfo(current_app.config.get("JINDOU_TIMEZONE", "Asia/Shanghai")))
 
 
 @bp.post("/points/orgs/<int:org_id>/rewards")
 @login_required
 def create_reward_form(org_id):
     org = staff_org(org_id)
-    data = as_int(form("name", "cost", "stock", "description", "per_person_limit"),
-                  "cost", "stock", "per_person_limit")
+    data = as_int(form("name", "cost", "stock", "description", "per_person_limit", "starts_at",
+                       "ends_at"), "cost", "stock", "per_person_limit")
+    for name in ("starts_at", "ends_at"):
+        data[name] = local_to_aware(data.pop(name, ""))
     return form_action(lambda: services.create_reward(current_user, org,
                                                       **load(RewardCreateSchema(), data)),
                        "已上架", url_for("points.rewards_page", org_id=org_id))

@@ -6,7 +6,7 @@ import re
 
 from core.extensions import db
 from plugins.points import services
-from plugins.points.models import Redemption
+from plugins.points.models import Redemption, Reward
 from tests.plugins.points.conftest import FUND, give, login, reward
 
 
@@ -160,6 +160,16 @@ def test_create_reward_form(client, world):
     r = client.post(f"/points/orgs/{tree.community.id}/rewards", data={
         "name": "坏的", "cost": "-3", "stock": "5"}, follow_redirects=True)
     assert "坏的" not in text(r)
+    r = client.post(f"/points/orgs/{tree.community.id}/rewards", data={
+        "name": "中秋月饼", "cost": "20", "stock": "5", "starts_at": "2030-09-01T08:00",
+        "ends_at": "2030-09-15T18:00"}, follow_redirects=True)
+    assert "中秋月饼" in text(r) and "截止 09-15 18:00" in text(r)
+    cake = db.session.scalar(db.select(Reward).where(Reward.name == "中秋月饼"))
+    assert cake.starts_at.isoformat() == "2030-09-01T00:00:00+00:00"  # 08:00 in Kunming
+    r = client.post(f"/points/orgs/{tree.community.id}/rewards", data={
+        "name": "倒序", "cost": "20", "stock": "5", "starts_at": "2030-09-15T08:00",
+        "ends_at": "2030-09-01T18:00"}, follow_redirects=True)
+    assert "结束时间" in text(r)
 
 
 def test_leaderboard_report_and_csv(client, world):

@@ -151,15 +151,19 @@ def _insert_ignoring_conflict(table, values: dict):
 def account(owner_type: str, owner_id: int, *, currency: str, kind: str,
             allow_negative: bool = False, create: bool = True) -> Account | None:
     """The account of an owner, created on first use (safe under a race)."""
-    where = (Account.owner_type == owner_type, Account.owner_id == owner_id,
-             Account.currency == currency, Account.kind == kind)
-    found = db.session.scalar(select(Account).where(*where))
+    # populate_existing: balances change through Core statements, which do not
+    # refresh objects the session already holds; a lookup must show the truth.
+    stmt = select(Account).where(
+        Account.owner_type == owner_type, Account.owner_id == owner_id,
+        Account.currency == currency, Account.kind == kind,
+    ).execution_options(populate_existing=True)
+    found = db.session.scalar(stmt)
     if found is not None or not create:
         return found
     db.session.execute(_insert_ignoring_conflict(Account.__table__, dict(
         owner_type=owner_type, owner_id=owner_id, currency=currency, kind=kind, balance=0,
         held=0, allow_negative=allow_negative, created_at=utcnow())))
-    return db.session.scalar(select(Account).where(*where))
+    return db.session.scalar(stmt)
 
 
 def spendable(account_id: int) -> int:

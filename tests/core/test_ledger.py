@@ -228,3 +228,12 @@ def test_pending_replay_and_short_hold(app):
     with pytest.raises(ledger.InsufficientFunds):
         ledger.atomic(lambda: ledger.transfer(wallet, other, 1, reason="x", pending=True))
     ledger.check_invariants()
+
+
+def test_account_lookup_is_fresh_inside_a_transaction(app):
+    source, fund, (wallet, _) = accounts()
+    before = ledger.account("user", 1, currency="bean", kind="wallet")
+    assert before.balance == 0
+    ledger.transfer(source, wallet, 9, reason="奖励")  # same transaction, Core statements
+    assert ledger.account("user", 1, currency="bean", kind="wallet").balance == 9
+    db.session.rollback()

@@ -310,6 +310,8 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
         raise ValueError(f"amount must be a positive int, not {amount!r}")
     if debit_id == credit_id:
         raise ValueError("a transfer needs two different accounts")
+    if len(reason) > 200:
+        raise ValueError("reason is longer than 200 characters")
     conn = _conn()
     if conn.dialect.name == "postgresql":
         return _transfer_pg(conn, debit_id, credit_id, amount, reason=reason, cause=cause,

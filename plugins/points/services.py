@@ -31,6 +31,7 @@ from plugins.points.models import Award, Deposit, Redemption, Reward, Setting
 
 CURRENCY = "bean"
 ACTIVE_REDEMPTIONS = ("pending", "approved", "fulfilled")
+MAX_AWARD = 1_000_000  # one award; as the API's bound
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a desk
 
 
@@ -172,13 +173,13 @@ def award_for_service(org: Organization, user: User, *, activity_id: int | None,
     as ``unfunded`` (0 paid now) for staff to pay once the fund is topped up.
     A repeated ``key`` pays nothing more.
     """
-    if not points or points <= 0:
-        return 0
+    if not isinstance(points, int) or isinstance(points, bool) or not 0 < points <= MAX_AWARD:
+        return 0  # nothing to pay, or not a sane amount: never fail the caller
     source_key = f"points:service:{key}"
     existing = db.session.scalar(select(Award).where(Award.source_key == source_key))
     if existing is not None:
         return existing.amount if existing.status == "paid" else 0
-    reason = f"志愿服务：{title}（{minutes}分钟）"
+    reason = f"志愿服务：{title[:100]}（{minutes}分钟）"
     try:
         with db.session.begin_nested():
             row = _pay(org, user, amount=points, reason=reason, kind="service",
@@ -682,7 +683,8 @@ def parse_month(value: str | None) -> date:
     if value:
         try:
             year, month = (int(part) for part in value.split("-"))
-            return date(year, month, 1)
+            if 2000 <= year <= 2100:
+                return date(year, month, 1)
         except ValueError:
             pass
     today = (utcnow() + timedelta(hours=8)).date()

@@ -389,3 +389,14 @@ def test_reversal_of_spent_beans_is_409(client, world):
     r = client.post(f"/api/v1/points/awards/{row.id}/reverse", headers=bearer(people.staff),
                     json={"reason": "x"})
     assert r.status_code == 409 and "已被使用" in r.json["error"]["message"]
+
+
+def test_every_points_api_route_is_documented(app, world):
+    from core.api import API_DOCS
+
+    routes = [r for r in app.url_map.iter_rules()
+              if r.endpoint.startswith("points.") and r.rule.startswith("/api/v1/")]
+    assert len(routes) >= 14
+    for rule in routes:
+        view = app.view_functions[rule.endpoint]
+        assert (API_DOCS.get(getattr(view, "__wrapped__", None)) or API_DOCS.get(view)), rule.rule

@@ -255,3 +255,21 @@ def test_reward_outside_its_window_cannot_be_redeemed(world):
     with pytest.raises(Conflict):
         services.request_redemption(people.resident, item.id, quantity=1, key="r")
     assert spendable(people.resident) == 50
+
+
+def test_hook_service_recorded_ignores_insane_points_and_long_titles(world):
+    tree, people = world
+    assert record_service(tree.community, people.resident, points=10**12, key="big") == [0]
+    assert record_service(tree.community, people.resident, points=0, key="zero") == [0]
+    assert manager().emit(tree.community, "service_recorded", user=people.resident,
+                          activity_id=2, title="长" * 500, minutes=30, verified=False, points=3,
+                          key="long") == [3]
+    db.session.commit()
+    assert spendable(people.resident) == 3
+
+
+def test_report_month_parsing_never_fails(world):
+    tree, people = world
+    for value in ("9999-12", "2026-13", "abc", "", None, "2026-1-1"):
+        month = services.parse_month(value)
+        assert services.report(tree.community, month)["issued"] == 0

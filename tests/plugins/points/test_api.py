@@ -400,3 +400,19 @@ def test_every_points_api_route_is_documented(app, world):
     for rule in routes:
         view = app.view_functions[rule.endpoint]
         assert (API_DOCS.get(getattr(view, "__wrapped__", None)) or API_DOCS.get(view)), rule.rule
+
+
+def test_my_redemptions_and_one_redemption(client, world):
+    tree, people = world
+    give(people, tree, 50)
+    item = reward(people, tree, cost=10)
+    rid = redeem(client, people.resident, item.id, 2).json["id"]
+    mine = client.get("/api/v1/points/redemptions", headers=bearer(people.resident))
+    assert mine.status_code == 200 and [r["id"] for r in mine.json["items"]] == [rid]
+    one = client.get(f"/api/v1/redemptions/{rid}", headers=bearer(people.resident)).json
+    assert one["status"] == "pending" and one["total"] == 20 and len(one["code"]) == 8
+    assert client.get(f"/api/v1/redemptions/{rid}", headers=bearer(people.staff)).status_code == 200
+    assert client.get(f"/api/v1/redemptions/{rid}",
+                      headers=bearer(people.outsider)).status_code == 404
+    assert client.get("/api/v1/points/redemptions",
+                      headers=bearer(people.outsider)).json["items"] == []

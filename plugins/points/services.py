@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 
 from core import ledger
 from core.access import can_see, effective_role, require_role
-from core.api import Conflict, NotFound
+from core.api import BadRequest, Conflict, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Membership, Organization, Role, User, utcnow
@@ -160,6 +160,55 @@ def award(actor: User, org: Organization, *, phone: str, amount: int, reason: st
         audit("points.award", actor=actor, org=org, obj=row, user_id=recipient.id,
               amount=amount, reason=reason)
         return row
+
+    return ledger.atomic(work)
+
+
+def award_batch(actor: User, org: Organization, *, lines: list[tuple[str, int]], reason: str,
+                key: str) -> int:
+    """Staff award many people at once (e.g. everyone at an event), set-based.
+
+    All or nothing: one transaction, 409 if the fund cannot cover the total.
+    Replaying ``key`` pays nobody twice. Returns how many awards were paid now.
+    """
+    require_role(actor, org, Role.staff)
+    phones = [phone for phone, _amount in lines]
+    if len(set(phones)) != len(phones):
+        raise BadRequest("同一手机号出现了两次", fields={"lines": ["手机号重复"]})
+    people = {u.phone: u for u in db.session.scalars(select(User).where(User.phone.in_(phones)))}
+    strangers = [p for p in phones if p not in people or not belongs_to(people[p], org)]
+    if strangers:
+        raise NotFound(f"这些手机号不是本组织的成员：{'、'.join(strangers[:5])}",
+                       code="member_not_found")
+
+    def work():
+        payer = funding_org(org)
+        if payer is None:
+            raise Conflict("本组织及上级都还没有金豆基金，请先存入", code="no_fund")
+        fund = org_account(payer.id, "fund")
+        keyed = [(people[phone], amount, f"points:award:{actor.id}:{key}:{people[phone].id}")
+                 for phone, amount in lines]
+        legs = [ledger.Leg(fund.id, wallet_account(user.id).id, amount, reason, key=leg_key,
+                           cause=("org", org.id)) for user, amount, leg_key in keyed]
+        paid = ledger.post_batch(legs, actor_id=actor.id,
+                                 short_message="金豆基金余额不足，暂时无法发放",
+                                 short_code="fund_short")
+        ids = dict(db.session.execute(select(ledger.Transfer.idempotency_key, ledger.Transfer.id)
+                                      .where(ledger.Transfer.idempotency_key.in_(
+                                          [k for _u, _a, k in keyed]))).all())
+        done = set(db.session.scalars(select(Award.source_key).where(
+            Award.source_key.in_(list(ids)))))
+        months, now = expiry_months(org), utcnow()
+        db.session.add_all([
+            Award(org_id=org.id, fund_org_id=payer.id, user_id=user.id, amount=amount,
+                  reason=reason, kind="manual", status="paid", source_key=leg_key,
+                  transfer_id=ids[leg_key], actor_id=actor.id, created_at=now,
+                  expires_at=add_months(now, months) if months else None)
+            for user, amount, leg_key in keyed if leg_key not in done])
+        if paid:
+            audit("points.award_batch", actor=actor, org=org, people=len(lines),
+                  total=sum(a for _p, a in lines), reason=reason)
+        return paid
 
     return ledger.atomic(work)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ from core.models import Role
 from plugins.points import services
 from plugins.points.models import STATUS_TITLES, Award, Redemption, Reward
 from plugins.points.schemas import (
+    MAX_BEANS,
     AwardCreatedSchema,
     AwardCreateSchema,
     AwardSchema,
@@ -52,6 +54,8 @@ from plugins.points.schemas import (
     TransferLineSchema,
     WalletSchema,
 )
+
+PHONE_RE = re.compile(r"1\d{10}")
 
 bp = Blueprint("points", __name__, template_folder="templates")
 
@@ -380,6 +384,33 @@ def award_form(org_id):
                        reason=d["reason"], key=d["idempotency_key"])
 
     return form_action(action, "金豆已发放", url_for("points.manage_page", org_id=org_id))
+
+
+@bp.post("/points/orgs/<int:org_id>/awards/batch")
+@login_required
+def award_batch_form(org_id):
+    """批量发放: one "phone amount" per line, one reason for all."""
+    org = staff_org(org_id)
+    reason = request.form.get("reason", "").strip()
+    key = request.form.get("idempotency_key", "").strip()
+    lines, bad = [], []
+    for raw in request.form.get("lines", "").splitlines():
+        parts = raw.replace("，", " ").replace(",", " ").split()
+        if not parts:
+            continue
+        if len(parts) == 2 and PHONE_RE.fullmatch(parts[0]) and parts[1].isdigit() \
+                and 0 < int(parts[1]) <= MAX_BEANS:
+            lines.append((parts[0], int(parts[1])))
+        else:
+            bad.append(raw.strip())
+    back = url_for("points.manage_page", org_id=org_id)
+    if bad or not lines or not reason or len(reason) > 100 or not key:
+        flash("请检查：每行写“手机号 金豆数”，并填写原因" +
+              (f"（有误的行：{'；'.join(bad[:3])}）" if bad else ""), "error")
+        return redirect(back)
+    return form_action(lambda: services.award_batch(current_user, org, lines=lines,
+                                                    reason=reason, key=key),
+                       f"已向 {len(lines)} 人发放金豆", back)
 
 
 @bp.post("/points/awards/<int:award_id>/pay")

@@ -195,3 +195,17 @@ def test_manage_page_lists_recent_awards_with_reversal(client, world):
     assert "已冲正" in text(r)
     db.session.expire_all()
     assert services.wallet_summary(people.resident)["balance"] == 0
+
+
+def test_batch_award_form(client, world):
+    tree, people = world
+    login(client, people.staff)
+    r = client.post(f"/points/orgs/{tree.community.id}/awards/batch", data={
+        "lines": f"{people.resident.phone} 7\n\n", "reason": "敬老活动", "idempotency_key": "b1"},
+        follow_redirects=True)
+    assert "已向 1 人发放金豆" in text(r)
+    r = client.post(f"/points/orgs/{tree.community.id}/awards/batch", data={
+        "lines": "abc 7", "reason": "敬老活动", "idempotency_key": "b2"}, follow_redirects=True)
+    assert "有误的行：abc 7" in text(r)
+    db.session.expire_all()
+    assert services.wallet_summary(people.resident)["balance"] == 7

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 import plugins.points as points_plugin
 from core import hookimpl, ledger
-from core.api import Conflict
+from core.api import Conflict, NotFound
 from core.extensions import db
 from core.models import AuditLog, utcnow
 from core.plugins import Card, NavItem, ReportSection
@@ -273,3 +273,28 @@ def test_report_month_parsing_never_fails(world):
     for value in ("9999-12", "2026-13", "abc", "", None, "2026-1-1"):
         month = services.parse_month(value)
         assert services.report(tree.community, month)["issued"] == 0
+
+
+def test_award_batch_pays_everyone_once_or_nobody(world):
+    tree, people = world
+    others = []
+    for i in range(5):
+        person = make_user(f"1330000000{i}", f"活动志愿者{i}")
+        add_member(person, tree.building, "resident")
+        others.append(person)
+    db.session.commit()
+    lines = [(p.phone, 20) for p in others]
+    assert services.award_batch(people.staff, tree.community, lines=lines, reason="重阳节敬老",
+                                key="ev1") == 5
+    assert services.award_batch(people.staff, tree.community, lines=lines, reason="重阳节敬老",
+                                key="ev1") == 0  # replayed
+    assert [spendable(p) for p in others] == [20] * 5
+    assert db.session.scalar(select(func.count()).select_from(Award)) == 5
+    with pytest.raises(Conflict):  # the fund cannot cover the whole batch: nobody is paid
+        services.award_batch(people.staff, tree.community,
+                             lines=[(p.phone, FUND // 4) for p in others], reason="x", key="ev2")
+    assert [spendable(p) for p in others] == [20] * 5
+    with pytest.raises(NotFound):
+        services.award_batch(people.staff, tree.community, lines=[(people.other_staff.phone, 1)],
+                             reason="x", key="ev3")
+    ledger.check_invariants()

@@ -15,10 +15,13 @@ beans to a hold account because the reservation then needs no extra account
 per owner, and the sum-to-zero invariant holds over posted transfers alone.
 
 Concurrency. Every write locks the accounts it touches in ascending id
-order (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the whole
+order (``SELECT ... FOR UPDATE`` on PostgreSQL, where a single transfer does
+lock, check, insert and update in one statement; on SQLite the whole
 transaction is a ``BEGIN IMMEDIATE`` write transaction, see :func:`atomic`)
-and checks limits inside the lock. ``atomic`` retries a bounded number of
-times on serialization failures, deadlocks and "database is locked".
+and checks limits inside the lock. A batch locks the accounts it debits (the
+only ones with a limit to break); the accounts it credits are locked by its
+single UPDATE. ``atomic`` retries a bounded number of times on serialization
+failures, deadlocks, unique-key races and "database is locked".
 """
 
 from __future__ import annotations
@@ -180,7 +183,10 @@ RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lo
 
 def is_retryable(err: Exception) -> bool:
     if isinstance(err, IntegrityError):
-        return True  # a racing insert of the same key/account: the retry sees the winner
+        # A racing insert of the same key or account: the retry sees the winner.
+        # Any other integrity error (a CHECK, a foreign key) is a bug: no retry.
+        return getattr(err.orig, "sqlstate", None) == "23505" or "UNIQUE constraint" in str(
+            err.orig)
     if isinstance(err, OperationalError) and "database is locked" in str(err.orig):
         return True
     sqlstate = getattr(getattr(err, "orig", None), "sqlstate", None)

@@ -237,3 +237,16 @@ def test_account_lookup_is_fresh_inside_a_transaction(app):
     ledger.transfer(source, wallet, 9, reason="奖励")  # same transaction, Core statements
     assert ledger.account("user", 1, currency="bean", kind="wallet").balance == 9
     db.session.rollback()
+
+
+def test_only_unique_races_are_retried():
+    from sqlalchemy.exc import IntegrityError
+
+    class Orig(Exception):
+        def __init__(self, message, sqlstate=None):
+            super().__init__(message)
+            self.sqlstate = sqlstate
+
+    assert ledger.is_retryable(IntegrityError("INSERT", {}, Orig("dup", "23505")))
+    assert ledger.is_retryable(IntegrityError("INSERT", {}, Orig("UNIQUE constraint failed: x")))
+    assert not ledger.is_retryable(IntegrityError("INSERT", {}, Orig("CHECK", "23514")))

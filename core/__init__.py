@@ -26,7 +26,7 @@ log = logging.getLogger("jindou")
 def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     """Build the app. ``config`` overrides settings; ``plugins`` (a list of
     plugin modules or objects) replaces entry-point discovery, for tests."""
-    from core import api, extensions
+    from core import api, extensions, ledger  # noqa: F401 (the ledger's tables are core's)
     from core.config import load_settings, normalize_database_url
     from core.extensions import babel, csrf, db, limiter, login_manager, migrate
     from core.plugins import load_plugins

@@ -87,3 +87,13 @@ def scan_token(user, purpose, payload):
     scan it refuses (with a clear message and reason code), and returns None
     for purposes it does not own. A repeated scan answers the first result.
     """
+
+
+@hookspec
+def redemption_approved(org, user, redemption_id, reward_name, quantity, total):
+    """Event: staff approved ``user``'s redemption of ``quantity`` × ``reward_name``
+    in ``org`` (the reward's organization), spending ``total`` 金豆.
+
+    Called after the approval is committed (it is final); whatever a listener
+    writes to the session is committed right after. Return value ignored.
+    """

@@ -1,10 +1,137 @@
 """金豆 — wallets, awards, fund, reward catalog, redemption."""
 
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
 from core import hookimpl
-from core.plugins import PluginMeta
+from core.plugins import Card, NavItem, PluginMeta, ReportSection
+
+
+def _reward_org(reward_id) -> int | None:
+    from core.extensions import db
+    from plugins.points.models import Reward
+
+    reward = db.session.get(Reward, reward_id)
+    return reward.org_id if reward else None
+
+
+def _redemption_org(redemption_id) -> int | None:
+    from core.extensions import db
+    from plugins.points.models import Redemption
+
+    row = db.session.get(Redemption, redemption_id)
+    return row.org_id if row else None
+
+
+def _award_org(award_id) -> int | None:
+    from core.extensions import db
+    from plugins.points.models import Award
+
+    row = db.session.get(Award, award_id)
+    return row.org_id if row else None
+
+
+def _code_org(code) -> int | None:
+    from plugins.points.services import by_code
+
+    row = by_code(code)
+    return row.org_id if row else None
 
 
 @hookimpl
 def describe():
     return PluginMeta(name="points", title="金豆", title_en="Points",
-                      description="金豆账户、奖励、基金、兑换")
+                      description="金豆账户、奖励、基金、兑换",
+                      url_owners={"reward_id": _reward_org, "redemption_id": _redemption_org,
+                                  "award_id": _award_org, "code": _code_org})
+
+
+@hookimpl
+def blueprints():
+    from plugins.points.views import bp
+
+    return [bp]
+
+
+@click.group("points", help="金豆: periodic jobs.")
+def points_cli():
+    pass
+
+
+@points_cli.command("expire")
+@with_appcontext
+def expire_command():
+    """Expire beans past their organization's validity (idempotent; run daily)."""
+    from core.extensions import db
+    from plugins.points.services import expire_all
+
+    people, beans = expire_all()
+    db.session.commit()
+    click.echo(f"expired {beans} beans of {people} people")
+
+
+@hookimpl
+def cli_commands():
+    return [points_cli]
+
+
+@hookimpl
+def nav_items(user, org):
+    from flask import url_for
+
+    from core.access import has_role
+    from core.models import Role
+
+    items = [NavItem("我的金豆", url_for("points.wallet_page"), 20),
+             NavItem("兑换商品", url_for("points.rewards_page", org_id=org.id), 21),
+             NavItem("光荣榜", url_for("points.leaderboard_page", org_id=org.id), 23)]
+    if has_role(user, org, Role.staff):
+        items += [NavItem("金豆管理", url_for("points.manage_page", org_id=org.id), 24),
+                  NavItem("兑换审核", url_for("points.queue_page", org_id=org.id), 25)]
+    return items
+
+
+@hookimpl
+def dashboard_cards(user, org):
+    from flask import url_for
+
+    from core.access import has_role
+    from core.models import Role
+    from plugins.points import services
+
+    summary = services.wallet_summary(user)
+    cards = [Card("我的金豆", str(summary["balance"]), url_for("points.wallet_page"),
+                  f"待审核冻结 {summary['held']}" if summary["held"] else "")]
+    if has_role(user, org, Role.staff):
+        cards.append(Card("待审核兑换", str(services.pending_count(org)),
+                          url_for("points.queue_page", org_id=org.id)))
+        payer = services.funding_org(org)
+        cards.append(Card("金豆基金", str(services.fund_balance(payer)) if payer else "未设立",
+                          url_for("points.manage_page", org_id=org.id),
+                          payer.name if payer else ""))
+    return cards
+
+
+@hookimpl
+def service_recorded(org, user, activity_id, title, minutes, points, key):
+    from plugins.points.services import award_for_service
+
+    return award_for_service(org, user, activity_id=activity_id, title=title, minutes=minutes,
+                             points=points, key=key)
+
+
+@hookimpl
+def org_report(org, month):
+    from plugins.points.services import REPORT_TITLES, report
+
+    figures = report(org, month)
+    return ReportSection("金豆", [(REPORT_TITLES[k], figures[k]) for k in REPORT_TITLES])
+
+
+@hookimpl
+def seed_demo(orgs, users):
+    from plugins.points.services import seed_demo as seed
+
+    seed(orgs, users)

@@ -1,0 +1,137 @@
+"""金豆 tables. Balances live in the core ledger; these rows say why beans moved."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.ledger import BigId
+from core.models import Organization, Timestamp, User, utcnow
+
+
+class Setting(db.Model):
+    """Per-organization options; the nearest ancestor-or-self row applies."""
+
+    __tablename__ = "points_setting"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), primary_key=True)
+    expiry_months: Mapped[int | None] = mapped_column(Integer)  # None: beans never expire
+
+
+class Deposit(db.Model):
+    """A donation into an organization's fund (金豆基金)."""
+
+    __tablename__ = "points_deposit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    donor: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(String(200), default="")
+    transfer_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_transfer.id"), unique=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Award(db.Model):
+    """Beans given to a person, by hand (``manual``) or for service (``service``).
+
+    ``transfer_id`` is empty while the award is ``unfunded``: the fund could
+    not cover it when the service was recorded; staff pay it later.
+    """
+
+    __tablename__ = "points_award"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('paid','unfunded')", name="status_known"),
+        Index("ix_points_award_org_created", "org_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    fund_org_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="manual")
+    status: Mapped[str] = mapped_column(String(20), default="paid")
+    source_key: Mapped[str] = mapped_column(String(200), unique=True)
+    transfer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transfer.id"),
+                                                    unique=True)
+    activity_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    org: Mapped[Organization] = relationship(foreign_keys=[org_id])
+
+
+class Reward(db.Model):
+    """Something in an organization's catalog that beans buy."""
+
+    __tablename__ = "points_reward"
+    __table_args__ = (
+        CheckConstraint("cost > 0", name="cost_positive"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    cost: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int] = mapped_column(Integer)  # still available (held ones excluded)
+    per_person_limit: Mapped[int | None] = mapped_column(Integer)
+    starts_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    ends_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    org: Mapped[Organization] = relationship()
+
+
+REDEMPTION_STATUSES = ("pending", "approved", "rejected", "cancelled", "fulfilled")
+STATUS_TITLES = {"pending": "待审核", "approved": "待领取", "rejected": "已拒绝",
+                 "cancelled": "已取消", "fulfilled": "已领取"}
+
+
+class Redemption(db.Model):
+    """A request to swap beans for a reward: pending → approved → fulfilled,
+    or rejected / cancelled (beans and stock come back)."""
+
+    __tablename__ = "points_redemption"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("status IN ('pending','approved','rejected','cancelled','fulfilled')",
+                        name="status_known"),
+        Index("ix_points_redemption_org_status", "org_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reward_id: Mapped[int] = mapped_column(ForeignKey("points_reward.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    code: Mapped[str] = mapped_column(String(12), unique=True)  # short pickup code
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    transfer_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_transfer.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reject_reason: Mapped[str] = mapped_column(String(200), default="")
+    fulfilled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    fulfilled_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    reward: Mapped[Reward] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    @property
+    def status_title(self) -> str:
+        return STATUS_TITLES[self.status]

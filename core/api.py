@@ -11,18 +11,22 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, g, jsonify, request, session
 from marshmallow import Schema, ValidationError, validate
 from marshmallow import fields as _fields
 from sqlalchemy import select, tuple_
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from core.extensions import csrf, db
 from core.models import ApiToken, User, utcnow
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+MAX_ID = 2**31 - 1  # ids are INTEGER columns on PostgreSQL
+MAX_BIGINT = 2**63 - 1
+MIN_YEAR, MAX_YEAR = 2000, 2100  # a sane window for every time the API accepts
 
 
 class ApiError(Exception):
@@ -90,6 +94,14 @@ def http_error_as_api(exc: HTTPException) -> ApiError:
     return ApiError(exc.code or 500, code, message)
 
 
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` that matches ids only (1 to MAX_ID)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 # -- request bodies -----------------------------------------------------------
 
 
@@ -145,11 +157,28 @@ def _decode_cursor(cursor: str) -> list:
         raise BadRequest("cursor 无效", fields={"cursor": ["无效"]}) from err
 
 
-def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit: int = 50,
-             decoders: list[Callable] | None = None):
+def decode_cursor_value(value, python_type):
+    """A cursor value checked against its column's type: a bounded int or an
+    aware datetime, so a forged cursor is a 400, never an overflow."""
+    if python_type is int:
+        if type(value) is not int or not 0 <= value <= MAX_BIGINT:
+            raise ValueError(value)
+        return value
+    if python_type is datetime:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise ValueError(value)
+        return moment
+    if type(value) is not python_type:
+        raise ValueError(value)
+    return value
+
+
+def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit: int = 50):
     """Keyset pagination: ``{"items": [...], "next": cursor|None}``.
 
-    ``order`` lists the ascending sort columns, the last one unique (an id).
+    ``order`` lists the ascending sort columns, the last one unique (an id);
+    cursor values are checked against the columns' types.
     """
     try:
         limit = min(max(int(request.args.get("limit", default_limit)), 1), 200)
@@ -160,11 +189,11 @@ def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit
         values = _decode_cursor(cursor)
         if len(values) != len(order):
             raise BadRequest("cursor 无效", fields={"cursor": ["无效"]})
-        if decoders:
-            try:
-                values = [decode(v) for decode, v in zip(decoders, values, strict=True)]
-            except (ValueError, TypeError) as err:
-                raise BadRequest("cursor 无效", fields={"cursor": ["无效"]}) from err
+        try:
+            values = [decode_cursor_value(v, col.type.python_type)
+                      for col, v in zip(order, values, strict=True)]
+        except (ValueError, TypeError, NotImplementedError) as err:
+            raise BadRequest("cursor 无效", fields={"cursor": ["无效"]}) from err
         stmt = stmt.where(tuple_(*order) > tuple_(*values))
     rows = db.session.scalars(stmt.order_by(*order).limit(limit + 1)).all()
     more = len(rows) > limit
@@ -221,16 +250,30 @@ def user_from_bearer() -> User | None:
     return row[0]
 
 
+def bearer_only() -> None:
+    """``before_request``: a request carrying a bearer token is that token's
+    user or nobody — never the user of a cookie sent alongside it."""
+    if bearer_token() is not None:
+        from flask_login import AnonymousUserMixin
+
+        g._login_user = user_from_bearer() or AnonymousUserMixin()  # Flask-Login's slot
+
+
 def csrf_guard() -> None:
     """``before_request``: forms and cookie-authenticated API calls need a CSRF token.
 
-    A bearer-token call carries no ambient authority, and an anonymous API
-    call (register, log in) has none to abuse, so they are exempt.
+    A bearer-token call carries no ambient authority (``bearer_only`` makes
+    sure no cookie rides along), and an API call with neither a session nor
+    a remember-me cookie is anonymous, so they are exempt.
     """
     if request.method in SAFE_METHODS or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
-    if wants_json() and (bearer_token() or "_user_id" not in session):
-        return
+    if wants_json():
+        if bearer_token() is not None:
+            return
+        remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+        if "_user_id" not in session and remember not in request.cookies:
+            return
     csrf.protect()
 
 
@@ -247,7 +290,51 @@ class StrictInt(_fields.Integer):
     def _validated(self, value):
         if isinstance(value, bool):
             raise self.make_error("invalid", input=value)
-        return super()._validated(value)
+        value = super()._validated(value)
+        if value is not None and abs(value) > MAX_BIGINT:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def id_field(**kwargs) -> StrictInt:
+    """The id of a row: a positive INTEGER."""
+    return StrictInt(validate=validate.Range(min=1, max=MAX_ID, error="无效的编号"), **kwargs)
+
+
+class Moment(_fields.AwareDateTime):
+    """An ISO 8601 time with an offset, between the years 2000 and 2100."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "iso")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise ValidationError(f"时间须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间")
+        return moment
+
+
+def arg_id(name: str) -> int | None:
+    """An id from the query string, or None when absent or not a sane id."""
+    raw = request.args.get(name, "")
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
+        return int(raw)
+    return None
+
+
+def month_arg(name: str = "month"):
+    """``?month=YYYY-MM`` (default: this month) as the first day of that month; 400 if bad."""
+    from datetime import date
+
+    raw = request.args.get(name) or date.today().strftime("%Y-%m")
+    try:
+        year, month = (int(part) for part in raw.split("-"))
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise ValueError(raw)
+        return date(year, month, 1)
+    except ValueError as err:
+        raise BadRequest("月份应为 YYYY-MM", fields={name: ["应为 YYYY-MM"]}) from err
 
 
 def amount_field(*, maximum: int = 10_000_000, **kwargs) -> StrictInt:

@@ -56,5 +56,7 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
     }

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from core.api import StrictBool, StrictInt
+from core.api import StrictBool, id_field
 from core.auth.schemas import PHONE
 from core.models import LEVELS, Role
 
@@ -8,7 +8,7 @@ from core.models import LEVELS, Role
 class OrgCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     level = fields.String(required=True, validate=validate.OneOf([lv.value for lv in LEVELS]))
-    parent_id = StrictInt(load_default=None, allow_none=True)
+    parent_id = id_field(load_default=None, allow_none=True)
 
 
 class OrgSchema(Schema):

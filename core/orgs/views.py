@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from core.access import can_see, effective_role, get_org, has_role, require_role
-from core.api import ApiError, NotFound, doc, load
+from core.api import ApiError, NotFound, arg_id, doc, load, month_arg
 from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import LEVEL_TITLES, ROLE_TITLES, Level, Organization, Role
@@ -159,8 +159,8 @@ def api_inherit_plugin(org_id, name):
 def home():
     rows = memberships_of(current_user)
     org = None
-    if request.args.get("org", type=int):
-        org = visible_org(request.args.get("org", type=int))
+    if arg_id("org"):
+        org = visible_org(arg_id("org"))
     elif rows:
         org = rows[0][1]
     cards = []
@@ -285,17 +285,8 @@ def plugin_matrix(org_id):
 
 
 def _report(org: Organization):
-    from datetime import date
-
-    from core.api import BadRequest
-
     require_role(current_user, org, Role.staff)
-    raw = request.args.get("month") or date.today().strftime("%Y-%m")
-    try:
-        year, month = (int(part) for part in raw.split("-"))
-        first = date(year, month, 1)
-    except ValueError as err:
-        raise BadRequest("month 应为 YYYY-MM", fields={"month": ["应为 YYYY-MM"]}) from err
+    first = month_arg()
     sections = [s for s in plugins().for_org(org, "org_report")(org=org, month=first) if s]
     return first, sections
 

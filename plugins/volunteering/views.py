@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user, login_required
 
@@ -93,8 +91,7 @@ def api_list_activities(org_id):
     stmt = services.activities_query(current_user, org,
                                      include_past=request.args.get("past") == "1")
     return paginate(stmt, [Activity.starts_at, Activity.id],
-                    lambda a: activity_dict(a, current_user),
-                    decoders=[datetime.fromisoformat, int])
+                    lambda a: activity_dict(a, current_user))
 
 
 @bp.get("/api/v1/activities/<int:activity_id>")

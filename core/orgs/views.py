@@ -200,9 +200,15 @@ def org_page(org_id):
         .order_by(Organization.path)
     ).all()
     is_staff = has_role(current_user, org, Role.staff)
+    children = services.children(org)
+    if role is None and not current_user.is_platform_admin:
+        # A resident looking at an organization above them sees only the branch
+        # that leads to their own: siblings' pages would answer 404 anyway.
+        mine = [o.path for _m, o in memberships_of(current_user)]
+        children = [c for c in children if any(path.startswith(c.path) for path in mine)]
     return render_template(
         "orgs/org.html", org=org, role=role, ancestors=ancestors,
-        children=services.children(org),
+        children=children,
         members=services.members(org) if is_staff else [],
         is_staff=is_staff, is_admin=has_role(current_user, org, Role.admin),
         states=plugins().states(org), meta=plugins().meta,

@@ -149,3 +149,13 @@ def test_platform_admin_adds_a_district_from_home(client, tree, people):
     login(client, people.district_admin)
     assert "添加区" not in client.get("/").get_data(as_text=True)
     assert client.post("/orgs/districts", data={"name": "西山区"}).status_code == 403
+
+
+def test_resident_sees_only_their_branch_above_them(client, tree, people):
+    login(client, people.resident)
+    page = client.get(f"/orgs/{tree.district.id}").get_data(as_text=True)
+    assert "联盟街道" in page and "拓东街道" not in page
+    client.post("/logout")
+    login(client, people.district_admin)
+    page = client.get(f"/orgs/{tree.district.id}").get_data(as_text=True)
+    assert "联盟街道" in page and "拓东街道" in page

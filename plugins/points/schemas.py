@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.api import StrictInt, amount_field
+from core.api import Moment, StrictInt, amount_field
 from core.auth.schemas import PHONE
 
 MAX_BEANS = 1_000_000  # one award, deposit or reward cost
@@ -57,8 +57,8 @@ class RewardCreateSchema(Schema):
         min=0, max=MAX_STOCK, error="必须是 0 到 {max} 之间的整数"))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
     per_person_limit = amount_field(maximum=MAX_QUANTITY, load_default=None, allow_none=True)
-    starts_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    starts_at = Moment(load_default=None, allow_none=True)
+    ends_at = Moment(load_default=None, allow_none=True)
 
     @validates_schema
     def window_in_order(self, data, **_kwargs):

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 
 from core import ledger
 from core.access import can_see, effective_role, require_role
-from core.api import BadRequest, Conflict, NotFound
+from core.api import MAX_YEAR, MIN_YEAR, BadRequest, Conflict, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Membership, Organization, Role, User, utcnow
@@ -665,6 +665,8 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
     name = current_app.config.get("JINDOU_TIMEZONE", "Asia/Shanghai") if has_app_context() \
         else "Asia/Shanghai"
     zone = ZoneInfo(name)
+    if not MIN_YEAR <= month.year <= MAX_YEAR:
+        raise BadRequest("月份应为 YYYY-MM", fields={"month": [f"须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"]})
     start = datetime(month.year, month.month, 1, tzinfo=zone)
     end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=zone)
     return start, end

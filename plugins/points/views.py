@@ -30,7 +30,17 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from core.access import can_see, get_org, has_role, require_role
-from core.api import ApiError, NotFound, _decode_cursor, _encode_cursor, doc, load, paginate
+from core.api import (
+    ApiError,
+    NotFound,
+    _decode_cursor,
+    _encode_cursor,
+    decode_cursor_value,
+    doc,
+    load,
+    month_arg,
+    paginate,
+)
 from core.extensions import db
 from core.models import Role
 from plugins.points import services
@@ -55,7 +65,12 @@ from plugins.points.schemas import (
     WalletSchema,
 )
 
-PHONE_RE = re.compile(r"1\d{10}")
+PHONE_RE = re.compile(r"1\d{10}", re.ASCII)
+
+
+def small_int(raw: str, digits: int = 9) -> int | None:
+    """ASCII digits only (``"²".isdigit()`` is true, ``int("²")`` fails), a few of them."""
+    return int(raw) if re.fullmatch(rf"\d{{1,{digits}}}", raw, re.ASCII) else None
 
 bp = Blueprint("points", __name__, template_folder="templates")
 
@@ -99,8 +114,11 @@ def api_transfers():
     before = None
     if cursor:
         values = _decode_cursor(cursor)
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise ApiError(400, "invalid", "cursor 无效", {"cursor": ["无效"]})
+        try:
+            if len(values) != 1 or decode_cursor_value(values[0], int) < 1:
+                raise ValueError(values)
+        except (ValueError, TypeError) as err:
+            raise ApiError(400, "invalid", "cursor 无效", {"cursor": ["无效"]}) from err
         before = values[0]
     limit = min(max(request.args.get("limit", 50, type=int), 1), 200)
     lines = services.history(current_user, before_id=before, limit=limit + 1)
@@ -398,9 +416,9 @@ def award_batch_form(org_id):
         parts = raw.replace("，", " ").replace(",", " ").split()
         if not parts:
             continue
-        if len(parts) == 2 and PHONE_RE.fullmatch(parts[0]) and parts[1].isdigit() \
-                and 0 < int(parts[1]) <= MAX_BEANS:
-            lines.append((parts[0], int(parts[1])))
+        amount = small_int(parts[1]) if len(parts) == 2 else None
+        if amount is not None and PHONE_RE.fullmatch(parts[0]) and 0 < amount <= MAX_BEANS:
+            lines.append((parts[0], amount))
         else:
             bad.append(raw.strip())
     back = url_for("points.manage_page", org_id=org_id)
@@ -435,10 +453,11 @@ def reverse_award_form(award_id):
 def settings_form(org_id):
     org = staff_org(org_id, Role.admin)
     raw = request.form.get("expiry_months", "").strip()
-    if raw and not (raw.isdigit() and 1 <= int(raw) <= 120):
+    months = small_int(raw)
+    if raw and not (months is not None and 1 <= months <= 120):
         flash("有效期须为 1 到 120 个月，留空表示不过期", "error")
     else:
-        services.set_expiry(current_user, org, int(raw) if raw else None)
+        services.set_expiry(current_user, org, months)
         db.session.commit()
         flash("已保存")
     return redirect(url_for("points.manage_page", org_id=org_id))
@@ -476,10 +495,11 @@ def update_reward_form(reward_id):
     reward = db.session.get(Reward, reward_id) or abort(404)
     raw = request.form.get("add_stock", "").strip() or "0"
     active = {"on": True, "off": False}.get(request.form.get("active", ""))
-    if not raw.isdigit() or int(raw) > 100_000:
+    add_stock = small_int(raw)
+    if add_stock is None or add_stock > 100_000:
         flash("补充库存须为 0 到 100000 的整数", "error")
     else:
-        services.update_reward(current_user, reward, add_stock=int(raw), active=active)
+        services.update_reward(current_user, reward, add_stock=add_stock, active=active)
         db.session.commit()
         flash("已更新")
     return redirect(url_for("points.rewards_page", org_id=reward.org_id))
@@ -570,11 +590,16 @@ def pickup_page(code):
     return render_template("points/pickup.html", row=row)
 
 
+def query_month():
+    """``?month=YYYY-MM`` (400 when bad or outside 2000–2100); this month by default."""
+    return month_arg() if request.args.get("month") else services.parse_month(None)
+
+
 @bp.get("/points/orgs/<int:org_id>/leaderboard")
 @login_required
 def leaderboard_page(org_id):
     org = visible_org(org_id)
-    month = services.parse_month(request.args.get("month"))
+    month = query_month()
     return render_template("points/leaderboard.html", org=org, month=month,
                            rows=services.leaderboard(org, month))
 
@@ -583,7 +608,7 @@ def leaderboard_page(org_id):
 @login_required
 def report_page(org_id):
     org = staff_org(org_id)
-    month = services.parse_month(request.args.get("month"))
+    month = query_month()
     return render_template("points/report.html", org=org, month=month,
                            figures=services.report(org, month), titles=services.REPORT_TITLES)
 
@@ -592,7 +617,7 @@ def report_page(org_id):
 @login_required
 def report_csv(org_id):
     org = staff_org(org_id)
-    month = services.parse_month(request.args.get("month"))
+    month = query_month()
     figures = services.report(org, month)
     out = io.StringIO()
     writer = csv.writer(out)

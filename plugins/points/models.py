@@ -40,7 +40,9 @@ class Award(db.Model):
     """Beans given to a person, by hand (``manual``) or for service (``service``).
 
     ``transfer_id`` is empty while the award is ``unfunded``: the fund could
-    not cover it when the service was recorded; staff pay it later.
+    not cover it when the service was recorded (or it was above what one
+    award may pay); staff pay it later. ``reversed_at`` marks a paid award
+    undone by a reversing transfer.
     """
 
     __tablename__ = "points_award"
@@ -65,6 +67,9 @@ class Award(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Set when a reversing transfer undid the award: it no longer counts
+    # (光荣榜, report, expiry). The ledger keeps both transfers.
+    reversed_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     org: Mapped[Organization] = relationship(foreign_keys=[org_id])

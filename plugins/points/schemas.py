@@ -123,6 +123,7 @@ class AwardSchema(Schema):
     transfer_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     expires_at = fields.DateTime(allow_none=True)
+    reversed_at = fields.DateTime(allow_none=True)
 
 
 class ReverseSchema(Schema):

@@ -315,6 +315,9 @@ def reverse_award(actor: User, award_id: int, *, reason: str):
     def work():
         posted = ledger.reverse(row.transfer_id, reason=f"冲正：{reason}", actor_id=actor.id,
                                 short_message="金豆已被使用，无法冲正")
+        # The award no longer counts (光荣榜, report, expiry); the ledger keeps both lines.
+        db.session.execute(update(Award).where(Award.id == award_id, Award.reversed_at.is_(None))
+                           .values(reversed_at=utcnow()))
         if not posted.replayed:
             audit("points.award_reversed", actor=actor, org=org, obj=row, reason=reason)
         return posted
@@ -343,33 +346,37 @@ def set_expiry(actor: User, org: Organization, months: int | None) -> None:
     audit("points.expiry_set", actor=actor, org=org, months=months)
 
 
-def expire_wallet(user_id: int, now: datetime) -> int:
+def expire_wallet(user_id: int, now: datetime, enabled=None) -> int:
     """Expire what is left of this person's awards past their date; return the amount.
 
     Spending uses the oldest beans first, so what remains of an award is its
     amount minus the part of all outflows (spent, held, expired before) that
-    older awards did not absorb. Expired beans go back to the fund that paid
+    older awards did not absorb. A reversed award and its reversal cancel
+    out: neither takes part. Expired beans go back to the fund that paid
     them. Rerunning finds nothing left, so the command is idempotent.
+    ``enabled(org_id)`` says whether awards made in that organization may
+    expire (points on there); their beans still count in the oldest-first order.
     """
     acc = wallet_account(user_id, create=False)
     if acc is None:
         return 0
     ledger.lock([acc.id])
     out = db.session.scalar(select(func.coalesce(func.sum(ledger.Transfer.amount), 0)).where(
-        ledger.Transfer.debit_account_id == acc.id,
+        ledger.Transfer.debit_account_id == acc.id, ledger.Transfer.reverses_id.is_(None),
         ledger.Transfer.status.in_((ledger.POSTED, ledger.PENDING))))
     remaining_out = int(out)
     # (organization that awarded, organization whose fund paid) -> beans to expire
     to_expire: dict[tuple[int, int], int] = {}
     awards = db.session.execute(
         select(Award.amount, Award.expires_at, Award.org_id, Award.fund_org_id)
-        .where(Award.user_id == user_id, Award.status == "paid")
+        .where(Award.user_id == user_id, Award.status == "paid", Award.reversed_at.is_(None))
         .order_by(Award.created_at, Award.id)).all()
     for amount, expires_at, org_id, fund_org_id in awards:
         absorbed = min(remaining_out, amount)
         remaining_out -= absorbed
         left = amount - absorbed
-        if left and expires_at is not None and expires_at <= now:
+        if left and expires_at is not None and expires_at <= now and (
+                enabled is None or enabled(org_id)):
             to_expire[(org_id, fund_org_id)] = to_expire.get((org_id, fund_org_id), 0) + left
     for (org_id, fund_org_id), amount in sorted(to_expire.items()):
         ledger.transfer(acc.id, org_account(fund_org_id, "fund"), amount, reason="金豆过期",
@@ -379,21 +386,38 @@ def expire_wallet(user_id: int, now: datetime) -> int:
 
 
 def expire_all(now: datetime | None = None) -> tuple[int, int]:
-    """Expire beans everywhere; return (people affected, beans expired)."""
+    """Expire beans everywhere points is on; return (people affected, beans expired)."""
     now = now or utcnow()
-    user_ids = db.session.scalars(select(Award.user_id).distinct().where(
-        Award.status == "paid", Award.expires_at <= now)).all()
+    enabled = points_on()
+    rows = db.session.execute(select(Award.user_id, Award.org_id).distinct().where(
+        Award.status == "paid", Award.reversed_at.is_(None), Award.expires_at <= now)).all()
+    user_ids = sorted({user_id for user_id, org_id in rows if enabled(org_id)})
     people = beans = 0
     for user_id in user_ids:
-        amount = ledger.atomic(lambda user_id=user_id: _expire_and_audit(user_id, now))
+        amount = ledger.atomic(
+            lambda user_id=user_id: _expire_and_audit(user_id, now, enabled))
         if amount:
             people += 1
             beans += amount
     return people, beans
 
 
-def _expire_and_audit(user_id: int, now: datetime) -> int:
-    amount = expire_wallet(user_id, now)
+def points_on():
+    """``enabled(org_id)``: is points switched on there (cached per organization)?"""
+    manager = current_app.extensions["jindou_plugins"]
+    seen: dict[int, bool] = {}
+
+    def enabled(org_id: int) -> bool:
+        if org_id not in seen:
+            org = db.session.get(Organization, org_id)
+            seen[org_id] = org is not None and manager.is_enabled(org, "points")
+        return seen[org_id]
+
+    return enabled
+
+
+def _expire_and_audit(user_id: int, now: datetime, enabled=None) -> int:
+    amount = expire_wallet(user_id, now, enabled)
     if amount:
         audit("points.expired", actor=None, user_id=user_id, amount=amount)
     return amount
@@ -681,7 +705,7 @@ def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[U
     start, end = month_bounds(month)
     total = func.sum(Award.amount).label("total")
     rows = db.session.execute(
-        select(Award.user_id, total).where(Award.status == "paid",
+        select(Award.user_id, total).where(Award.status == "paid", Award.reversed_at.is_(None),
                                            Award.org_id.in_(_subtree_ids(org)),
                                            Award.created_at >= start, Award.created_at < end)
         .group_by(Award.user_id).order_by(total.desc(), Award.user_id).limit(limit)).all()
@@ -695,7 +719,7 @@ def report(org: Organization, month: date) -> dict[str, int]:
     start, end = month_bounds(month)
     in_tree = _subtree_ids(org)
     issued = db.session.scalar(select(func.coalesce(func.sum(Award.amount), 0)).where(
-        Award.status == "paid", Award.org_id.in_(in_tree), Award.created_at >= start,
+        Award.status == "paid", Award.reversed_at.is_(None), Award.org_id.in_(in_tree), Award.created_at >= start,
         Award.created_at < end))
     unfunded = db.session.scalar(select(func.coalesce(func.sum(Award.amount), 0)).where(
         Award.status == "unfunded", Award.org_id.in_(in_tree), Award.created_at >= start,

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 
 from core import ledger
 from core.access import can_see, effective_role, require_role
-from core.api import MAX_YEAR, MIN_YEAR, BadRequest, Conflict, NotFound
+from core.api import MAX_ID, MAX_YEAR, MIN_YEAR, BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Membership, Organization, Role, User, utcnow
@@ -32,6 +32,8 @@ from plugins.points.models import Award, Deposit, Redemption, Reward, Setting
 CURRENCY = "bean"
 ACTIVE_REDEMPTIONS = ("pending", "approved", "fulfilled")
 MAX_AWARD = 1_000_000  # one award; as the API's bound
+SELF_AWARD = "不能给自己发放金豆，请由其他工作人员发放"
+
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a desk
 
 
@@ -153,6 +155,8 @@ def award(actor: User, org: Organization, *, phone: str, amount: int, reason: st
     """Staff give beans by hand (e.g. 优秀楼栋长). 409 when the fund is short."""
     require_role(actor, org, Role.staff)
     recipient = member_by_phone(org, phone)
+    if recipient.id == actor.id:
+        raise Forbidden(SELF_AWARD, code="self_award")
 
     def work():
         row = _pay(org, recipient, amount=amount, reason=reason, kind="manual",
@@ -175,6 +179,8 @@ def award_batch(actor: User, org: Organization, *, lines: list[tuple[str, int]],
     phones = [phone for phone, _amount in lines]
     if len(set(phones)) != len(phones):
         raise BadRequest("同一手机号出现了两次", fields={"lines": ["手机号重复"]})
+    if actor.phone in phones:
+        raise Forbidden(SELF_AWARD, code="self_award")
     people = {u.phone: u for u in db.session.scalars(select(User).where(User.phone.in_(phones)))}
     strangers = [p for p in phones if p not in people or not belongs_to(people[p], org)]
     if strangers:
@@ -222,14 +228,16 @@ def award_for_service(org: Organization, user: User, *, activity_id: int | None,
     as ``unfunded`` (0 paid now) for staff to pay once the fund is topped up.
     A repeated ``key`` pays nothing more.
     """
-    if not isinstance(points, int) or isinstance(points, bool) or not 0 < points <= MAX_AWARD:
-        return 0  # nothing to pay, or not a sane amount: never fail the caller
+    if not isinstance(points, int) or isinstance(points, bool) or not 0 < points <= MAX_ID:
+        return 0  # nothing to pay, or not even storable: never fail the caller
     source_key = f"points:service:{key}"
     existing = db.session.scalar(select(Award).where(Award.source_key == source_key))
     if existing is not None:
         return existing.amount if existing.status == "paid" else 0
     reason = f"志愿服务：{title[:100]}（{minutes}分钟）"
     try:
+        if points > MAX_AWARD:  # more than one award may pay: staff decide
+            raise Conflict(f"单次奖励超过 {MAX_AWARD} 金豆", code="over_limit")
         with db.session.begin_nested():
             row = _pay(org, user, amount=points, reason=reason, kind="service",
                        source_key=source_key, actor_id=None, activity_id=activity_id)

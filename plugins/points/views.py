@@ -315,7 +315,7 @@ def form_action(action, success: str, back: str):
         flash(success)
     except ApiError as err:
         db.session.rollback()
-        if err.status in (403, 404):
+        if err.status in (403, 404) and err.code != "self_award":
             raise
         flash(explain(err.fields) if err.fields else err.message, "error")
     return redirect(back)

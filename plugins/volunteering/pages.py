@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta
 
 from flask import (
@@ -22,7 +23,7 @@ from marshmallow import ValidationError
 
 from core import qr
 from core.access import can_see, get_org, has_role, require_role
-from core.api import ApiError, BadRequest
+from core.api import MAX_YEAR, MIN_YEAR, ApiError, BadRequest
 from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import Role, User, utcnow
@@ -152,7 +153,8 @@ def _activity_form(form: dict) -> dict:
         data[key] = _local_iso(form.get(key, ""))
     for key in ("capacity", "points", "points_per_hour"):
         raw = form.get(key, "").strip()
-        data[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+        # ASCII digits only: "²".isdigit() is true but int("²") fails.
+        data[key] = int(raw) if re.fullmatch(r"-?\d{1,18}", raw, re.ASCII) else raw
     return data
 
 
@@ -298,14 +300,25 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
+def _query_date(name: str) -> date | None:
+    """``?from=`` / ``?to=`` as a date in 2000–2100; 400 when bad."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError as err:
+        raise BadRequest("日期格式应为 YYYY-MM-DD", fields={name: ["无效"]}) from err
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise BadRequest(f"日期须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间",
+                         fields={name: [f"须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"]})
+    return day
+
+
 def _export_rows(org_id: int):
     org = get_org(org_id)
     require_role(current_user, org, Role.staff)
-    try:
-        start = date.fromisoformat(request.args["from"]) if request.args.get("from") else None
-        end = date.fromisoformat(request.args["to"]) if request.args.get("to") else None
-    except ValueError as err:
-        raise BadRequest("日期格式应为 YYYY-MM-DD", fields={"from": ["无效"]}) from err
+    start, end = _query_date("from"), _query_date("to")
     zone = services.local_zone()
     end = end or utcnow().astimezone(zone).date()
     start = start or end.replace(day=1)

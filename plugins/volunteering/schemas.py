@@ -6,12 +6,19 @@ from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.api import StrictInt
+from core.api import Moment, StrictBool, StrictInt
 from core.models import utcnow
 from plugins.volunteering.models import CATEGORIES
 
 _MAX_LENGTH = timedelta(days=7)
-NOT_NEGATIVE = validate.Range(min=0, max=100_000, error="必须是 0 到 {max} 之间的整数")
+# What one attendance may earn stays within what one 金豆 award may pay
+# (points' MAX_AWARD, 1,000,000): at most 10,000 + 1,000 × 168 h = 178,000.
+MAX_POINTS = 10_000
+MAX_POINTS_PER_HOUR = 1_000
+
+
+def _up_to(maximum: int) -> validate.Range:
+    return validate.Range(min=0, max=maximum, error="必须是 0 到 {max} 之间的整数")
 
 
 class ActivityCreateSchema(Schema):
@@ -19,13 +26,13 @@ class ActivityCreateSchema(Schema):
     category = fields.String(load_default="其他", validate=validate.OneOf(CATEGORIES))
     location = fields.String(load_default="", validate=validate.Length(max=200))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
-    starts_at = fields.AwareDateTime(required=True, format="iso")
-    ends_at = fields.AwareDateTime(required=True, format="iso")
-    signup_deadline = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
+    signup_deadline = Moment(load_default=None, allow_none=True)
     capacity = StrictInt(required=True, validate=validate.Range(
         min=1, max=10_000, error="必须是 1 到 {max} 之间的整数"))
-    points = StrictInt(load_default=0, validate=NOT_NEGATIVE)
-    points_per_hour = StrictInt(load_default=0, validate=NOT_NEGATIVE)
+    points = StrictInt(load_default=0, validate=_up_to(MAX_POINTS))
+    points_per_hour = StrictInt(load_default=0, validate=_up_to(MAX_POINTS_PER_HOUR))
 
     @validates_schema
     def _times(self, data, **_kwargs):
@@ -96,8 +103,8 @@ class PersonScanSchema(Schema):
 
 class BackfillSchema(Schema):
     phone = fields.String(required=True, validate=validate.Regexp(r"^1\d{10}$", error="手机号无效"))
-    checked_in_at = fields.AwareDateTime(required=True, format="iso")
-    checked_out_at = fields.AwareDateTime(required=True, format="iso")
+    checked_in_at = Moment(required=True)
+    checked_out_at = Moment(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=2, max=200))
 
     @validates_schema
@@ -119,4 +126,4 @@ class AttendanceSchema(Schema):
 
 
 class SettingsSchema(Schema):
-    honour_hours_earn_points = fields.Boolean(required=True, truthy={True}, falsy={False})
+    honour_hours_earn_points = StrictBool(required=True)

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.access import can_see, has_role, require_role
-from core.api import ApiError, BadRequest, Conflict, NotFound
+from core.api import MAX_YEAR, MIN_YEAR, ApiError, BadRequest, Conflict, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Organization, Role, User, utcnow
@@ -615,6 +615,8 @@ def local_zone() -> ZoneInfo:
 def month_bounds(month: date) -> tuple[datetime, datetime]:
     """The local calendar month starting on ``month`` as aware datetimes."""
     zone = local_zone()
+    if not MIN_YEAR <= month.year <= MAX_YEAR:
+        raise BadRequest("月份应为 YYYY-MM", fields={"month": [f"须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"]})
     start = datetime(month.year, month.month, 1, tzinfo=zone)
     end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=zone)
     return start, end

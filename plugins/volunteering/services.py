@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from core import ledger
 from core.access import can_see, has_role, require_role
 from core.api import MAX_YEAR, MIN_YEAR, ApiError, BadRequest, Conflict, NotFound
 from core.audit import audit
@@ -375,9 +376,10 @@ def check_out(user_id: int, activity: Activity, *, by: User | None = None,
     if at > activity.ends_at + grace():
         raise Conflict("签退时间已过，请联系工作人员补录", code="checkout_closed")
     minutes = service_minutes(activity, row.checked_in_at, at)
-    earned = points_for(activity, minutes)
+    # No minutes of service (e.g. out before the start): nothing earned, nothing to announce.
+    earned = points_for(activity, minutes) if minutes else 0
     # With nobody listening (points off here) the record is final in one commit.
-    listening = _listeners(activity.organization)
+    listening = minutes > 0 and _listeners(activity.organization)
     done = db.session.execute(
         update(Attendance).where(Attendance.id == row.id, Attendance.status == "open")
         .values(status="completed", checked_out_at=at, minutes=minutes, verified=True,
@@ -406,7 +408,8 @@ def announce_service(attendance_id: int, activity: Activity, user: User, *, minu
     and keep what they awarded. A failure leaves ``points_awarded`` empty for
     ``close-attendance`` to retry (the key makes it idempotent)."""
     manager = current_app.extensions["jindou_plugins"]
-    try:
+
+    def work() -> int:
         answers = manager.emit(
             activity.organization, "service_recorded", user=user, activity_id=activity.id,
             title=activity.title, minutes=minutes, verified=verified, points=points,
@@ -415,12 +418,22 @@ def announce_service(attendance_id: int, activity: Activity, user: User, *, minu
         db.session.execute(update(Attendance).where(Attendance.id == attendance_id)
                            .values(points_awarded=awarded)
                            .execution_options(synchronize_session=False))
-        _commit_keeping_state()
-    except ApiError as err:
+        return awarded
+
+    # One write transaction (BEGIN IMMEDIATE on SQLite), retried on lock
+    # trouble: the listeners write, and a deferred transaction could meet
+    # "database is locked" after the attendance is already committed.
+    session = db.session()
+    session.expire_on_commit = False  # the caller answers from what it loaded
+    try:
+        return ledger.atomic(work)
+    except (ApiError, DBAPIError) as err:
         db.session.rollback()
-        log.warning("service_recorded for attendance %s failed: %s", attendance_id, err.message)
+        log.warning("service_recorded for attendance %s failed: %s", attendance_id,
+                    getattr(err, "message", err))
         return None
-    return awarded
+    finally:
+        session.expire_on_commit = True
 
 
 def _announce_attendance(attendance: Attendance) -> int | None:

@@ -29,6 +29,7 @@ class PointsSpy:
     def __init__(self):
         self.calls: list[dict] = []
         self.refuse: Exception | None = None  # set to make the next awards fail
+        self.refusals: int | None = None  # how many times to refuse (None: until cleared)
 
     @hookimpl
     def describe(self):
@@ -36,7 +37,9 @@ class PointsSpy:
 
     @hookimpl
     def service_recorded(self, org, user, activity_id, title, minutes, verified, points, key):
-        if self.refuse is not None:
+        if self.refuse is not None and self.refusals != 0:
+            if self.refusals is not None:
+                self.refusals -= 1
             raise self.refuse
         self.calls.append({"org_id": org.id, "user_id": user.id, "activity_id": activity_id,
                            "title": title, "minutes": minutes, "verified": verified,

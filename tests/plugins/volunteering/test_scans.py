@@ -3,7 +3,7 @@ import time
 
 import zxingcpp
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core import qr
 from core.extensions import db
@@ -26,6 +26,14 @@ def code(client, activity, staff_headers, kind="in") -> dict:
 
 def confirm(activity, user, status="confirmed"):
     db.session.add(Signup(activity_id=activity.id, user_id=user.id, status=status))
+    db.session.commit()
+
+
+def arrived_at_start(activity, user):
+    """Back-date the check-in to the start: the activity has run about 10 minutes."""
+    db.session.execute(update(Attendance).where(Attendance.activity_id == activity.id,
+                                                Attendance.user_id == user.id)
+                       .values(checked_in_at=activity.starts_at))
     db.session.commit()
 
 
@@ -68,11 +76,13 @@ def test_scan_in_and_out_with_points(client, on, people, spy):
     again = client.post("/api/v1/scan", json={"token": code(client, activity, staff)["token"]},
                         headers=me)
     assert again.json["at"] == first_at  # a repeated scan answers the first result
+    arrived_at_start(activity, people.resident)
     r = client.post("/api/v1/scan", json={"token": code(client, activity, staff, "out")["token"]},
                     headers=me)
     assert r.status_code == 200, r.json
     assert r.json["kind"] == "checkout"
-    assert r.json["minutes"] == 0 and r.json["points"] == 10  # base points, no minute yet
+    # 10 base points + 6 an hour for 10 (or, across a minute boundary, 11) minutes
+    assert r.json["minutes"] in (10, 11) and r.json["points"] == 11
     assert len(spy.calls) == 1
     again = client.post("/api/v1/scan",
                         json={"token": code(client, activity, staff, "out")["token"]}, headers=me)
@@ -89,9 +99,10 @@ def test_scan_page_says_it_in_big_chinese(client, on, people):
     r = client.get(url, headers=bearer(people.resident))
     assert r.status_code == 200
     assert "签到成功" in r.text and activity.title in r.text
+    arrived_at_start(activity, people.resident)
     r = client.get(code(client, activity, bearer(people.staff), "out")["url"],
                    headers=bearer(people.resident))
-    assert "签退成功" in r.text and "服务 0 分 · +10 金豆" in r.text
+    assert "签退成功" in r.text and "+11 金豆" in r.text
 
 
 def test_refused_scans_are_clear_and_write_nothing(client, on, people):
@@ -156,9 +167,10 @@ def test_points_off_means_no_award(client, on, people, spy):
     confirm(activity, people.resident)
     staff, me = bearer(people.staff), bearer(people.resident)
     client.post("/api/v1/scan", json={"token": code(client, activity, staff)["token"]}, headers=me)
+    arrived_at_start(activity, people.resident)
     r = client.post("/api/v1/scan", json={"token": code(client, activity, staff, "out")["token"]},
                     headers=me)
-    assert r.json["points"] == 0 and r.json["points_earned"] == 10
+    assert r.json["points"] == 0 and r.json["points_earned"] == 11
     assert spy.calls == []
 
 
@@ -168,11 +180,12 @@ def test_hook_service_recorded(client, on, people, spy):
     confirm(activity, people.resident)
     staff, me = bearer(people.staff), bearer(people.resident)
     client.post("/api/v1/scan", json={"token": code(client, activity, staff)["token"]}, headers=me)
-    client.post("/api/v1/scan", json={"token": code(client, activity, staff, "out")["token"]},
-                headers=me)
+    arrived_at_start(activity, people.resident)
+    r = client.post("/api/v1/scan", json={"token": code(client, activity, staff, "out")["token"]},
+                    headers=me)
     attendance_id = db.session.scalar(select(Attendance.id))
     assert spy.calls == [{"org_id": on.community.id, "user_id": people.resident.id,
-                          "activity_id": activity.id, "title": "助老", "minutes": 0,
+                          "activity_id": activity.id, "title": "助老", "minutes": r.json["minutes"],
                           "verified": True, "points": 3,
                           "key": f"volunteering.attendance.{attendance_id}"}]
 

@@ -23,7 +23,7 @@ from marshmallow import ValidationError
 
 from core import qr
 from core.access import can_see, get_org, has_role, require_role
-from core.api import MAX_YEAR, MIN_YEAR, ApiError, BadRequest
+from core.api import MAX_YEAR, MIN_YEAR, ApiError, BadRequest, arg_id
 from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import Role, User, utcnow
@@ -58,7 +58,9 @@ def _flash_error(err: Exception) -> None:
 
 
 def _page_org():
-    org_id = request.args.get("org", type=int)
+    org_id = arg_id("org")  # bounded: ?org=10**30 is no overflow
+    if request.args.get("org") and org_id is None:
+        abort(404)
     if org_id:
         org = get_org(org_id)
         if not can_see(current_user, org):

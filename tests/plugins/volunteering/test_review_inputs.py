@@ -126,3 +126,9 @@ def test_the_richest_activity_earns_what_one_award_may_pay(app):
     minutes = services.service_minutes(longest, longest.starts_at, longest.ends_at)
     assert minutes == 7 * 24 * 60
     assert services.points_for(longest, minutes) <= 1_000_000  # points' MAX_AWARD
+
+
+@pytest.mark.parametrize("org", ["9" * 30, str(2**31), "-1", "²", "x"])
+def test_activity_list_with_an_insane_org_is_a_404(client, on, people, org):
+    r = client.get(f"/volunteering/?org={org}", headers=bearer(people.resident))
+    assert r.status_code == 404

@@ -164,6 +164,33 @@ def bearer(user: User) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
+def race(app, n: int, work) -> list:
+    """Run ``work(i)`` in ``n`` threads released at once, each with its own app
+    context and session; answers ``("ok", result)`` or ``(status, code)`` each."""
+    import threading
+
+    from core.api import ApiError
+
+    results, barrier = [], threading.Barrier(n)
+
+    def worker(i):
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(("ok", work(i)))
+            except ApiError as err:
+                results.append((err.status, err.code))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 @dataclass
 class Tree:
     """盘龙区 → 联盟街道 (金星社区 → 一组 → 1栋) and 拓东街道 (东华社区)."""

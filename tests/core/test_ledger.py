@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -11,6 +9,7 @@ from core import ledger
 from core.api import ApiError, Conflict
 from core.extensions import db
 from core.ledger import Leg, Transfer
+from tests.conftest import race
 
 
 def accounts(n_wallets: int = 2):
@@ -163,32 +162,11 @@ def test_atomic_retries_then_gives_a_clean_503(app, monkeypatch):
     assert err.value.status == 503 and len(calls) == 3
 
 
-def run_threads(app, n: int, work):
-    results, barrier = [], threading.Barrier(n)
-
-    def worker(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(("ok", work(i)))
-            except ApiError as err:
-                results.append((err.status, err.code))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def test_twenty_threads_spend_one_wallet_none_overdraws(app):
     source, fund, (wallet, other) = accounts()
     ledger.atomic(lambda: ledger.transfer(source, wallet, 70, reason="奖励"))
     db.session.remove()
-    results = run_threads(app, 20, lambda i: ledger.atomic(
+    results = race(app, 20, lambda i: ledger.atomic(
         lambda: ledger.transfer(wallet, other, 10, reason="消费", key=f"spend-{i}")))
     assert sum(1 for r in results if r[0] == "ok") == 7
     assert all(r == (409, "insufficient_balance") for r in results if r[0] != "ok")
@@ -199,7 +177,7 @@ def test_twenty_threads_spend_one_wallet_none_overdraws(app):
 def test_concurrent_replays_of_one_key_post_once(app):
     source, fund, (wallet, _) = accounts()
     db.session.remove()
-    results = run_threads(app, 10, lambda i: ledger.atomic(
+    results = race(app, 10, lambda i: ledger.atomic(
         lambda: ledger.transfer(source, wallet, 5, reason="奖励", key="same")).id)
     assert len({r[1] for r in results}) == 1 and all(r[0] == "ok" for r in results)
     assert balance(wallet) == (5, 0)

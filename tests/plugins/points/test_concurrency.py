@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 from core import ledger
-from core.api import ApiError
 from core.extensions import db
 from core.models import User
 from plugins.points import services
 from plugins.points.models import Redemption, Reward
-from tests.conftest import add_member, make_user
+from tests.conftest import add_member, make_user, race
 from tests.plugins.points.conftest import give, reward
-
-
-def race(app, n: int, work) -> list:
-    results, barrier = [], threading.Barrier(n)
-
-    def worker(i):
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(("ok", work(i)))
-            except ApiError as err:
-                results.append((err.status, err.code))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def test_twenty_redemptions_from_one_wallet_only_the_affordable_succeed(app, world):

@@ -67,3 +67,22 @@ def get_org(org_id: int) -> Organization:
     if org is None:
         raise NotFound("未找到该组织")
     return org
+
+
+def get_visible_org(user: User | None, org_id: int) -> Organization:
+    """The organization, if ``user`` may see it; 404 otherwise (existence does not leak)."""
+    org = get_org(org_id)
+    if not can_see(user, org):
+        raise NotFound("未找到该组织")
+    return org
+
+
+def nearest_setting(org: Organization, org_column, value_column, default=None):
+    """A per-organization setting as plugin switches work: the row of the
+    nearest ancestor-or-self wins, no row anywhere gives ``default``. One query."""
+    rows = dict(db.session.execute(
+        select(org_column, value_column).where(org_column.in_(org.ancestor_ids))).all())
+    for org_id in reversed(org.ancestor_ids):
+        if org_id in rows:
+            return rows[org_id]
+    return default

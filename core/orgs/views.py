@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
-from core.access import can_see, effective_role, get_org, has_role, require_role
+from core.access import effective_role, get_org, get_visible_org, has_role, require_role
 from core.api import ApiError, NotFound, arg_id, doc, load, month_arg
 from core.auth.services import memberships_of
 from core.extensions import db
@@ -42,10 +42,7 @@ def plugins():
 
 
 def visible_org(org_id: int) -> Organization:
-    org = get_org(org_id)
-    if not can_see(current_user, org):
-        raise NotFound("未找到该组织")
-    return org
+    return get_visible_org(current_user, org_id)
 
 
 def _state_dict(state) -> dict:

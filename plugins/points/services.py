@@ -22,7 +22,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 
 from core import ledger
-from core.access import can_see, effective_role, require_role
+from core.access import can_see, effective_role, nearest_setting, require_role
 from core.api import MAX_ID, MAX_YEAR, MIN_YEAR, BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
@@ -119,12 +119,7 @@ def belongs_to(user: User, org: Organization) -> bool:
 
 
 def expiry_months(org: Organization) -> int | None:
-    rows = dict(db.session.execute(select(Setting.org_id, Setting.expiry_months)
-                                   .where(Setting.org_id.in_(org.ancestor_ids))).all())
-    for org_id in reversed(org.ancestor_ids):
-        if org_id in rows:
-            return rows[org_id]
-    return None
+    return nearest_setting(org, Setting.org_id, Setting.expiry_months)
 
 
 def _pay(org: Organization, user: User, *, amount: int, reason: str, kind: str, source_key: str,

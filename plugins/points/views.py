@@ -29,10 +29,9 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
-from core.access import can_see, get_org, has_role, require_role
+from core.access import get_org, get_visible_org, has_role, require_role
 from core.api import (
     ApiError,
-    NotFound,
     _decode_cursor,
     _encode_cursor,
     decode_cursor_value,
@@ -82,10 +81,7 @@ def _form_helpers():
 
 
 def visible_org(org_id: int):
-    org = get_org(org_id)
-    if not can_see(current_user, org):
-        raise NotFound("未找到该组织")
-    return org
+    return get_visible_org(current_user, org_id)
 
 
 def staff_org(org_id: int, role: Role = Role.staff):

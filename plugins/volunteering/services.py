@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from core import ledger
-from core.access import can_see, has_role, require_role
+from core.access import can_see, has_role, nearest_setting, require_role
 from core.api import MAX_YEAR, MIN_YEAR, ApiError, BadRequest, Conflict, NotFound
 from core.audit import audit
 from core.extensions import db
@@ -500,12 +500,7 @@ def presence(activity_id: int) -> dict[str, int]:
 
 
 def honour_hours_earn_points(org: Organization) -> bool:
-    rows = dict(db.session.execute(select(OrgSetting.org_id, OrgSetting.honour_hours_earn_points)
-                                   .where(OrgSetting.org_id.in_(org.ancestor_ids))).all())
-    for org_id in reversed(org.ancestor_ids):
-        if org_id in rows:
-            return rows[org_id]
-    return False
+    return nearest_setting(org, OrgSetting.org_id, OrgSetting.honour_hours_earn_points, False)
 
 
 def set_honour_hours_earn_points(user: User, org: Organization, allowed: bool) -> None:

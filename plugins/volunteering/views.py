@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user, login_required
 
 from core import qr
-from core.access import can_see, get_org, require_role
+from core.access import get_org, get_visible_org, require_role
 from core.api import NotFound, doc, load, paginate
 from core.extensions import db
 from core.models import Role, User
@@ -85,9 +85,7 @@ def api_create_activity(org_id):
 @doc(response=ActivitySchema, many=True)
 def api_list_activities(org_id):
     """Activities for people of this organization (its own and its ancestors'), soonest first."""
-    org = get_org(org_id)
-    if not can_see(current_user, org):
-        raise NotFound("未找到该组织")
+    org = get_visible_org(current_user, org_id)
     stmt = services.activities_query(current_user, org,
                                      include_past=request.args.get("past") == "1")
     return paginate(stmt, [Activity.starts_at, Activity.id],

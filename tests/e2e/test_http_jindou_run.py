@@ -25,6 +25,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_serving(proc: subprocess.Popen, port: int) -> str:
+    """The server's base URL once its login page answers 200 (or fail with its output)."""
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            with urllib.request.urlopen(base + "/login", timeout=1) as response:
+                assert response.status == 200
+            return base
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail(proc.stdout.read().decode())
+
+
 def call(base, method, path, body=None, token=None):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base + path, data=data, method=method)
@@ -46,16 +60,7 @@ def server(app, schema):
            "JINDOU_LOGIN_RATE_LIMIT": "1000 per minute"}
     proc = subprocess.Popen([str(JINDOU), "run", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(base + "/login", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(proc.stdout.read().decode())
+    base = wait_until_serving(proc, port)
     yield base
     proc.terminate()
     proc.wait(timeout=10)
@@ -114,17 +119,7 @@ def test_demo_command_seeds_and_serves(tmp_path):
     proc = subprocess.Popen([str(JINDOU), "demo", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                with urllib.request.urlopen(base + "/login", timeout=1) as response:
-                    assert response.status == 200
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            proc.kill()
-            pytest.fail(proc.stdout.read().decode())
+        base = wait_until_serving(proc, port)
         status, login = call(base, "POST", "/api/v1/auth/tokens",
                              {"phone": "13900000001", "password": "jindou2026"})
         assert status == 201

@@ -24,6 +24,34 @@ ENTRY_POINT_GROUP = "jindou.plugins"
 
 
 @dataclasses.dataclass(frozen=True)
+class SettingSpec:
+    """One per-organization setting a plugin declares in its :class:`PluginMeta`.
+
+    Core stores every plugin's settings in one table; the value in force at an
+    organization is the nearest ancestor-or-self's, else ``default``.
+    """
+
+    name: str
+    type: type  # bool, int or str
+    default: object
+    title: str  # Chinese, shown on the settings page
+    title_en: str = ""
+    minimum: int | None = None  # ints only
+    maximum: int | None = None
+    nullable: bool = False  # None is a value (e.g. "beans never expire")
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginRole:
+    """A role a plugin declares; granted per organization, covering its subtree
+    like staff. Stored as ``<plugin>.<name>`` (e.g. ``meals.cashier``)."""
+
+    name: str
+    title: str  # Chinese
+    title_en: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class PluginMeta:
     name: str
     title: str  # Chinese title, shown by default
@@ -35,6 +63,10 @@ class PluginMeta:
     # (or None when no such object). Lets the core find the organization of
     # /activities/<activity_id> as it does for /orgs/<org_id>.
     url_owners: dict[str, Callable[[object], int | None]] = dataclasses.field(default_factory=dict)
+    # Settings this plugin reads per organization (stored by core, nearest ancestor wins).
+    settings: tuple[SettingSpec, ...] = ()
+    # Roles this plugin grants per organization (a canteen cashier, a patrol leader...).
+    roles: tuple[PluginRole, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -93,6 +93,10 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
         return redirect(safe_next("/"))
 
     app.context_processor(_template_globals)
+    from core import pages, times
+
+    app.context_processor(pages.template_helpers)
+    app.add_template_filter(times.format_local, "local_time")
     from core.cli import register_commands
 
     register_commands(app)

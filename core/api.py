@@ -141,19 +141,22 @@ def doc(*, body: type[Schema] | Schema | None = None, response: type[Schema] | S
 # -- pagination ----------------------------------------------------------------
 
 
-def _encode_cursor(values: list) -> str:
+def encode_cursor(values: list) -> str:
+    """An opaque cursor for keyset pagination (the sort values of the last row)."""
     raw = json.dumps(values, default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> list:
+def decode_cursor(cursor: str, types: list[type]) -> list:
+    """The values of a cursor made by :func:`encode_cursor`, each checked
+    against its type (``int``, ``datetime``, ``str``): a forged cursor is a 400."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(values, list):
-            raise ValueError
-        return values
-    except (ValueError, TypeError) as err:
+        if not isinstance(values, list) or len(values) != len(types):
+            raise ValueError(values)
+        return [decode_cursor_value(v, t) for v, t in zip(values, types, strict=True)]
+    except (ValueError, TypeError, NotImplementedError) as err:
         raise BadRequest("cursor 无效", fields={"cursor": ["无效"]}) from err
 
 
@@ -174,35 +177,46 @@ def decode_cursor_value(value, python_type):
     return value
 
 
-def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit: int = 50):
-    """Keyset pagination: ``{"items": [...], "next": cursor|None}``.
-
-    ``order`` lists the ascending sort columns, the last one unique (an id);
-    cursor values are checked against the columns' types.
-    """
+def limit_arg(default: int = 50, maximum: int = 200) -> int:
+    """``?limit=`` clamped to 1..maximum; 400 when not a number."""
     try:
-        limit = min(max(int(request.args.get("limit", default_limit)), 1), 200)
+        return min(max(int(request.args.get("limit", default)), 1), maximum)
     except ValueError as err:
         raise BadRequest("limit 必须是整数", fields={"limit": ["必须是整数"]}) from err
+
+
+def cursor_arg(types: list[type]) -> list | None:
+    """``?cursor=`` decoded against ``types``, or None on the first page."""
     cursor = request.args.get("cursor")
-    if cursor:
-        values = _decode_cursor(cursor)
-        if len(values) != len(order):
-            raise BadRequest("cursor 无效", fields={"cursor": ["无效"]})
-        try:
-            values = [decode_cursor_value(v, col.type.python_type)
-                      for col, v in zip(order, values, strict=True)]
-        except (ValueError, TypeError, NotImplementedError) as err:
-            raise BadRequest("cursor 无效", fields={"cursor": ["无效"]}) from err
-        stmt = stmt.where(tuple_(*order) > tuple_(*values))
-    rows = db.session.scalars(stmt.order_by(*order).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        next_cursor = _encode_cursor([_attr(last, col) for col in order])
-    return jsonify({"items": [dump(r) for r in rows], "next": next_cursor})
+    return decode_cursor(cursor, types) if cursor else None
+
+
+def page_of(items: list, limit: int, last_values: Callable[[object], list]) -> dict:
+    """``{"items", "next"}`` from ``limit + 1`` fetched items (the extra one says
+    there is more); ``last_values(item)`` gives the cursor of the last item kept."""
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next": encode_cursor(last_values(items[-1])) if more else None}
+
+
+def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit: int = 50,
+             descending: bool = False):
+    """Keyset pagination of a select: ``{"items": [...], "next": cursor|None}``.
+
+    ``order`` lists the sort columns, the last one unique (an id), all
+    ascending or (``descending``) all descending; cursor values are checked
+    against the columns' types.
+    """
+    limit = limit_arg(default_limit)
+    values = cursor_arg([col.type.python_type for col in order])
+    if values is not None:
+        after = tuple_(*order) < tuple_(*values) if descending else \
+            tuple_(*order) > tuple_(*values)
+        stmt = stmt.where(after)
+    sort = [col.desc() for col in order] if descending else order
+    rows = db.session.scalars(stmt.order_by(*sort).limit(limit + 1)).all()
+    result = page_of(rows, limit, lambda last: [_attr(last, col) for col in order])
+    return jsonify({"items": [dump(r) for r in result["items"]], "next": result["next"]})
 
 
 def _attr(obj, column):

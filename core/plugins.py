@@ -8,13 +8,18 @@ materialized path and cached for the request.
 from __future__ import annotations
 
 import dataclasses
+import re
+import sys
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pluggy
-from flask import Flask, abort, g, has_request_context, request
-from sqlalchemy import select
+from flask import Blueprint, Flask, abort, current_app, g, has_app_context, request
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import aliased
 
 from core import hookspecs
 from core.extensions import db
@@ -59,10 +64,13 @@ class PluginMeta:
     version: str = "0.1.0"
     description: str = ""
     requires: tuple[str, ...] = ()
-    # URL variable -> function(value) returning the owning organization's id
-    # (or None when no such object). Lets the core find the organization of
-    # /activities/<activity_id> as it does for /orgs/<org_id>.
-    url_owners: dict[str, Callable[[object], int | None]] = dataclasses.field(default_factory=dict)
+    # The plugin's models that carry an organization (an ``org_id`` column), by
+    # the URL variable that names them: ``{"activity_id": Activity}``, or a
+    # unique column to look them up by: ``{"code": Redemption.code}`` (or, for
+    # an object kept elsewhere, a function from the value to the org id). Core
+    # finds the owning organization of /activities/<activity_id> itself, as it
+    # does for /orgs/<org_id>, and switches the route off where the plugin is.
+    owners: dict[str, Any] = dataclasses.field(default_factory=dict)
     # Settings this plugin reads per organization (stored by core, nearest ancestor wins).
     settings: tuple[SettingSpec, ...] = ()
     # Roles this plugin grants per organization (a canteen cashier, a patrol leader...).
@@ -148,10 +156,14 @@ class PluginManager:
         return results
 
     # -- enablement ---------------------------------------------------------
+    # One mechanism for requests, services and jobs: ``states`` (cached in the
+    # app context, so a request or a CLI job asks once per organization),
+    # ``enforce`` for routes, ``require_enabled`` for services and
+    # ``orgs_where_enabled`` for set-based jobs.
 
     def states(self, org: Organization) -> dict[str, PluginState]:
-        """Effective state of every loaded plugin at ``org``: one query, cached per request."""
-        cache = g.setdefault("_jindou_plugin_states", {}) if has_request_context() else {}
+        """Effective state of every loaded plugin at ``org``: one query, cached."""
+        cache = g.setdefault("_jindou_plugin_states", {}) if has_app_context() else {}
         if org.id in cache:
             return cache[org.id]
         ancestors = org.ancestor_ids
@@ -174,6 +186,11 @@ class PluginManager:
         cache[org.id] = result
         return result
 
+    def forget_states(self) -> None:
+        """Drop the cached states (after a switch changes within one context)."""
+        if has_app_context():
+            g.pop("_jindou_plugin_states", None)
+
     def enabled_names(self, org: Organization) -> list[str]:
         return [name for name, state in self.states(org).items() if state.enabled]
 
@@ -193,28 +210,53 @@ class PluginManager:
 
     # -- request enforcement ------------------------------------------------
 
+    def owner_org_id(self, plugin: str, key: str, value) -> int | None:
+        """The organization owning the object ``key=value`` names (``PluginMeta.owners``)."""
+        target = self.meta[plugin].owners[key]
+        if not isinstance(target, type) and not hasattr(target, "class_"):
+            return target(value)  # a function
+        if isinstance(target, type):  # a model: look it up by primary key
+            model, column = target, inspect(target).primary_key[0]
+        else:  # a unique column of a model
+            model, column = target.class_, target
+        return db.session.scalar(select(model.org_id).where(column == value))
+
     def request_org(self) -> Organization | None:
-        """The organization the current URL belongs to, if any (cached on ``g``)."""
+        """The organization the current request is about, if any (cached on ``g``).
+
+        Looked for, in order: ``<org_id>`` in the URL; a URL variable naming
+        an object the plugin owns; then ``org_id`` (or an owned key) in the
+        query string or a JSON body. A value that names nothing is a 404.
+        """
         if "_jindou_request_org" in g:
             return g._jindou_request_org
+        plugin = _top_blueprint()
+        keys = ["org_id", *(self.meta[plugin].owners if plugin in self.meta else ())]
+        org_id = None
+        for source in (request.view_args or {}, request.args, _json_object()):
+            found = next((k for k in keys if k in source), None)
+            if found is None:
+                continue
+            value = source[found] if source is request.view_args else _bounded_id(source[found])
+            if found == "org_id":
+                org_id = value
+            elif value is not None:
+                org_id = self.owner_org_id(plugin, found, value)
+            if org_id is None:
+                abort(404)
+            break
         org = None
-        view_args = request.view_args or {}
-        if "org_id" in view_args:
-            org = db.session.get(Organization, view_args["org_id"]) or abort(404)
-        else:
-            plugin = self.meta.get(_top_blueprint())
-            for arg, owner in (plugin.url_owners.items() if plugin else ()):
-                if arg in view_args:
-                    org_id = owner(view_args[arg])
-                    if org_id is None:
-                        abort(404)
-                    org = db.session.get(Organization, org_id)
-                    break
+        if org_id is not None:
+            org = db.session.get(Organization, org_id) or abort(404)
         g._jindou_request_org = org
         return org
 
     def enforce(self) -> None:
-        """``before_request``: a plugin's routes answer 404 where it is off."""
+        """``before_request``: a plugin's routes answer 404 where it is off.
+
+        Routes about no organization (``/api/v1/me/...``, a wallet) show a
+        person their own records and answer wherever the plugin is loaded.
+        """
         name = _top_blueprint()
         if name not in self.meta:
             return
@@ -225,6 +267,68 @@ class PluginManager:
 
 def _top_blueprint() -> str | None:
     return request.blueprints[-1] if request.blueprints else None
+
+
+def _json_object() -> dict:
+    data = request.get_json(silent=True) if request.is_json else None
+    return data if isinstance(data, dict) else {}
+
+
+def _bounded_id(raw) -> int | None:
+    """An id from a query string or body: a positive int below 2**31, else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10:
+        raw = int(raw)
+    return raw if isinstance(raw, int) and 0 < raw < 2**31 else None
+
+
+# -- the toolkit's public functions --------------------------------------------------
+
+
+def manager() -> PluginManager:
+    """The current app's plugin manager."""
+    return current_app.extensions["jindou_plugins"]
+
+
+def is_loaded(plugin: str) -> bool:
+    return plugin in manager().meta
+
+
+def require_enabled(org: Organization, plugin: str) -> None:
+    """For services: 404 (as the routes answer) unless ``plugin`` is on at ``org``."""
+    if not manager().is_enabled(org, plugin):
+        from core.api import NotFound
+
+        raise NotFound("这里没有开通该功能", code="plugin_off")
+
+
+def orgs_where_enabled(plugin: str):
+    """A select of the ids of every organization where ``plugin`` is on, for
+    set-based jobs: the nearest ancestor-or-self switch decides, in SQL."""
+    switch = aliased(OrgPlugin)
+    switched_org = aliased(Organization)
+    # The deepest switch on the path of each organization: its path is the longest prefix.
+    nearest = (select(switch.enabled)
+               .join(switched_org, switched_org.id == switch.org_id)
+               .where(switch.plugin == plugin,
+                      Organization.path.startswith(switched_org.path, autoescape=True))
+               .order_by(func.length(switched_org.path).desc())
+               .limit(1).correlate(Organization).scalar_subquery())
+    return select(Organization.id).where(nearest.is_(True))
+
+
+def plugin_blueprint(import_name: str) -> Blueprint:
+    """The blueprint of the plugin whose package is ``import_name`` (pass
+    ``__name__`` from its ``views.py``): named after the plugin, with its
+    ``templates/``, its ``static/`` at ``/static/<name>/`` and its CLI group
+    ``jindou <name> ...`` (add jobs with ``@bp.cli.command``)."""
+    package = import_name.rsplit(".", 1)[0] if import_name.count(".") > 1 else import_name
+    name = package.rsplit(".", 1)[-1]
+    root = Path(sys.modules[package].__file__).parent
+    return Blueprint(name, package, template_folder="templates",
+                     static_folder="static" if (root / "static").is_dir() else None,
+                     static_url_path=f"/static/{name}", cli_group=name)
 
 
 def load_plugins(app: Flask, modules: Iterable[object] | None = None) -> PluginManager:
@@ -247,8 +351,29 @@ def load_plugins(app: Flask, modules: Iterable[object] | None = None) -> PluginM
             if bp.name != name:
                 raise PluginError(f"plugin {name} registers blueprint {bp.name!r}; name it {name!r}")
             app.register_blueprint(bp)
+    _refuse_route_collisions(app)
     for _name, commands in manager.call_each("cli_commands"):
         for command in commands or ():
             app.cli.add_command(command)
     app.before_request(manager.enforce)
     return manager
+
+
+def _rule_key(rule) -> tuple[str, frozenset]:
+    # /orgs/<int:org_id>/x and /orgs/<int:id>/x collide: compare the shape only.
+    return re.sub(r"<[^>]+>", "<>", rule.rule), frozenset(rule.methods or ()) - {"HEAD", "OPTIONS"}
+
+
+def _refuse_route_collisions(app: Flask) -> None:
+    """Two plugins (or a plugin and core) answering the same URL and method
+    would shadow each other silently; refuse to start instead."""
+    seen: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        owner = rule.endpoint.split(".", 1)[0] if "." in rule.endpoint else "core"
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        shape, methods = _rule_key(rule)
+        for method in methods:
+            other = seen.setdefault((shape, method), owner)
+            if other != owner:
+                raise PluginError(f"route {method} {rule.rule} of {owner} collides with {other}")

@@ -7,45 +7,15 @@ from flask.cli import with_appcontext
 
 from core import hookimpl
 from core.plugins import Card, NavItem, PluginMeta, ReportSection
-
-
-def _reward_org(reward_id) -> int | None:
-    from core.extensions import db
-    from plugins.points.models import Reward
-
-    reward = db.session.get(Reward, reward_id)
-    return reward.org_id if reward else None
-
-
-def _redemption_org(redemption_id) -> int | None:
-    from core.extensions import db
-    from plugins.points.models import Redemption
-
-    row = db.session.get(Redemption, redemption_id)
-    return row.org_id if row else None
-
-
-def _award_org(award_id) -> int | None:
-    from core.extensions import db
-    from plugins.points.models import Award
-
-    row = db.session.get(Award, award_id)
-    return row.org_id if row else None
-
-
-def _code_org(code) -> int | None:
-    from plugins.points.services import by_code
-
-    row = by_code(code)
-    return row.org_id if row else None
+from plugins.points.models import Award, Redemption, Reward
 
 
 @hookimpl
 def describe():
     return PluginMeta(name="points", title="金豆", title_en="Points",
                       description="金豆账户、奖励、基金、兑换",
-                      url_owners={"reward_id": _reward_org, "redemption_id": _redemption_org,
-                                  "award_id": _award_org, "code": _code_org})
+                      owners={"reward_id": Reward, "redemption_id": Redemption,
+                                  "award_id": Award, "code": Redemption.code})
 
 
 @hookimpl

@@ -32,12 +32,12 @@ from sqlalchemy import select
 from core.access import get_org, get_visible_org, has_role, require_role
 from core.api import (
     ApiError,
-    _decode_cursor,
-    _encode_cursor,
-    decode_cursor_value,
+    cursor_arg,
     doc,
+    limit_arg,
     load,
     month_arg,
+    page_of,
     paginate,
 )
 from core.extensions import db
@@ -106,22 +106,13 @@ def api_wallet():
 @doc(response=TransferLineSchema, many=True)
 def api_transfers():
     """My wallet's lines, newest first (+ earned, − spent)."""
-    cursor = request.args.get("cursor")
-    before = None
-    if cursor:
-        values = _decode_cursor(cursor)
-        try:
-            if len(values) != 1 or decode_cursor_value(values[0], int) < 1:
-                raise ValueError(values)
-        except (ValueError, TypeError) as err:
-            raise ApiError(400, "invalid", "cursor 无效", {"cursor": ["无效"]}) from err
-        before = values[0]
-    limit = min(max(request.args.get("limit", 50, type=int), 1), 200)
-    lines = services.history(current_user, before_id=before, limit=limit + 1)
-    more = len(lines) > limit
-    lines = lines[:limit]
-    return jsonify({"items": TransferLineSchema(many=True).dump(lines),
-                    "next": _encode_cursor([lines[-1]["id"]]) if more else None})
+    before = cursor_arg([int])
+    limit = limit_arg()
+    lines = services.history(current_user, before_id=before[0] if before else None,
+                             limit=limit + 1)
+    page = page_of(lines, limit, lambda last: [last["id"]])
+    return jsonify({"items": TransferLineSchema(many=True).dump(page["items"]),
+                    "next": page["next"]})
 
 
 @bp.get("/api/v1/points/redemptions")

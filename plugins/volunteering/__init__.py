@@ -10,15 +10,11 @@ from core.plugins import PluginMeta
 from plugins.volunteering.models import Activity
 
 
-def _activity_org(activity_id) -> int | None:
-    return db.session.scalar(db.select(Activity.org_id).where(Activity.id == activity_id))
-
-
 @hookimpl
 def describe():
     return PluginMeta(name="volunteering", title="志愿服务", title_en="Volunteering",
                       description="活动、报名、扫码签到签退、服务时长",
-                      url_owners={"activity_id": _activity_org})
+                      owners={"activity_id": Activity})
 
 
 @hookimpl

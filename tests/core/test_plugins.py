@@ -41,7 +41,7 @@ class EchoPlugin:
     def describe(self):
         return PluginMeta(name=self.name, title=f"{self.name}中文", title_en=self.name.title(),
                           requires=tuple(self.requires),
-                          url_owners={"thing_id": self.things.get})
+                          owners={"thing_id": self.things.get})
 
     @hookimpl
     def blueprints(self):

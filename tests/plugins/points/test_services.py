@@ -40,7 +40,7 @@ def record_service(org, user, *, points=15, key="activity-1:user"):
 def test_hook_describe(app):
     meta = points_plugin.describe()
     assert meta.name == "points" and meta.title == "金豆"
-    assert {"reward_id", "redemption_id"} <= set(meta.url_owners)
+    assert {"reward_id", "redemption_id"} <= set(meta.owners)
 
 
 def test_hook_blueprints(app):

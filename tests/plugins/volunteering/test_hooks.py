@@ -17,7 +17,7 @@ from tests.plugins.volunteering.conftest import make_activity
 def test_hook_describe():
     meta = volunteering.describe()
     assert (meta.name, meta.title, meta.title_en) == ("volunteering", "志愿服务", "Volunteering")
-    assert "activity_id" in meta.url_owners
+    assert "activity_id" in meta.owners
 
 
 def test_hook_blueprints(app):

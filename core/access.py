@@ -77,6 +77,19 @@ def get_visible_org(user: User | None, org_id: int) -> Organization:
     return org
 
 
+def org_with_role(user: User | None, org_id: int, minimum: Role) -> Organization:
+    """The organization, if ``user`` holds at least ``minimum`` there (404 for
+    an outsider, 403 for a member without the role)."""
+    org = get_org(org_id)
+    require_role(user, org, minimum)
+    return org
+
+
+def subtree_ids(org: Organization):
+    """A select of the ids of ``org`` and everything below it (one prefix match)."""
+    return select(Organization.id).where(Organization.path.startswith(org.path, autoescape=True))
+
+
 def nearest_setting(org: Organization, org_column, value_column, default=None):
     """A per-organization setting as plugin switches work: the row of the
     nearest ancestor-or-self wins, no row anywhere gives ``default``. One query."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import click
-from flask.cli import with_appcontext
-
 from core import hookimpl
 from core.plugins import Card, NavItem, PluginMeta, ReportSection
 from plugins.points.models import Award, Redemption, Reward
@@ -20,31 +17,9 @@ def describe():
 
 @hookimpl
 def blueprints():
-    from plugins.points.views import bp
+    from plugins.points import cli, pages, views  # noqa: F401  (pages and jobs attach to views.bp)
 
-    return [bp]
-
-
-@click.group("points", help="金豆: periodic jobs.")
-def points_cli():
-    pass
-
-
-@points_cli.command("expire")
-@with_appcontext
-def expire_command():
-    """Expire beans past their organization's validity (idempotent; run daily)."""
-    from core.extensions import db
-    from plugins.points.services import expire_all
-
-    people, beans = expire_all()
-    db.session.commit()
-    click.echo(f"expired {beans} beans of {people} people")
-
-
-@hookimpl
-def cli_commands():
-    return [points_cli]
+    return [views.bp]
 
 
 @hookimpl

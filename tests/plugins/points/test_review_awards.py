@@ -14,6 +14,7 @@ from core import ledger
 from core.api import Forbidden
 from core.extensions import db
 from core.models import AuditLog, utcnow
+from core.times import this_month
 from plugins.points import services
 from plugins.points.models import Award
 from tests.conftest import bearer, enable
@@ -28,9 +29,6 @@ def spendable(user) -> int:
 def cursor(values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
-
-def this_month():
-    return services.parse_month(None)
 
 
 # -- 4. a reversed award counts nowhere --------------------------------------------------------
@@ -152,7 +150,7 @@ def test_expire_command_skips_organizations_where_points_is_off(app, world, monk
     give(people, tree, 40)
     enable(tree.community, "points", False)
     db.session.commit()
-    monkeypatch.setattr(services, "utcnow", lambda: ledger.utcnow() + timedelta(days=40))
+    monkeypatch.setattr(services.expiry, "utcnow", lambda: ledger.utcnow() + timedelta(days=40))
     result = app.test_cli_runner().invoke(args=["points", "expire"])
     assert result.exit_code == 0 and "expired 0 beans" in result.output
     assert spendable(people.resident) == 40

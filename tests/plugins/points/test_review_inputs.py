@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db
+from core.times import month_bounds
 from plugins.points import services
 from plugins.points.models import Reward
 from tests.conftest import bearer
@@ -23,9 +24,6 @@ def spendable(user) -> int:
 def cursor(values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
-
-def this_month():
-    return services.parse_month(None)
 
 
 # -- 1. extreme dates are a 400, never a 500 ------------------------------------------------
@@ -60,8 +58,8 @@ def test_month_bounds_refuses_years_outside_2000_2100(world):
     from core.api import BadRequest
 
     with pytest.raises(BadRequest):
-        services.month_bounds(date(9999, 12, 1))
-    start, end = services.month_bounds(date(2100, 12, 1))
+        month_bounds(date(9999, 12, 1))
+    start, end = month_bounds(date(2100, 12, 1))
     assert (start.year, end.year) == (2100, 2101)
 
 
@@ -115,8 +113,11 @@ def test_forged_transfer_cursor_is_a_400(client, world, values):
 def test_transfer_limit_never_overflows(client, world):
     tree, people = world
     give(people, tree, 5)
-    for limit in ("9" * 40, "-" + "9" * 40, "²", "abc"):
+    for limit in ("9" * 40, "-" + "9" * 40):  # clamped to 1..200
         r = client.get(f"/api/v1/points/transfers?limit={limit}", headers=bearer(people.resident))
         assert r.status_code == 200 and len(r.json["items"]) == 1
+    for limit in ("²", "abc"):  # one rule for every list: not a number is a 400
+        r = client.get(f"/api/v1/points/transfers?limit={limit}", headers=bearer(people.resident))
+        assert r.status_code == 400 and r.json["error"]["fields"] == {"limit": ["必须是整数"]}
 
 

@@ -14,6 +14,7 @@ from core.api import Conflict, NotFound
 from core.extensions import db
 from core.models import AuditLog, utcnow
 from core.plugins import Card, NavItem, ReportSection
+from core.times import this_month
 from plugins.points import services
 from plugins.points.models import Award, Redemption, Reward
 from tests.conftest import add_member, enable, make_user
@@ -108,7 +109,7 @@ def test_hook_org_report(world):
     item = reward(people, tree, cost=10)
     row = services.request_redemption(people.resident, item.id, quantity=3, key="r")
     services.approve(people.staff, row.id)
-    month = services.parse_month(None)
+    month = this_month()
     sections = manager().emit(tree.community, "org_report", month=month)
     assert len(sections) == 1 and isinstance(sections[0], ReportSection)
     figures = dict(sections[0].rows)
@@ -184,7 +185,7 @@ def test_crash_between_hold_and_redemption_row_leaves_neither(world, monkeypatch
     def crash():
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(services, "_new_code", crash)
+    monkeypatch.setattr(services.rewards, "_new_code", crash)
     with pytest.raises(RuntimeError):
         services.request_redemption(people.resident, item.id, quantity=2, key="r")
     db.session.expire_all()
@@ -225,7 +226,7 @@ def test_expiry_spends_oldest_first_and_is_idempotent(world):
     assert spendable(people.resident) == 0
     assert services.fund_balance(tree.district) == FUND  # expired beans go back to the fund
     # booked when the command ran (now), counted for the community that awarded them
-    assert services.report(tree.community, services.parse_month(None))["expired"] == 100
+    assert services.report(tree.community, this_month())["expired"] == 100
     ledger.check_invariants()
 
 
@@ -243,9 +244,9 @@ def test_leaderboard_ranks_the_months_earners(world):
     give(people, tree, 10, key="a")
     services.award(people.staff, tree.community, phone=neighbour.phone, amount=25, reason="x",
                    key="b")
-    board = services.leaderboard(tree.community, services.parse_month(None))
+    board = services.leaderboard(tree.community, this_month())
     assert [(u.name, total) for u, total in board] == [("邻居", 25), ("居民", 10)]
-    assert services.leaderboard(tree.other_community, services.parse_month(None)) == []
+    assert services.leaderboard(tree.other_community, this_month()) == []
 
 
 def test_reward_outside_its_window_cannot_be_redeemed(world):
@@ -269,10 +270,15 @@ def test_hook_service_recorded_ignores_insane_points_and_long_titles(world):
 
 
 def test_report_month_parsing_never_fails(world):
+    from core.api import BadRequest
+    from core.times import parse_month
+
     tree, people = world
-    for value in ("9999-12", "2026-13", "abc", "", None, "2026-1-1"):
-        month = services.parse_month(value)
-        assert services.report(tree.community, month)["issued"] == 0
+    for value in ("", None):
+        assert services.report(tree.community, parse_month(value))["issued"] == 0
+    for value in ("9999-12", "2026-13", "abc", "2026-1-1", "２０２６-１２"):
+        with pytest.raises(BadRequest):
+            parse_month(value)
 
 
 def test_award_batch_pays_everyone_once_or_nobody(world):

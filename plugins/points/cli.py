@@ -1,0 +1,18 @@
+"""``jindou points ...``: jobs a scheduler (cron, systemd timer) runs."""
+
+from __future__ import annotations
+
+import click
+
+from plugins.points.views import bp
+
+
+@bp.cli.command("expire")
+def expire_command():
+    """Expire beans past their organization's validity (idempotent; run daily)."""
+    from core.extensions import db
+    from plugins.points.services import expire_all
+
+    people, beans = expire_all()
+    db.session.commit()
+    click.echo(f"expired {beans} beans of {people} people")

@@ -1,0 +1,62 @@
+"""光荣榜 and the monthly report, aggregated in SQL over the subtree."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from core import ledger
+from core.access import subtree_ids
+from core.extensions import db
+from core.models import Membership, Organization, User
+from core.times import month_bounds
+from plugins.points.models import Award, Redemption
+
+
+def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[User, int]]:
+    """光荣榜: who earned most in ``org``'s subtree during ``month``."""
+    start, end = month_bounds(month)
+    total = func.sum(Award.amount).label("total")
+    rows = db.session.execute(
+        select(Award.user_id, total).where(Award.status == "paid", Award.reversed_at.is_(None),
+                                           Award.org_id.in_(subtree_ids(org)),
+                                           Award.created_at >= start, Award.created_at < end)
+        .group_by(Award.user_id).order_by(total.desc(), Award.user_id).limit(limit)).all()
+    users = {u.id: u for u in db.session.scalars(
+        select(User).where(User.id.in_([r.user_id for r in rows])))}
+    return [(users[r.user_id], int(r.total)) for r in rows]
+
+
+def report(org: Organization, month: date) -> dict[str, int]:
+    """Issued, redeemed, expired in ``month``; outstanding and fund balance now."""
+    start, end = month_bounds(month)
+    in_tree = subtree_ids(org)
+    issued = db.session.scalar(select(func.coalesce(func.sum(Award.amount), 0)).where(
+        Award.status == "paid", Award.reversed_at.is_(None), Award.org_id.in_(in_tree), Award.created_at >= start,
+        Award.created_at < end))
+    unfunded = db.session.scalar(select(func.coalesce(func.sum(Award.amount), 0)).where(
+        Award.status == "unfunded", Award.org_id.in_(in_tree), Award.created_at >= start,
+        Award.created_at < end))
+    redeemed = db.session.scalar(select(func.coalesce(func.sum(Redemption.total), 0)).where(
+        Redemption.status.in_(("approved", "fulfilled")), Redemption.org_id.in_(in_tree),
+        Redemption.decided_at >= start, Redemption.decided_at < end))
+    expired = db.session.scalar(select(func.coalesce(func.sum(ledger.Transfer.amount), 0)).where(
+        ledger.Transfer.cause_type == "points_expiry", ledger.Transfer.cause_id.in_(in_tree),
+        ledger.Transfer.created_at >= start, ledger.Transfer.created_at < end))
+    members = select(Membership.user_id).where(Membership.org_id.in_(in_tree))
+    outstanding = db.session.scalar(select(func.coalesce(func.sum(ledger.Account.balance), 0))
+                                    .where(ledger.Account.owner_type == "user",
+                                           ledger.Account.kind == "wallet",
+                                           ledger.Account.owner_id.in_(members)))
+    funds = db.session.scalar(select(func.coalesce(func.sum(ledger.Account.balance), 0)).where(
+        ledger.Account.owner_type == "org", ledger.Account.kind == "fund",
+        ledger.Account.owner_id.in_(in_tree)))
+    return {"issued": int(issued), "redeemed": int(redeemed), "expired": int(expired),
+            "outstanding": int(outstanding), "fund_balance": int(funds),
+            "unfunded": int(unfunded)}
+
+
+REPORT_TITLES = {"issued": "本月发放", "redeemed": "本月兑换", "expired": "本月过期",
+                 "outstanding": "成员持有（未使用）", "fund_balance": "金豆基金余额",
+                 "unfunded": "本月待补发"}

@@ -269,4 +269,4 @@ def test_settings_page_is_for_admins(client, tree, people):
     assert rows() == 0
     client.get("/logout")
     login(client, people.district_admin)
-    assert client.get("/orgs/%d/settings/nope" % tree.community.id).status_code == 404
+    assert client.get(f"/orgs/{tree.community.id}/settings/nope").status_code == 404

@@ -1,8 +1,13 @@
 """Who may act where: a role at an organization covers its whole subtree.
 
-A user's effective role at an organization is the highest role they hold at
-it or any ancestor (one query over the materialized path, cached for the
+A user's effective role at an organization is the highest core role they hold
+at it or any ancestor (one query over the materialized path, cached for the
 request). Platform administrators are admins everywhere.
+
+Plugin roles (``"<plugin>.<name>"``, e.g. ``meals.cashier``) cover the subtree
+too but have no rank: they are not implied by staff or admin (nor by being a
+platform admin) and imply nothing; an admin grants them, to others or to
+themselves. The same cached query answers both kinds.
 """
 
 from __future__ import annotations
@@ -12,7 +17,21 @@ from sqlalchemy import select
 
 from core.api import Forbidden, NotFound
 from core.extensions import db
-from core.models import ROLE_RANKS, Membership, Organization, Role, User
+from core.models import CORE_ROLES, ROLE_RANKS, Membership, Organization, Role, User
+
+
+def _roles_over(user: User, org: Organization) -> frozenset[str]:
+    """Every role (core and plugin) ``user`` holds at ``org`` or an ancestor:
+    one query, cached for the request."""
+    cache = g.setdefault("_jindou_roles", {}) if has_request_context() else {}
+    key = (user.id, org.id)
+    if key not in cache:
+        cache[key] = frozenset(db.session.scalars(
+            select(Membership.role).where(
+                Membership.user_id == user.id, Membership.org_id.in_(org.ancestor_ids)
+            )
+        ).all())
+    return cache[key]
 
 
 def effective_role(user: User | None, org: Organization) -> Role | None:
@@ -20,16 +39,27 @@ def effective_role(user: User | None, org: Organization) -> Role | None:
         return None
     if user.is_platform_admin:
         return Role.admin
-    cache = g.setdefault("_jindou_roles", {}) if has_request_context() else {}
-    key = (user.id, org.id)
-    if key not in cache:
-        roles = db.session.scalars(
-            select(Membership.role).where(
-                Membership.user_id == user.id, Membership.org_id.in_(org.ancestor_ids)
-            )
-        ).all()
-        cache[key] = max((Role(r) for r in roles), key=lambda r: ROLE_RANKS[r], default=None)
-    return cache[key]
+    roles = [Role(r) for r in _roles_over(user, org) if r in CORE_ROLES]
+    return max(roles, key=lambda r: ROLE_RANKS[r], default=None)
+
+
+def has_plugin_role(user: User | None, org: Organization, role: str) -> bool:
+    """Does ``user`` hold plugin role ``role`` (``"meals.cashier"``) at ``org``
+    or an ancestor? Not implied by any core role."""
+    if "." not in role:
+        raise ValueError(f"{role!r} is not a plugin role (<plugin>.<name>)")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return role in _roles_over(user, org)
+
+
+def require_plugin_role(user: User | None, org: Organization, role: str) -> None:
+    """404 for someone who cannot see ``org``; 403 for one who lacks ``role``."""
+    if has_plugin_role(user, org, role):
+        return
+    if not can_see(user, org):
+        raise NotFound("未找到该组织")
+    raise Forbidden("没有权限：需要相应的岗位权限")
 
 
 def has_role(user: User | None, org: Organization, minimum: Role) -> bool:
@@ -54,12 +84,13 @@ def can_see(user: User | None, org: Organization) -> bool:
         return False
     if user.is_platform_admin or effective_role(user, org) is not None:
         return True
-    # An ancestor of one of my organizations: visible (activities there concern me).
+    # An ancestor of one of my organizations: visible (activities there concern me);
+    # below one (a plugin role, which effective_role ignores, covers the subtree too).
     paths = db.session.scalars(
         select(Organization.path).join(Membership, Membership.org_id == Organization.id)
         .where(Membership.user_id == user.id)
     ).all()
-    return any(path.startswith(org.path) for path in paths)
+    return any(path.startswith(org.path) or org.path.startswith(path) for path in paths)
 
 
 def get_org(org_id: int) -> Organization:
@@ -92,7 +123,10 @@ def subtree_ids(org: Organization):
 
 def nearest_setting(org: Organization, org_column, value_column, default=None):
     """A per-organization setting as plugin switches work: the row of the
-    nearest ancestor-or-self wins, no row anywhere gives ``default``. One query."""
+    nearest ancestor-or-self wins, no row anywhere gives ``default``. One query.
+
+    New code declares a ``SettingSpec`` and reads it with ``core.settings``;
+    this stays until the plugins' own setting tables move there."""
     rows = dict(db.session.execute(
         select(org_column, value_column).where(org_column.in_(org.ancestor_ids))).all())
     for org_id in reversed(org.ancestor_ids):

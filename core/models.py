@@ -65,6 +65,7 @@ class Role(enum.StrEnum):
 
 ROLE_RANKS = {Role.resident: 1, Role.staff: 2, Role.admin: 3}
 ROLE_TITLES = {"resident": "居民", "staff": "工作人员", "admin": "管理员"}
+CORE_ROLES = tuple(r.value for r in Role)
 
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes on both databases (SQLite keeps no offset)."""
@@ -168,16 +169,24 @@ class Organization(db.Model):
 
 
 class Membership(db.Model):
+    """A role held at an organization (and so over its subtree).
+
+    A core role (resident/staff/admin) or a plugin role ``<plugin>.<name>``. A
+    person may hold several rows at one organization (a resident who is also a
+    patrol leader), at most one of them a core role (see add_member).
+    """
+
     __tablename__ = "membership"
     __table_args__ = (
-        UniqueConstraint("user_id", "org_id"),
-        CheckConstraint("role IN ('resident','staff','admin')", name="role_known"),
+        UniqueConstraint("user_id", "org_id", "role"),
+        CheckConstraint("role IN ('resident','staff','admin') OR role LIKE '_%._%'",
+                        name="role_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")
@@ -193,6 +202,20 @@ class OrgPlugin(db.Model):
     plugin: Mapped[str] = mapped_column(String(50), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class OrgSetting(db.Model):
+    """A plugin's setting as set at one organization; the nearest
+    ancestor-or-self row wins, else the plugin's declared default."""
+
+    __tablename__ = "org_setting"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[object | None] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class ApiToken(db.Model):

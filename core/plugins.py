@@ -44,6 +44,23 @@ class SettingSpec:
     minimum: int | None = None  # ints only
     maximum: int | None = None
     nullable: bool = False  # None is a value (e.g. "beans never expire")
+    max_length: int = 200  # strs only
+
+    def check(self, value) -> str | None:
+        """Why ``value`` is not acceptable for this setting (Chinese), or None."""
+        if value is None:
+            return None if self.nullable else "不能为空"
+        if self.type is bool:
+            return None if isinstance(value, bool) else "必须是 true 或 false"
+        if self.type is int:
+            if type(value) is not int:
+                return "必须是整数"
+            low = self.minimum if self.minimum is not None else -(2**53)
+            high = self.maximum if self.maximum is not None else 2**53
+            return None if low <= value <= high else f"必须在 {low} 到 {high} 之间"
+        if not isinstance(value, str):
+            return "必须是文字"
+        return None if len(value) <= self.max_length else f"最多 {self.max_length} 个字"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +147,12 @@ class PluginManager:
     def names(self) -> list[str]:
         return list(self.meta)
 
+    @property
+    def role_titles(self) -> dict[str, str]:
+        """Every loaded plugin's roles, ``"<plugin>.<name>"`` -> Chinese title."""
+        return {f"{info.name}.{role.name}": role.title
+                for info in self.meta.values() for role in info.roles}
+
     def load(self, modules: Iterable[object]) -> None:
         for module in modules:
             describe = getattr(module, "describe", None)
@@ -138,6 +161,7 @@ class PluginManager:
             info: PluginMeta = describe()
             if info.name in self.meta:
                 raise PluginError(f"two plugins are named {info.name!r}")
+            _check_declarations(info)
             self.pm.register(module, name=info.name)
             self.meta[info.name] = info
         for info in self.meta.values():
@@ -263,6 +287,27 @@ class PluginManager:
         org = self.request_org()
         if org is not None and not self.is_enabled(org, name):
             abort(404)
+
+
+def _check_declarations(info: PluginMeta) -> None:
+    """A plugin's settings and roles are sound, or it does not load."""
+    names = [spec.name for spec in info.settings]
+    if len(set(names)) != len(names):
+        raise PluginError(f"plugin {info.name} declares a setting twice")
+    for spec in info.settings:
+        if spec.type not in (bool, int, str):
+            raise PluginError(f"setting {info.name}.{spec.name}: type must be bool, int or str")
+        if not spec.name.isidentifier() or len(spec.name) > 64:
+            raise PluginError(f"setting {info.name}.{spec.name}: not a valid name")
+        if spec.check(spec.default) is not None:
+            raise PluginError(f"setting {info.name}.{spec.name}: default {spec.default!r} "
+                              "does not fit its own type")
+    roles = [role.name for role in info.roles]
+    if len(set(roles)) != len(roles):
+        raise PluginError(f"plugin {info.name} declares a role twice")
+    for role in roles:
+        if not role.isidentifier() or len(f"{info.name}.{role}") > 64:
+            raise PluginError(f"role {info.name}.{role}: not a valid name")
 
 
 def _top_blueprint() -> str | None:

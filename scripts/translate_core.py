@@ -61,6 +61,24 @@ ZH = {
     "Turn on": "开启",
     "Turn off": "关闭",
     "Inherit": "继承上级",
+    "Settings": "设置",
+    "%(plugin)s settings": "%(plugin)s设置",
+    "Settings apply here and below, unless something below sets its own.":
+        "设置适用于本级及所有下级，下级另有设置的除外。",
+    "This feature is off here; its settings apply once it is switched on.":
+        "此功能在本级尚未开启；开启后这些设置即生效。",
+    "none": "无",
+    "Yes": "是",
+    "No": "否",
+    "Empty means: none": "留空表示：无",
+    "In force: %(value)s": "当前生效：%(value)s",
+    "Set at this level": "本级设置",
+    "Inherited from %(name)s": "继承自 %(name)s",
+    "Default value": "默认值",
+    "Restore inheritance": "恢复继承",
+    "Save settings": "保存设置",
+    "Settings saved": "设置已保存",
+    "The setting inherits again": "已恢复继承",
 }
 
 root = Path(__file__).resolve().parent.parent / "core" / "translations"

@@ -1,8 +1,9 @@
-from marshmallow import Schema, fields, validate
+from flask import current_app
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from core.api import StrictBool, id_field
 from core.auth.schemas import PHONE
-from core.models import LEVELS, Role
+from core.models import CORE_ROLES, LEVELS
 
 
 class OrgCreateSchema(Schema):
@@ -18,9 +19,15 @@ class OrgSchema(Schema):
     parent_id = fields.Integer(allow_none=True)
 
 
+def known_role(value: str) -> None:
+    """A core role or a loaded plugin's ``"<plugin>.<name>"``."""
+    if value not in CORE_ROLES and value not in current_app.extensions["jindou_plugins"].role_titles:
+        raise ValidationError("没有这个角色")
+
+
 class MemberCreateSchema(Schema):
     phone = fields.String(required=True, validate=PHONE)
-    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    role = fields.String(required=True, validate=known_role)
 
 
 class MemberSchema(Schema):
@@ -44,3 +51,15 @@ class PluginSwitchSchema(Schema):
 
 class PluginListSchema(Schema):
     items = fields.List(fields.Nested(PluginStateSchema))
+
+
+class SettingValuesSchema(Schema):
+    """``{name: value}``: the plugin's declared settings (bool, int or str)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class OrgSettingsSchema(Schema):
+    settings = fields.Dict(keys=fields.String())
+    sources = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True))

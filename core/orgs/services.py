@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from core.access import require_role
 from core.api import BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
-from core.models import LEVEL_TITLES, Level, Membership, Organization, OrgPlugin, Role, User
+from core.models import (
+    CORE_ROLES,
+    LEVEL_TITLES,
+    Level,
+    Membership,
+    Organization,
+    OrgPlugin,
+    Role,
+    User,
+)
 from core.plugins import PluginManager, PluginState
 
 
@@ -70,32 +81,48 @@ def is_within(org_id: int, ancestor: Organization) -> bool:
 
 
 def add_member(actor: User, org: Organization, *, phone: str, role: str) -> Membership:
+    """Give a registered person a role here: a core role (one per person and
+    organization) or a loaded plugin's role (``"<plugin>.<name>"``), beside it."""
     require_role(actor, org, Role.admin)
+    if role not in CORE_ROLES and role not in plugin_role_titles():
+        raise BadRequest("没有这个角色", fields={"role": ["没有这个角色"]}, code="unknown_role")
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None:
         raise NotFound("该手机号尚未注册", code="user_not_found")
-    existing = db.session.scalar(
-        select(Membership).where(Membership.user_id == user.id, Membership.org_id == org.id)
-    )
-    if existing is not None:
-        raise Conflict("此人已是本组织成员", code="already_member")
-    membership = Membership(user_id=user.id, org_id=org.id, role=Role(role).value)
+    held = set(db.session.scalars(
+        select(Membership.role).where(Membership.user_id == user.id, Membership.org_id == org.id)))
+    if role in held or (role in CORE_ROLES and held & set(CORE_ROLES)):
+        raise Conflict("此人已是本组织成员" if role in CORE_ROLES else "此人已有这个角色",
+                       code="already_member")
+    membership = Membership(user_id=user.id, org_id=org.id, role=role)
     db.session.add(membership)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as err:  # the same grant at the same moment
+        db.session.rollback()
+        raise Conflict("此人已有这个角色", code="already_member") from err
     audit("member.add", actor=actor, org=org, obj=membership, user_id=user.id, role=role)
     return membership
 
 
-def remove_member(actor: User, org: Organization, user_id: int) -> None:
+def plugin_role_titles() -> dict[str, str]:
+    """The loaded plugins' roles, ``"<plugin>.<name>"`` -> title."""
+    return current_app.extensions["jindou_plugins"].role_titles
+
+
+def remove_member(actor: User, org: Organization, user_id: int, role: str | None = None) -> None:
+    """Remove a person's roles here: only ``role`` when given, else all of them."""
     require_role(actor, org, Role.admin)
-    membership = db.session.scalar(
-        select(Membership).where(Membership.user_id == user_id, Membership.org_id == org.id)
-    )
-    if membership is None:
+    query = select(Membership).where(Membership.user_id == user_id, Membership.org_id == org.id)
+    if role is not None:
+        query = query.where(Membership.role == role)
+    rows = db.session.scalars(query).all()
+    if not rows:
         raise NotFound("不是本组织成员")
-    audit("member.remove", actor=actor, org=org, obj=membership, user_id=user_id,
-          role=membership.role)
-    db.session.delete(membership)
+    for membership in rows:
+        audit("member.remove", actor=actor, org=org, obj=membership, user_id=user_id,
+              role=membership.role)
+        db.session.delete(membership)
 
 
 def members(org: Organization) -> list[tuple[Membership, User]]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import (
     Blueprint,
     abort,
@@ -18,8 +20,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from core import settings
 from core.access import effective_role, get_org, get_visible_org, has_role, require_role
-from core.api import ApiError, NotFound, arg_id, doc, load, month_arg
+from core.api import ApiError, BadRequest, NotFound, arg_id, doc, json_body, load, month_arg
 from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import LEVEL_TITLES, ROLE_TITLES, Level, Organization, Role
@@ -29,9 +32,11 @@ from core.orgs.schemas import (
     MemberSchema,
     OrgCreateSchema,
     OrgSchema,
+    OrgSettingsSchema,
     PluginListSchema,
     PluginStateSchema,
     PluginSwitchSchema,
+    SettingValuesSchema,
 )
 
 bp = Blueprint("orgs", __name__)
@@ -43,6 +48,11 @@ def plugins():
 
 def visible_org(org_id: int) -> Organization:
     return get_visible_org(current_user, org_id)
+
+
+def role_titles() -> dict[str, str]:
+    """Core roles and the loaded plugins' roles, code -> Chinese title."""
+    return {**ROLE_TITLES, **plugins().role_titles}
 
 
 def _state_dict(state) -> dict:
@@ -108,8 +118,8 @@ def api_members(org_id):
 @login_required
 @doc(status=204)
 def api_remove_member(org_id, user_id):
-    """Remove a member (admin)."""
-    services.remove_member(current_user, get_org(org_id), user_id)
+    """Remove a member (admin): every role they hold here, or only ``?role=``."""
+    services.remove_member(current_user, get_org(org_id), user_id, request.args.get("role"))
     db.session.commit()
     return "", 204
 
@@ -148,6 +158,44 @@ def api_inherit_plugin(org_id, name):
     return "", 204
 
 
+def _settings_answer(org: Organization, plugin: str) -> dict:
+    return {"settings": settings.effective(org, plugin), "sources": settings.sources(org, plugin)}
+
+
+@bp.get("/api/v1/orgs/<int:org_id>/settings/<plugin>")
+@login_required
+@doc(response=OrgSettingsSchema)
+def api_settings(org_id, plugin):
+    """A plugin's settings in force here and where each comes from (null: its default).
+    Readable whether or not the plugin is switched on here."""
+    org = visible_org(org_id)
+    settings.specs(plugin)
+    return _settings_answer(org, plugin)
+
+
+@bp.put("/api/v1/orgs/<int:org_id>/settings/<plugin>")
+@login_required
+@doc(body=SettingValuesSchema, response=OrgSettingsSchema)
+def api_put_settings(org_id, plugin):
+    """Set some of a plugin's settings here (admin of this organization or above);
+    they apply below too unless set there. Allowed while the plugin is off."""
+    org = get_org(org_id)
+    settings.specs(plugin)
+    settings.put(current_user, org, plugin, json_body())
+    db.session.commit()
+    return _settings_answer(org, plugin)
+
+
+@bp.delete("/api/v1/orgs/<int:org_id>/settings/<plugin>/<name>")
+@login_required
+@doc(status=204)
+def api_clear_setting(org_id, plugin, name):
+    """Remove this organization's own value of a setting: it inherits again (admin)."""
+    settings.clear(current_user, get_org(org_id), plugin, name)
+    db.session.commit()
+    return "", 204
+
+
 # -- pages ------------------------------------------------------------------------
 
 
@@ -169,7 +217,7 @@ def home():
         districts = db.session.scalars(db.select(Organization).where(
             Organization.level == Level.district.value).order_by(Organization.name)).all()
     return render_template("orgs/home.html", memberships=rows, org=org, cards=cards,
-                           role_titles=ROLE_TITLES, districts=districts)
+                           role_titles=role_titles(), districts=districts)
 
 
 @bp.post("/orgs/districts")
@@ -209,7 +257,7 @@ def org_page(org_id):
         members=services.members(org) if is_staff else [],
         is_staff=is_staff, is_admin=has_role(current_user, org, Role.admin),
         states=plugins().states(org), meta=plugins().meta,
-        child_level=Level(org.level).child, level_titles=LEVEL_TITLES, role_titles=ROLE_TITLES,
+        child_level=Level(org.level).child, level_titles=LEVEL_TITLES, role_titles=role_titles(),
     )
 
 
@@ -258,7 +306,8 @@ def add_member(org_id):
 @login_required
 def remove_member(org_id, user_id):
     org = get_org(org_id)
-    return _form_action(org_id, lambda: services.remove_member(current_user, org, user_id),
+    role = request.form.get("role") or None
+    return _form_action(org_id, lambda: services.remove_member(current_user, org, user_id, role),
                         _("Member removed"))
 
 
@@ -310,3 +359,70 @@ def report_page(org_id):
     org = get_org(org_id)
     first, sections = _report(org)
     return render_template("orgs/report.html", org=org, month=first, sections=sections)
+
+
+# -- plugin settings page --------------------------------------------------------------
+
+
+def _parse_setting(spec, raw: str | None):
+    """A form field as the setting's type: a checkbox, a number or a text box."""
+    if spec.type is bool:
+        return raw is not None
+    raw = (raw or "").strip()
+    if raw == "" and (spec.nullable or spec.type is int):
+        if not spec.nullable:
+            raise BadRequest(f"{spec.title}：不能为空")
+        return None
+    if spec.type is int:
+        if not re.fullmatch(r"-?\d{1,16}", raw):
+            raise BadRequest(f"{spec.title}：必须是整数")
+        return int(raw)
+    return raw
+
+
+def _changed_settings(org: Organization, plugin: str) -> dict:
+    """The form's values that differ from what is in force here: saving the page
+    must not pin the settings nobody touched (they keep inheriting)."""
+    current = settings.effective(org, plugin)
+    values = {}
+    for spec in settings.specs(plugin).values():
+        value = _parse_setting(spec, request.form.get(spec.name))
+        problem = spec.check(value)
+        if problem:
+            raise BadRequest(f"{spec.title}：{problem}")
+        if value != current[spec.name] or type(value) is not type(current[spec.name]):
+            values[spec.name] = value
+    return values
+
+
+@bp.get("/orgs/<int:org_id>/settings/<plugin>")
+@login_required
+def settings_page(org_id, plugin):
+    org = get_org(org_id)
+    specs = settings.specs(plugin)
+    require_role(current_user, org, Role.admin)
+    names = dict(db.session.execute(db.select(Organization.id, Organization.name)
+                                    .where(Organization.id.in_(org.ancestor_ids))).all())
+    values, sources = settings.effective(org, plugin), settings.sources(org, plugin)
+    rows = [(spec, values[name], sources[name]) for name, spec in specs.items()]
+    return render_template("orgs/settings.html", org=org, plugin=plugin,
+                           meta=plugins().meta[plugin], rows=rows, names=names,
+                           enabled=plugins().is_enabled(org, plugin))
+
+
+@bp.post("/orgs/<int:org_id>/settings/<plugin>")
+@login_required
+def save_settings(org_id, plugin):
+    org = get_org(org_id)
+    settings.specs(plugin)
+    return _form_action(
+        org_id, lambda: settings.put(current_user, org, plugin, _changed_settings(org, plugin)),
+        _("Settings saved"))
+
+
+@bp.post("/orgs/<int:org_id>/settings/<plugin>/<name>/inherit")
+@login_required
+def inherit_setting(org_id, plugin, name):
+    org = get_org(org_id)
+    return _form_action(org_id, lambda: settings.clear(current_user, org, plugin, name),
+                        _("The setting inherits again"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import hookimpl
-from core.plugins import Card, NavItem, PluginMeta, ReportSection
+from core.plugins import Card, NavItem, PluginMeta, ReportSection, SettingSpec
 from plugins.points.models import Award, Redemption, Reward
 
 
@@ -12,7 +12,10 @@ def describe():
     return PluginMeta(name="points", title="金豆", title_en="Points",
                       description="金豆账户、奖励、基金、兑换",
                       owners={"reward_id": Reward, "redemption_id": Redemption,
-                                  "award_id": Award, "code": Redemption.code})
+                              "award_id": Award, "code": Redemption.code},
+                      settings=(SettingSpec("expiry_months", int, None, "金豆有效期（月，空为不过期）",
+                                            "Months beans stay valid (empty: forever)",
+                                            minimum=1, maximum=120, nullable=True),))
 
 
 @hookimpl

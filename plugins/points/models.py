@@ -12,15 +12,6 @@ from core.ledger import BigId
 from core.models import Organization, Timestamp, User, utcnow
 
 
-class Setting(db.Model):
-    """Per-organization options; the nearest ancestor-or-self row applies."""
-
-    __tablename__ = "points_setting"
-
-    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), primary_key=True)
-    expiry_months: Mapped[int | None] = mapped_column(Integer)  # None: beans never expire
-
-
 class Deposit(db.Model):
     """A donation into an organization's fund (金豆基金)."""
 

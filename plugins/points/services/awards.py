@@ -7,13 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from core import ledger
-from core.access import nearest_setting, require_role
+from core import ledger, settings
+from core.access import require_role
 from core.api import MAX_ID, BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Organization, Role, User, utcnow
-from plugins.points.models import Award, Setting
+from plugins.points.models import Award
 from plugins.points.services.accounts import (
     belongs_to,
     funding_org,
@@ -27,7 +27,7 @@ SELF_AWARD = "不能给自己发放金豆，请由其他工作人员发放"
 
 
 def expiry_months(org: Organization) -> int | None:
-    return nearest_setting(org, Setting.org_id, Setting.expiry_months)
+    return settings.get(org, "points", "expiry_months")
 
 
 def _pay(org: Organization, user: User, *, amount: int, reason: str, kind: str, source_key: str,

@@ -7,24 +7,18 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from core import ledger
-from core.access import require_role
+from core import ledger, settings
 from core.audit import audit
 from core.extensions import db
-from core.models import Organization, Role, User, utcnow
+from core.models import Organization, User, utcnow
 from core.plugins import orgs_where_enabled
-from plugins.points.models import Award, Setting
+from plugins.points.models import Award
 from plugins.points.services.accounts import org_account, wallet_account
 
 
 def set_expiry(actor: User, org: Organization, months: int | None) -> None:
-    require_role(actor, org, Role.admin)
-    row = db.session.get(Setting, org.id)
-    if row is None:
-        db.session.add(Setting(org_id=org.id, expiry_months=months))
-    else:
-        row.expiry_months = months
-    audit("points.expiry_set", actor=actor, org=org, months=months)
+    """How long beans awarded in ``org``'s subtree stay valid (None: forever). Admins."""
+    settings.put(actor, org, "points", {"expiry_months": months})
 
 
 def expire_wallet(user_id: int, now: datetime, enabled=None) -> int:

@@ -30,8 +30,11 @@ def normalize_database_url(url: str) -> str:
 
 
 def parse_plugin_list(value: str | None) -> list[str] | None:
+    """``JINDOU_PLUGINS``: unset or empty → None (all installed); ``none`` → no plugin."""
     if value is None or not value.strip():
         return None
+    if value.strip().lower() == "none":
+        return []
     return [name.strip() for name in value.split(",") if name.strip()]
 
 

@@ -363,15 +363,15 @@ def orgs_where_enabled(plugin: str):
     return select(Organization.id).where(nearest.is_(True))
 
 
-def plugin_blueprint(import_name: str) -> Blueprint:
-    """The blueprint of the plugin whose package is ``import_name`` (pass
-    ``__name__`` from its ``views.py``): named after the plugin, with its
+def plugin_blueprint(import_name: str, name: str | None = None) -> Blueprint:
+    """The blueprint of a plugin, made in its ``views.py`` with ``__name__``:
+    named after the plugin's package (or ``name``), with the package's
     ``templates/``, its ``static/`` at ``/static/<name>/`` and its CLI group
     ``jindou <name> ...`` (add jobs with ``@bp.cli.command``)."""
-    package = import_name.rsplit(".", 1)[0] if import_name.count(".") > 1 else import_name
-    name = package.rsplit(".", 1)[-1]
-    root = Path(sys.modules[package].__file__).parent
-    return Blueprint(name, package, template_folder="templates",
+    root = Path(sys.modules[import_name].__file__).parent
+    package = import_name.rpartition(".")[0] or import_name
+    name = name or package.rpartition(".")[2]
+    return Blueprint(name, import_name, root_path=str(root), template_folder="templates",
                      static_folder="static" if (root / "static").is_dir() else None,
                      static_url_path=f"/static/{name}", cli_group=name)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from core.api import hash_token
 from core.extensions import db
 from core.models import ApiToken, User, utcnow
-from tests.conftest import PASSWORD, bearer
+from core.testing import PASSWORD, bearer
 
 REGISTER = "/api/v1/auth/register"
 TOKENS = "/api/v1/auth/tokens"

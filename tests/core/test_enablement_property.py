@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from core.extensions import db
 from core.models import LEVELS, Organization, OrgPlugin
 from core.orgs.services import plugin_matrix
-from tests.conftest import make_org
+from core.testing import make_org
 from tests.core.test_plugins import EchoPlugin
 
 PLUGINS = ["alpha", "beta"]

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import AuditLog, OrgPlugin
-from tests.conftest import PASSWORD, bearer
+from core.testing import PASSWORD, bearer
 
 BIG = 10**20
 
@@ -96,7 +96,7 @@ def test_forged_cursor_is_400(make_app, tree, people):
 
 
 def test_long_request_id_is_capped(client, tree, people):
-    r = client.put(f"/api/v1/orgs/{tree.district.id}/plugins/points", json={"enabled": True},
+    r = client.put(f"/api/v1/orgs/{tree.district.id}/plugins/sample", json={"enabled": True},
                    headers={**bearer(people.district_admin), "X-Request-ID": "r" * 300})
     assert r.status_code == 200
     assert db.session.scalar(select(func.max(func.length(AuditLog.request_id)))) <= 64
@@ -127,19 +127,19 @@ def test_remember_me_cookie_alone_does_not_skip_csrf(csrf_app, tree, people):
     # the browser restarts: the session cookie is gone, the remember-me cookie stays
     attacker_page = csrf_app.test_client()
     attacker_page.set_cookie("remember_token", remember.value, domain=remember.domain)
-    r = attacker_page.put(f"/api/v1/orgs/{tree.district.id}/plugins/points",
+    r = attacker_page.put(f"/api/v1/orgs/{tree.district.id}/plugins/sample",
                           data='{"enabled": true}', content_type="text/plain")
     assert r.status_code == 400 and r.json["error"]["code"] == "csrf"
-    assert db.session.get(OrgPlugin, (tree.district.id, "points")) is None
+    assert db.session.get(OrgPlugin, (tree.district.id, "sample")) is None
 
 
 def test_junk_bearer_with_a_session_cookie_is_nobody(csrf_app, tree, people):
     browser = csrf_app.test_client()
     _browser_login(browser, people.district_admin)
-    r = browser.put(f"/api/v1/orgs/{tree.district.id}/plugins/points", json={"enabled": True},
+    r = browser.put(f"/api/v1/orgs/{tree.district.id}/plugins/sample", json={"enabled": True},
                     headers={"Authorization": "Bearer junk"})
     assert r.status_code == 401
-    assert db.session.get(OrgPlugin, (tree.district.id, "points")) is None
+    assert db.session.get(OrgPlugin, (tree.district.id, "sample")) is None
     # a real token acts as its own user, whatever cookie rides along
     r = browser.get("/api/v1/me", headers=bearer(people.resident))
     assert r.json["id"] == people.resident.id

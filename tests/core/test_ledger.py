@@ -9,7 +9,7 @@ from core import ledger
 from core.api import ApiError, Conflict
 from core.extensions import db
 from core.ledger import Leg, Transfer
-from tests.conftest import race
+from core.testing import race
 
 
 def accounts(n_wallets: int = 2):

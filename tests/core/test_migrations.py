@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, inspect
 from core import create_app
 from core.extensions import db
 from core.plugins import discover
-from tests.conftest import base_config
+from core.testing import base_config
 
 
 def test_models_and_migrations_agree(app):

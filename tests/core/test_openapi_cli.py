@@ -43,7 +43,7 @@ def test_plugins_command_lists_installed_plugins(app):
     assert result.exit_code == 0
     lines = dict(line.split("\t", 1) for line in result.output.strip().splitlines())
     assert set(lines) == set(app.extensions["jindou_plugins"].names)
-    assert "金豆" in lines["points"] and "Points" in lines["points"]
+    assert "示例" in lines["sample"] and "Sample" in lines["sample"]
 
 
 def test_demo_seeds_the_district_and_prints_logins(app, tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import AuditLog, Membership, Organization, OrgPlugin
-from tests.conftest import bearer, enable
+from core.testing import bearer, enable
 
 
 def count(model) -> int:
@@ -122,7 +122,7 @@ def test_authorization_matrix(client, tree, people, action, actor, where):
     elif action == "list_members":
         r = client.get(f"/api/v1/orgs/{org.id}/members", headers=h)
     elif action == "set_plugin":
-        r = client.put(f"/api/v1/orgs/{org.id}/plugins/points", json={"enabled": True}, headers=h)
+        r = client.put(f"/api/v1/orgs/{org.id}/plugins/sample", json={"enabled": True}, headers=h)
     else:
         r = client.get(f"/api/v1/orgs/{org.id}", headers=h)
     assert r.status_code == MATRIX[action][(actor, where)], r.json
@@ -165,26 +165,26 @@ def test_plugin_switches_inherit_and_are_audited(client, tree, people):
     h = bearer(people.district_admin)
     r = client.get(f"/api/v1/orgs/{tree.building.id}/plugins", headers=h)
     assert {i["name"]: (i["enabled"], i["source_org_id"]) for i in r.json["items"]} == {
-        "points": (False, None), "volunteering": (False, None)}
+        "sample": (False, None), "volunteering": (False, None)}
     assert all(i["title"] for i in r.json["items"])
-    r = client.put(f"/api/v1/orgs/{tree.district.id}/plugins/points", json={"enabled": True}, headers=h)
-    assert r.json == {"name": "points", "enabled": True, "source_org_id": tree.district.id}
-    r = client.put(f"/api/v1/orgs/{tree.community.id}/plugins/points", json={"enabled": False}, headers=h)
-    assert r.json == {"name": "points", "enabled": False, "source_org_id": tree.community.id}
+    r = client.put(f"/api/v1/orgs/{tree.district.id}/plugins/sample", json={"enabled": True}, headers=h)
+    assert r.json == {"name": "sample", "enabled": True, "source_org_id": tree.district.id}
+    r = client.put(f"/api/v1/orgs/{tree.community.id}/plugins/sample", json={"enabled": False}, headers=h)
+    assert r.json == {"name": "sample", "enabled": False, "source_org_id": tree.community.id}
     states = {i["name"]: i for i in client.get(f"/api/v1/orgs/{tree.building.id}/plugins", headers=h).json["items"]}
-    assert (states["points"]["enabled"], states["points"]["source_org_id"]) == (False, tree.community.id)
-    assert client.delete(f"/api/v1/orgs/{tree.community.id}/plugins/points", headers=h).status_code == 204
+    assert (states["sample"]["enabled"], states["sample"]["source_org_id"]) == (False, tree.community.id)
+    assert client.delete(f"/api/v1/orgs/{tree.community.id}/plugins/sample", headers=h).status_code == 204
     states = {i["name"]: i for i in client.get(f"/api/v1/orgs/{tree.building.id}/plugins", headers=h).json["items"]}
-    assert (states["points"]["enabled"], states["points"]["source_org_id"]) == (True, tree.district.id)
+    assert (states["sample"]["enabled"], states["sample"]["source_org_id"]) == (True, tree.district.id)
     actions = db.session.scalars(select(AuditLog.details).where(AuditLog.action == "plugin.set")
                                  .order_by(AuditLog.id)).all()
-    assert [(a["plugin"], a["after"]) for a in actions] == [("points", True), ("points", False),
-                                                           ("points", None)]
+    assert [(a["plugin"], a["after"]) for a in actions] == [("sample", True), ("sample", False),
+                                                           ("sample", None)]
 
 
 @pytest.mark.parametrize("body", [{}, {"enabled": "yes"}, {"enabled": 1}, {"enabled": None}])
 def test_plugin_switch_bad_body_is_400(client, tree, people, body):
-    r = client.put(f"/api/v1/orgs/{tree.district.id}/plugins/points", json=body,
+    r = client.put(f"/api/v1/orgs/{tree.district.id}/plugins/sample", json=body,
                    headers=bearer(people.district_admin))
     assert r.status_code == 400
     assert "enabled" in r.json["error"]["fields"]

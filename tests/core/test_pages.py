@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import Membership, Organization, OrgPlugin
-from tests.conftest import PASSWORD
+from core.testing import PASSWORD
 
 
 def login(client, user, password=PASSWORD):
@@ -77,7 +77,7 @@ def test_forms_need_a_csrf_token(make_app, people):
                                         "csrf_token": token})
         assert r.status_code == 302
         # a cookie-authenticated API write needs the token too; a bearer one does not
-        r = client.put("/api/v1/orgs/1/plugins/points", json={"enabled": True})
+        r = client.put("/api/v1/orgs/1/plugins/sample", json={"enabled": True})
         assert r.status_code == 400 and r.json["error"]["code"] == "csrf"
 
 
@@ -109,16 +109,16 @@ def test_resident_sees_no_admin_forms_and_cannot_post_them(client, tree, people)
 
 def test_plugin_matrix_shows_sources_and_switches(client, tree, people):
     login(client, people.district_admin)
-    client.post(f"/orgs/{tree.district.id}/plugins/points", data={"state": "on"})
-    client.post(f"/orgs/{tree.community.id}/plugins/points", data={"state": "off"})
+    client.post(f"/orgs/{tree.district.id}/plugins/sample", data={"state": "on"})
+    client.post(f"/orgs/{tree.community.id}/plugins/sample", data={"state": "off"})
     page = client.get(f"/orgs/{tree.district.id}/plugins").get_data(as_text=True)
-    cell = re.search(rf'data-org="{tree.building.id}" data-plugin="points">(.*?)</td>', page, re.S).group(1)
+    cell = re.search(rf'data-org="{tree.building.id}" data-plugin="sample">(.*?)</td>', page, re.S).group(1)
     assert "关" in cell and "来自 金星社区" in cell
-    cell = re.search(rf'data-org="{tree.other_community.id}" data-plugin="points">(.*?)</td>', page, re.S).group(1)
+    cell = re.search(rf'data-org="{tree.other_community.id}" data-plugin="sample">(.*?)</td>', page, re.S).group(1)
     assert "开" in cell and "来自 盘龙区" in cell
-    client.post(f"/orgs/{tree.community.id}/plugins/points", data={"state": "inherit"})
-    assert db.session.get(OrgPlugin, (tree.community.id, "points")) is None
-    assert client.post(f"/orgs/{tree.community.id}/plugins/points", data={"state": "maybe"}).status_code == 400
+    client.post(f"/orgs/{tree.community.id}/plugins/sample", data={"state": "inherit"})
+    assert db.session.get(OrgPlugin, (tree.community.id, "sample")) is None
+    assert client.post(f"/orgs/{tree.community.id}/plugins/sample", data={"state": "maybe"}).status_code == 400
 
 
 @pytest.mark.parametrize("path", ["/", "/orgs/{community}", "/orgs/{district}/plugins",

@@ -16,7 +16,7 @@ from core.access import (
 from core.api import ApiError
 from core.extensions import db
 from core.models import Membership, Role
-from tests.conftest import add_member, bearer
+from core.testing import add_member, bearer
 from tests.core.test_pages import login
 from tests.core.test_query_budget import count_statements
 from tests.core.test_settings import KnobsPlugin

@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify
 from core import hookimpl
 from core.extensions import db
 from core.plugins import Card, NavItem, PluginError, PluginMeta
-from tests.conftest import bearer, enable
+from core.testing import bearer, enable
 
 
 class EchoPlugin:

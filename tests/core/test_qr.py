@@ -11,7 +11,7 @@ from core import hookimpl, qr
 from core.api import Forbidden
 from core.extensions import db
 from core.plugins import PluginMeta
-from tests.conftest import bearer, make_user
+from core.testing import bearer, make_user
 
 
 def reason(call) -> str:

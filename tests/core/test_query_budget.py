@@ -15,7 +15,7 @@ from core.access import require_role
 from core.extensions import db
 from core.models import Role
 from core.plugins import PluginMeta
-from tests.conftest import add_member, bearer, enable, make_org
+from core.testing import add_member, bearer, enable, make_org
 
 
 class GuardedPlugin:

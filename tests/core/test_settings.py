@@ -11,7 +11,7 @@ from core.api import ApiError
 from core.extensions import db
 from core.models import AuditLog, OrgSetting
 from core.plugins import PluginError, PluginManager, PluginMeta, PluginRole, SettingSpec
-from tests.conftest import bearer
+from core.testing import bearer
 from tests.core.test_pages import login
 from tests.core.test_query_budget import count_statements
 
@@ -120,7 +120,7 @@ def test_body_must_be_an_object(client, tree, people):
 
 def test_unknown_or_not_loaded_plugin_is_404(client, tree, people):
     h = bearer(people.district_admin)
-    for plugin in ("nope", "points"):  # points is installed but not loaded here
+    for plugin in ("nope", "sample"):  # points is installed but not loaded here
         assert client.get(url(tree.community, plugin), headers=h).status_code == 404
         r = client.put(url(tree.community, plugin), json={}, headers=h)
         assert r.status_code == 404 and r.json["error"]["code"] == "unknown_plugin"

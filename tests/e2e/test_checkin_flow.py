@@ -20,8 +20,8 @@ from werkzeug.serving import make_server
 
 from core.extensions import db
 from core.models import utcnow
+from core.testing import PASSWORD, add_member, bearer, enable, make_org, make_user
 from plugins.volunteering.models import Activity
-from tests.conftest import PASSWORD, add_member, bearer, enable, make_org, make_user
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

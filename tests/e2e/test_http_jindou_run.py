@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_user
+from core.testing import make_user
 
 JINDOU = Path(sys.executable).with_name("jindou")
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from core.config import parse_plugin_list
 from core.extensions import db
-from tests.conftest import FreshRequestClient, enable
+from core.testing import FreshRequestClient, enable, needs_plugin
 
-# With JINDOU_PLUGINS naming a subset without points, do not even import it:
-# its tables would join the metadata that the shared fixtures truncate.
-_wanted = parse_plugin_list(os.environ.get("JINDOU_PLUGINS"))
-if _wanted is not None and "points" not in _wanted:
-    collect_ignore_glob = ["test_*.py"]
+collect_ignore_glob = needs_plugin("points")
 
 FUND = 10_000
 

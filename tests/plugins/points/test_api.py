@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from core import ledger
 from core.extensions import db
+from core.testing import bearer, enable
 from plugins.points import services
-from tests.conftest import bearer, enable
 from tests.plugins.points.conftest import FUND, give, reward
 
 BAD_AMOUNTS = [0, -1, "5", 1.5, True, 10**30, None]

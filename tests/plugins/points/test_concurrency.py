@@ -5,9 +5,9 @@ from __future__ import annotations
 from core import ledger
 from core.extensions import db
 from core.models import User
+from core.testing import add_member, make_user, race
 from plugins.points import services
 from plugins.points.models import Redemption, Reward
-from tests.conftest import add_member, make_user, race
 from tests.plugins.points.conftest import give, reward
 
 

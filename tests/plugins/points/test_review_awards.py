@@ -14,10 +14,10 @@ from core import ledger
 from core.api import Forbidden
 from core.extensions import db
 from core.models import AuditLog, utcnow
+from core.testing import bearer, enable
 from core.times import this_month
 from plugins.points import services
 from plugins.points.models import Award
-from tests.conftest import bearer, enable
 from tests.plugins.points.conftest import FUND, give, login
 
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db
+from core.testing import bearer
 from core.times import month_bounds
 from plugins.points import services
 from plugins.points.models import Reward
-from tests.conftest import bearer
 from tests.plugins.points.conftest import give, login, reward
 
 

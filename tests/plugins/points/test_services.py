@@ -14,10 +14,10 @@ from core.api import Conflict, NotFound
 from core.extensions import db
 from core.models import AuditLog, utcnow
 from core.plugins import Card, NavItem, ReportSection
+from core.testing import add_member, enable, make_user
 from core.times import this_month
 from plugins.points import services
 from plugins.points.models import Award, Redemption, Reward
-from tests.conftest import add_member, enable, make_user
 from tests.plugins.points.conftest import FUND, give, reward
 
 

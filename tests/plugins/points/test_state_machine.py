@@ -12,9 +12,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from core import ledger
 from core.api import Conflict
 from core.extensions import db
+from core.testing import add_member, make_user
 from plugins.points import services
 from plugins.points.models import Reward
-from tests.conftest import add_member, make_user
 
 examples = itertools.count()
 

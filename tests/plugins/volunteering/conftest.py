@@ -19,8 +19,8 @@ from core.config import parse_plugin_list
 from core.extensions import db
 from core.models import utcnow
 from core.plugins import PluginMeta
+from core.testing import enable
 from plugins.volunteering.models import Activity
-from tests.conftest import enable
 
 
 class PointsSpy:

@@ -1,8 +1,8 @@
 from sqlalchemy import func, select
 
 from core.extensions import db
+from core.testing import bearer, enable
 from plugins.volunteering.models import Activity
-from tests.conftest import bearer, enable
 from tests.plugins.volunteering.conftest import iso, make_activity
 
 

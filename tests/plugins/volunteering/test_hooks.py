@@ -8,9 +8,9 @@ import click
 import plugins.volunteering as volunteering
 from core.extensions import db
 from core.plugins import Card, NavItem, ReportSection
+from core.testing import bearer, make_org, make_user
 from plugins.volunteering import services
 from plugins.volunteering.models import Activity, Signup
-from tests.conftest import bearer, make_org, make_user
 from tests.plugins.volunteering.conftest import make_activity
 
 

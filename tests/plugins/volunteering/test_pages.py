@@ -11,9 +11,9 @@ from PIL import Image
 
 from core import qr
 from core.extensions import db
+from core.testing import bearer
 from plugins.volunteering import services
 from plugins.volunteering.models import Signup
-from tests.conftest import bearer
 from tests.plugins.volunteering.conftest import make_activity
 
 

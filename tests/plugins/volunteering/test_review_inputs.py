@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 
 from core.api import BadRequest
 from core.extensions import db
+from core.testing import bearer
 from plugins.volunteering import services
 from plugins.volunteering.models import Activity, Attendance
 from plugins.volunteering.schemas import MAX_POINTS, MAX_POINTS_PER_HOUR, ActivityCreateSchema
-from tests.conftest import bearer
 from tests.plugins.volunteering.conftest import iso, make_activity
 
 EXTREMES = ["9999-12-30T00:00-10:00", "0001-01-01T00:00+08:00", "1999-12-31T23:59+00:00",

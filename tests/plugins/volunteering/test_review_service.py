@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from core.extensions import db
+from core.testing import bearer
 from plugins.volunteering import services
 from plugins.volunteering.models import Attendance, Signup
-from tests.conftest import bearer
 from tests.plugins.volunteering.conftest import make_activity
 
 

@@ -7,8 +7,8 @@ from sqlalchemy import func, select, update
 
 from core import qr
 from core.extensions import db
+from core.testing import bearer, enable
 from plugins.volunteering.models import Attendance, Signup
-from tests.conftest import bearer, enable
 from tests.plugins.volunteering.conftest import make_activity
 
 

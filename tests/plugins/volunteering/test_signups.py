@@ -3,8 +3,8 @@ import threading
 from sqlalchemy import func, select
 
 from core.extensions import db
+from core.testing import add_member, bearer, make_user
 from plugins.volunteering.models import Signup
-from tests.conftest import add_member, bearer, make_user
 from tests.plugins.volunteering.conftest import make_activity
 
 

@@ -312,7 +312,7 @@ def orgs_where_enabled(plugin: str):
     nearest = (select(switch.enabled)
                .join(switched_org, switched_org.id == switch.org_id)
                .where(switch.plugin == plugin,
-                      Organization.path.startswith(switched_org.path, autoescape=True))
+                      Organization.path.startswith(switched_org.path))
                .order_by(func.length(switched_org.path).desc())
                .limit(1).correlate(Organization).scalar_subquery())
     return select(Organization.id).where(nearest.is_(True))

@@ -19,27 +19,22 @@ def describe():
 
 @hookimpl
 def blueprints():
-    from plugins.volunteering import pages, views  # noqa: F401  (pages add routes to views.bp)
+    # pages and cli add their routes and jobs to views.bp
+    from plugins.volunteering import cli, pages, views  # noqa: F401
 
     return [views.bp]
 
 
 @hookimpl
-def cli_commands():
-    from plugins.volunteering.cli import volunteering
-
-    return [volunteering]
-
-
-@hookimpl
 def nav_items(user, org):
     from flask import url_for
+    from flask_babel import gettext as _
 
     from core.plugins import NavItem
 
-    return [NavItem("志愿活动", url_for("volunteering.activities", org=org.id), order=20),
-            NavItem("服务记录", url_for("volunteering.record"), order=21),
-            NavItem("我的签到码", url_for("volunteering.my_code"), order=22)]
+    return [NavItem(_("志愿活动"), url_for("volunteering.activities", org_id=org.id), order=20),
+            NavItem(_("服务记录"), url_for("volunteering.record"), order=21),
+            NavItem(_("我的签到码"), url_for("volunteering.my_code"), order=22)]
 
 
 @hookimpl
@@ -62,15 +57,14 @@ def scan_token(user, purpose, payload):
         return None
     from core.qr import ScanOutcome
     from plugins.volunteering import services
-    from plugins.volunteering.views import scan_data
 
     scan = services.scan(user, payload.get("a"), "in" if purpose == "checkin" else "out")
     if scan.kind == "checkin":
-        return ScanOutcome("签到成功", scan.title, scan_data(scan))
+        return ScanOutcome("签到成功", scan.title, scan.data())
     detail = f"服务 {services.format_minutes(scan.minutes)}"
     if scan.points_awarded:
         detail += f" · +{scan.points_awarded} 金豆"
-    return ScanOutcome("签退成功", detail, scan_data(scan))
+    return ScanOutcome("签退成功", detail, scan.data())
 
 
 @hookimpl
@@ -108,9 +102,10 @@ def seed_demo(orgs, users):
 @hookimpl
 def org_report(org, month):
     from core.plugins import ReportSection
+    from core.times import month_bounds
     from plugins.volunteering import services
 
-    start, end = services.month_bounds(month)
+    start, end = month_bounds(month)
     summary = services.month_summary(org, start, end)
     return ReportSection("志愿服务", [
         ("活动数", summary["activities"]),

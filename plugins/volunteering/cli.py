@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import click
-from flask.cli import with_appcontext
+
+from plugins.volunteering.views import bp
+
+bp.cli.help = "志愿服务 (volunteering) jobs."
 
 
-@click.group("volunteering", help="志愿服务 (volunteering) jobs.")
-def volunteering():
-    pass
-
-
-@volunteering.command("close-attendance")
-@with_appcontext
+@bp.cli.command("close-attendance")
 def close_attendance():
     """Close check-ins with no check-out after end + grace as incomplete; retry
     failed 金豆 announcements. Idempotent: safe to run every few minutes."""

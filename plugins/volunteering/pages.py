@@ -1,16 +1,17 @@
-"""Volunteering pages (Chinese, mobile first) on the ``volunteering`` blueprint."""
+"""Volunteering pages (Chinese, mobile first) on the ``volunteering`` blueprint.
+
+Refusals follow core's one rule (core.pages): 404s and plain 403s are error
+pages, the rest are flashed.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-import re
-from datetime import date, datetime, timedelta
 
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -18,15 +19,19 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from core import qr
 from core.access import can_see, get_org, has_role, require_role
-from core.api import MAX_YEAR, MIN_YEAR, ApiError, BadRequest, arg_id
+from core.api import ApiError, BadRequest
 from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import Role, User, utcnow
+from core.pages import form_action, form_fields, form_ints, message_of
+from core.plugins import manager, require_enabled
+from core.times import day_range, local_input, local_today, parse_day
 from plugins.volunteering import services
 from plugins.volunteering.models import CATEGORIES, Activity
 from plugins.volunteering.schemas import ActivityCreateSchema, BackfillSchema
@@ -38,36 +43,25 @@ from plugins.volunteering.views import (
     staff_activity,
 )
 
-
-@bp.app_template_filter("vol_time")
-def vol_time(value: datetime | None, fmt: str = "%m月%d日 %H:%M") -> str:
-    return value.astimezone(services.local_zone()).strftime(fmt) if value else ""
-
-
-@bp.app_template_filter("vol_iso")
-def vol_iso(value: str | None, fmt: str = "%m月%d日 %H:%M") -> str:
-    return vol_time(datetime.fromisoformat(value), fmt) if value else ""
-
-
-def _flash_error(err: Exception) -> None:
-    if isinstance(err, ValidationError):
-        flash("；".join(f"{k}: {' '.join(map(str, v))}"
-                       for k, v in err.normalized_messages().items()), "error")
-    else:
-        flash(err.message, "error")
+# Form fields named in a flashed refusal, in Chinese.
+TITLES = {"category": "类别", "signup_deadline": "报名截止", "points": "完成奖励金豆",
+          "points_per_hour": "每小时金豆", "checked_in_at": "到达时间",
+          "checked_out_at": "离开时间"}
 
 
 def _page_org():
-    org_id = arg_id("org")  # bounded: ?org=10**30 is no overflow
-    if request.args.get("org") and org_id is None:
-        abort(404)
-    if org_id:
-        org = get_org(org_id)
+    """``?org_id=`` (core has already checked it names an organization where
+    volunteering is on), else the person's deepest organization."""
+    org = manager().request_org()
+    if org is not None:
         if not can_see(current_user, org):
             abort(404)
         return org
     rows = memberships_of(current_user)
-    return rows[-1][1] if rows else None  # the deepest: activities of it and its ancestors
+    org = rows[-1][1] if rows else None  # the deepest: activities of it and its ancestors
+    if org is not None:
+        require_enabled(org, "volunteering")
+    return org
 
 
 # -- activity list and detail -----------------------------------------------------------------
@@ -79,8 +73,6 @@ def activities():
     org = _page_org()
     items = []
     if org is not None:
-        if not current_app.extensions["jindou_plugins"].is_enabled(org, "volunteering"):
-            abort(404)
         stmt = services.activities_query(current_user, org).order_by(Activity.starts_at,
                                                                      Activity.id).limit(100)
         items = [activity_dict(a, current_user) for a in db.session.scalars(stmt)]
@@ -103,23 +95,20 @@ def activity(activity_id):
 @bp.post("/volunteering/activities/<int:activity_id>/signup")
 @login_required
 def sign_up(activity_id):
+    # Not form_action: the message depends on the place taken.
     try:
         signup, _created = services.sign_up(current_user, activity_id)
-        flash("报名成功，名额已确认" if signup.status == "confirmed" else "已进入候补名单")
-    except ApiError as err:
-        _flash_error(err)
+        flash(_("报名成功，名额已确认") if signup.status == "confirmed" else _("已进入候补名单"))
+    except ApiError as err:  # its message, not its fields: a clash names the other activity
+        flash(err.message, "error")
     return redirect(url_for("volunteering.activity", activity_id=activity_id))
 
 
 @bp.post("/volunteering/activities/<int:activity_id>/cancel")
 @login_required
 def cancel(activity_id):
-    try:
-        services.cancel_signup(current_user, activity_id)
-        flash("已取消报名")
-    except ApiError as err:
-        _flash_error(err)
-    return redirect(url_for("volunteering.activity", activity_id=activity_id))
+    return form_action(lambda: services.cancel_signup(current_user, activity_id),
+                       _("已取消报名"), url_for("volunteering.activity", activity_id=activity_id))
 
 
 @bp.route("/volunteering/orgs/<int:org_id>/activities/new", methods=["GET", "POST"])
@@ -129,35 +118,24 @@ def new_activity(org_id):
     require_role(current_user, org, Role.staff)
     form = request.form.to_dict()
     if request.method == "POST":
-        data = _activity_form(form)
         try:
-            act = services.create_activity(current_user, org, ActivityCreateSchema().load(data))
+            act = services.create_activity(current_user, org,
+                                           ActivityCreateSchema().load(_activity_form()))
             db.session.commit()
-            flash("活动已发布")
+            flash(_("活动已发布"))
             return redirect(url_for("volunteering.activity", activity_id=act.id))
         except (ValidationError, ApiError) as err:
             db.session.rollback()
-            _flash_error(err)
+            flash(message_of(err, TITLES), "error")  # and the form again, as typed
     return render_template("volunteering/new.html", org=org, form=form, categories=CATEGORIES)
 
 
-def _local_iso(value: str) -> str | None:
-    """``<input type=datetime-local>`` gives local wall time; add the local offset."""
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=services.local_zone()).isoformat()
-    except ValueError:
-        return value or None
-
-
-def _activity_form(form: dict) -> dict:
-    data = {k: form.get(k, "").strip() for k in ("title", "category", "location", "description")}
+def _activity_form() -> dict:
+    data = form_fields("title", "category", "location", "description", "starts_at", "ends_at",
+                       "signup_deadline", "capacity", "points", "points_per_hour")
     for key in ("starts_at", "ends_at", "signup_deadline"):
-        data[key] = _local_iso(form.get(key, ""))
-    for key in ("capacity", "points", "points_per_hour"):
-        raw = form.get(key, "").strip()
-        # ASCII digits only: "²".isdigit() is true but int("²") fails.
-        data[key] = int(raw) if re.fullmatch(r"-?\d{1,18}", raw, re.ASCII) else raw
-    return data
+        data[key] = local_input(data[key])
+    return form_ints(data, "capacity", "points", "points_per_hour")
 
 
 # -- staff screens: rotating codes and the person-code scanner ---------------------------------
@@ -193,16 +171,18 @@ def scanner(activity_id):
             data = {"kind": kind, "code": request.form.get("code") or None,
                     "token": _decode_photo(request.files.get("photo"))}
             if not data["code"] and not data["token"]:
-                raise BadRequest("请扫描个人码或输入短码", code="no_code")
+                raise BadRequest(_("请扫描个人码或输入短码"), code="no_code")
             user_id = person_user_id(act, data)
             scan = services.staff_scan(current_user, act, kind, user_id=user_id)
             name = db.session.get(User, user_id).name
-            result = {"ok": True, "headline": f"{name} {'签到' if kind == 'in' else '签退'}成功",
+            result = {"ok": True,
+                      "headline": _("%(name)s 签到成功", name=name) if kind == "in"
+                      else _("%(name)s 签退成功", name=name),
                       "detail": "" if kind == "in" else
-                      f"服务 {services.format_minutes(scan.minutes)}"}
+                      _("服务 %(time)s", time=services.format_minutes(scan.minutes))}
         except ApiError as err:
             db.session.rollback()
-            result = {"ok": False, "headline": "未能完成", "detail": err.message}
+            result = {"ok": False, "headline": _("未能完成"), "detail": err.message}
     return render_template("volunteering/scanner.html", act=act, result=result,
                            kind=request.form.get("kind", request.args.get("kind", "in")))
 
@@ -218,10 +198,10 @@ def _decode_photo(upload) -> str | None:
         image = Image.open(upload.stream)
         image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as err:
-        raise BadRequest("无法读取照片", code="bad_photo") from err
+        raise BadRequest(_("无法读取照片"), code="bad_photo") from err
     found = zxingcpp.read_barcodes(image.convert("L"))
     if not found:
-        raise BadRequest("照片中没有识别到二维码", code="no_qr_found")
+        raise BadRequest(_("照片中没有识别到二维码"), code="no_qr_found")
     return found[0].text
 
 
@@ -241,22 +221,26 @@ def my_code():
 def attendance(activity_id):
     act = staff_activity(activity_id)
     if request.method == "POST":
-        form = {"phone": request.form.get("phone", "").strip(),
-                "checked_in_at": _local_iso(request.form.get("checked_in_at", "")),
-                "checked_out_at": _local_iso(request.form.get("checked_out_at", "")),
-                "reason": request.form.get("reason", "").strip()}
+        # Not form_action: an unknown phone (a 404 in the API) is a typo to flash here.
         try:
-            data = BackfillSchema().load(form)
+            data = BackfillSchema().load(_backfill_form())
             user = services.user_by_phone(data.pop("phone"))
             services.backfill(current_user, act, user=user, **data)
-            flash("已补录")
+            flash(_("已补录"))
         except (ValidationError, ApiError) as err:
             db.session.rollback()
-            _flash_error(err)
+            flash(message_of(err, TITLES), "error")
         return redirect(url_for("volunteering.attendance", activity_id=act.id))
     rows = services.attendance_list(act)
     return render_template("volunteering/attendance.html", act=act, rows=rows,
                            fmt=services.format_minutes)
+
+
+def _backfill_form() -> dict:
+    data = form_fields("phone", "checked_in_at", "checked_out_at", "reason")
+    for key in ("checked_in_at", "checked_out_at"):
+        data[key] = local_input(data[key])
+    return data
 
 
 # -- service record, certificate, verification, export ----------------------------------------
@@ -273,7 +257,7 @@ def record():
 @login_required
 def certificate():
     rec = services.service_record(current_user)
-    issued = utcnow().astimezone(services.local_zone()).date()
+    issued = local_today()
     token = qr.sign("certificate", {"u": current_user.id, "v": rec["verified_minutes"],
                                     "h": rec["honour_minutes"], "d": issued.isoformat()})
     verify_url = url_for("volunteering.verify", token=token, _external=True)
@@ -294,47 +278,14 @@ def verify(token):
                            fmt=services.format_minutes, current=services.service_record(user))
 
 
-EXPORT_HEADER = ["姓名", "手机号", "组织", "活动", "日期", "时长（小时）", "类型", "记录人"]
-
-
-def _cell(text: str) -> str:
-    """Names typed by people must not become spreadsheet formulas."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _query_date(name: str) -> date | None:
-    """``?from=`` / ``?to=`` as a date in 2000–2100; 400 when bad."""
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError as err:
-        raise BadRequest("日期格式应为 YYYY-MM-DD", fields={name: ["无效"]}) from err
-    if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise BadRequest(f"日期须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间",
-                         fields={name: [f"须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"]})
-    return day
-
-
 def _export_rows(org_id: int):
     org = get_org(org_id)
     require_role(current_user, org, Role.staff)
-    start, end = _query_date("from"), _query_date("to")
-    zone = services.local_zone()
-    end = end or utcnow().astimezone(zone).date()
+    start, end = parse_day(request.args.get("from"), field="from"), parse_day(
+        request.args.get("to"), field="to")
+    end = end or local_today()
     start = start or end.replace(day=1)
-    rows = services.service_rows(org, datetime(start.year, start.month, start.day, tzinfo=zone),
-                                 datetime(end.year, end.month, end.day, tzinfo=zone)
-                                 + timedelta(days=1))
-    table = []
-    for att, act, act_org, user in rows:
-        recorder = db.session.get(User, att.recorded_by_id).name if att.recorded_by_id else "扫码"
-        table.append([_cell(user.name), services.mask_phone(user.phone), _cell(act_org.name),
-                      _cell(act.title), vol_time(act.starts_at, "%Y-%m-%d"),
-                      round(att.minutes / 60, 2), "信用时数" if att.verified else "荣誉时数",
-                      _cell(recorder)])
-    return org, start, end, table
+    return org, start, end, services.export_rows(org, *day_range(start, end))
 
 
 @bp.get("/volunteering/orgs/<int:org_id>/export.csv")
@@ -343,7 +294,7 @@ def export_csv(org_id):
     org, start, end, table = _export_rows(org_id)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(EXPORT_HEADER)
+    writer.writerow(services.EXPORT_HEADER)
     writer.writerows(table)
     # A BOM so Excel opens the Chinese text correctly.
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
@@ -359,7 +310,7 @@ def export_xlsx(org_id):
     book = Workbook()
     sheet = book.active
     sheet.title = "志愿服务记录"
-    sheet.append(EXPORT_HEADER)
+    sheet.append(services.EXPORT_HEADER)
     for row in table:
         sheet.append(row)
     out = io.BytesIO()
@@ -373,11 +324,7 @@ def export_xlsx(org_id):
 @login_required
 def settings(org_id):
     org = get_org(org_id)
-    try:
-        services.set_honour_hours_earn_points(current_user, org, request.form.get("honour") == "on")
-        db.session.commit()
-        flash("设置已保存")
-    except ApiError as err:
-        db.session.rollback()
-        _flash_error(err)
-    return redirect(url_for("volunteering.activities", org=org.id))
+    return form_action(
+        lambda: services.set_honour_hours_earn_points(current_user, org,
+                                                      request.form.get("honour") == "on"),
+        _("设置已保存"), url_for("volunteering.activities", org_id=org.id))

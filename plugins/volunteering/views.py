@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Response, jsonify, request
 from flask_login import current_user, login_required
 
 from core import qr
@@ -10,6 +10,7 @@ from core.access import get_org, get_visible_org, require_role
 from core.api import NotFound, doc, load, paginate
 from core.extensions import db
 from core.models import Role, User
+from core.plugins import plugin_blueprint
 from plugins.volunteering import services
 from plugins.volunteering.models import Activity
 from plugins.volunteering.schemas import (
@@ -24,8 +25,7 @@ from plugins.volunteering.schemas import (
     SignupSchema,
 )
 
-bp = Blueprint("volunteering", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/volunteering/static")
+bp = plugin_blueprint(__name__)
 
 
 def activity_dict(activity: Activity, user: User) -> dict:
@@ -48,15 +48,6 @@ def staff_activity(activity_id: int) -> Activity:
     activity = services.get_activity(activity_id)
     require_role(current_user, activity.organization, Role.staff)
     return activity
-
-
-def scan_data(scan: services.Scan) -> dict:
-    body = {"kind": scan.kind, "activity_id": scan.activity_id, "user_id": scan.user_id,
-            "at": scan.at.isoformat()}
-    if scan.kind == "checkout":
-        body.update(minutes=scan.minutes, verified=scan.verified,
-                    points=scan.points_awarded or 0, points_earned=scan.points_earned)
-    return body
 
 
 def checkin_code(activity: Activity, kind: str) -> qr.Code:
@@ -171,7 +162,7 @@ def api_person_scan(activity_id):
     activity = staff_activity(activity_id)
     data = load(PersonScanSchema())
     user_id = person_user_id(activity, data)
-    body = scan_data(services.staff_scan(current_user, activity, data["kind"], user_id=user_id))
+    body = services.staff_scan(current_user, activity, data["kind"], user_id=user_id).data()
     body["name"] = db.session.get(User, user_id).name
     return jsonify(body)
 

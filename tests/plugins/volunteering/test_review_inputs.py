@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 
 from core.api import BadRequest
 from core.extensions import db
+from core.models import utcnow
 from core.testing import bearer
+from core.times import local_zone, month_bounds
 from plugins.volunteering import services
 from plugins.volunteering.models import Activity, Attendance
 from plugins.volunteering.schemas import MAX_POINTS, MAX_POINTS_PER_HOUR, ActivityCreateSchema
@@ -69,8 +71,8 @@ def test_month_bounds_refuses_years_outside_2000_2100(app):
     from datetime import date
 
     with pytest.raises(BadRequest):
-        services.month_bounds(date(9999, 12, 1))
-    start, end = services.month_bounds(date(2100, 12, 1))
+        month_bounds(date(9999, 12, 1))
+    start, end = month_bounds(date(2100, 12, 1))
     assert (start.year, end.year) == (2100, 2101)
 
 
@@ -80,7 +82,7 @@ def test_month_bounds_refuses_years_outside_2000_2100(app):
 @pytest.mark.parametrize("field", ["capacity", "points", "points_per_hour"])
 @pytest.mark.parametrize("raw", ["²", "٣", "-²", "9" * 5000])
 def test_activity_form_with_unicode_digits_is_a_form_error(client, on, people, field, raw):
-    start = (services.utcnow() + timedelta(days=1)).astimezone(services.local_zone())
+    start = (utcnow() + timedelta(days=1)).astimezone(local_zone())
     form = {"title": "文明劝导", "category": "文明劝导", "location": "路口",
             "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
             "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
@@ -118,7 +120,7 @@ def test_activity_points_are_bounded(client, on, people, overrides):
 
 
 def test_the_richest_activity_earns_what_one_award_may_pay(app):
-    starts = services.utcnow() + timedelta(hours=1)
+    starts = utcnow() + timedelta(hours=1)
     data = ActivityCreateSchema().load(body(
         points=MAX_POINTS, points_per_hour=MAX_POINTS_PER_HOUR, starts_at=starts.isoformat(),
         ends_at=(starts + timedelta(days=7)).isoformat()))
@@ -130,5 +132,5 @@ def test_the_richest_activity_earns_what_one_award_may_pay(app):
 
 @pytest.mark.parametrize("org", ["9" * 30, str(2**31), "-1", "²", "x"])
 def test_activity_list_with_an_insane_org_is_a_404(client, on, people, org):
-    r = client.get(f"/volunteering/?org={org}", headers=bearer(people.resident))
+    r = client.get(f"/volunteering/?org_id={org}", headers=bearer(people.resident))
     assert r.status_code == 404

@@ -150,3 +150,21 @@ def test_failed_award_is_retried_by_close_attendance(app, on, people, spy):
     assert services.close_attendance() == {"closed": 0, "retried": 1}
     assert spy.calls[-1]["points"] == 7
     assert services.close_attendance() == {"closed": 0, "retried": 0}
+
+
+def test_close_attendance_only_where_volunteering_is_on(app, on, people, spy):
+    """Switched off at the community (on above it), or on again at a group below: the
+    nearest switch decides, in the job's one UPDATE and in its retries."""
+    from core.testing import enable
+
+    off = make_activity(on.community, starts_in=-300, minutes=60, title="关")
+    back_on = make_activity(on.group, starts_in=-300, minutes=60, title="开")
+    for activity in (off, back_on):
+        confirmed(activity, people.resident)
+        services.check_in(people.resident.id, activity, now=activity.starts_at)
+    enable(on.community, "volunteering", False)
+    enable(on.group, "volunteering", True)
+    db.session.commit()
+    assert services.close_attendance() == {"closed": 1, "retried": 0}
+    statuses = dict(db.session.execute(select(Attendance.activity_id, Attendance.status)).all())
+    assert statuses == {off.id: "open", back_on.id: "incomplete"}

@@ -1,0 +1,355 @@
+"""Check-in and check-out: volunteers' scans, staff scanning a person's code,
+back-fill by staff, closing forgotten check-outs, and announcing recorded
+service to the other plugins (``service_recorded``; points awards 金豆 for it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from core import ledger
+from core.access import can_see, require_role
+from core.api import ApiError, BadRequest, Conflict, NotFound
+from core.audit import audit
+from core.extensions import db
+from core.models import Organization, Role, User, utcnow
+from core.plugins import manager, orgs_where_enabled, require_enabled
+from plugins.volunteering.models import Activity, Attendance, Signup
+from plugins.volunteering.services.activities import keeping_loaded_state
+from plugins.volunteering.services.settings import honour_hours_earn_points
+
+log = logging.getLogger("jindou.volunteering")
+
+CHECKIN_OPENS_BEFORE = timedelta(minutes=30)
+DEFAULT_GRACE_MINUTES = 60
+RETRY_ANNOUNCEMENTS_FOR = timedelta(days=7)
+
+
+def grace() -> timedelta:
+    return timedelta(minutes=current_app.config.get("JINDOU_VOLUNTEERING_CHECKOUT_GRACE_MINUTES",
+                                                    DEFAULT_GRACE_MINUTES))
+
+
+def attendance_of(user_id: int, activity_id: int) -> Attendance | None:
+    return db.session.scalar(select(Attendance).where(Attendance.activity_id == activity_id,
+                                                      Attendance.user_id == user_id)
+                             .execution_options(populate_existing=True))
+
+
+def service_minutes(activity: Activity, checked_in_at: datetime, checked_out_at: datetime) -> int:
+    """Whole minutes of [check-in, check-out] inside [starts_at, ends_at]."""
+    start = max(checked_in_at, activity.starts_at)
+    end = min(checked_out_at, activity.ends_at)
+    return max(0, int((end - start).total_seconds()) // 60)
+
+
+def points_for(activity: Activity, minutes: int) -> int:
+    """The base points plus points_per_hour pro rata by the minute, rounded down."""
+    return activity.points + activity.points_per_hour * minutes // 60
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a check-in or check-out recorded (a repeat answers the first)."""
+
+    kind: str  # checkin | checkout
+    activity_id: int
+    user_id: int
+    at: datetime
+    status: str = "open"
+    minutes: int = 0
+    verified: bool = True
+    points_earned: int = 0
+    points_awarded: int | None = None
+    title: str = ""
+
+    def data(self) -> dict:
+        """The scan as the API answers it (API.md, "Volunteering")."""
+        body = {"kind": self.kind, "activity_id": self.activity_id, "user_id": self.user_id,
+                "at": self.at.isoformat()}
+        if self.kind == "checkout":
+            body.update(minutes=self.minutes, verified=self.verified,
+                        points=self.points_awarded or 0, points_earned=self.points_earned)
+        return body
+
+
+def _commit_keeping_state() -> None:
+    with keeping_loaded_state():  # a scan answers from what it wrote
+        db.session.commit()
+
+
+_ATTENDANCE_COLUMNS = (Attendance.id, Attendance.status, Attendance.checked_in_at,
+                       Attendance.checked_out_at, Attendance.minutes, Attendance.verified,
+                       Attendance.points_earned, Attendance.points_awarded)
+
+
+def _attendance_row(user_id: int, activity_id: int):
+    return db.session.execute(
+        select(*_ATTENDANCE_COLUMNS)
+        .where(Attendance.activity_id == activity_id, Attendance.user_id == user_id)).first()
+
+
+def _scan_state(user_id: int, activity_id: int, *, with_activity: bool = False):
+    """One round trip for a scan: the sign-up status and the attendance so far
+    (and the activity with its organization)."""
+    signup_status = (select(Signup.status).where(Signup.activity_id == Activity.id,
+                                                 Signup.user_id == user_id)
+                     .scalar_subquery().label("signup_status"))
+    entities = (Activity, Organization) if with_activity else ()
+    stmt = (select(*entities, signup_status, *_ATTENDANCE_COLUMNS).select_from(Activity)
+            .join(Organization, Organization.id == Activity.org_id)
+            .outerjoin(Attendance, (Attendance.activity_id == Activity.id)
+                       & (Attendance.user_id == user_id))
+            .where(Activity.id == activity_id))
+    return db.session.execute(stmt).first()
+
+
+def _as_scan(kind: str, activity: Activity, user_id: int, row) -> Scan:
+    return Scan(kind, activity.id, user_id,
+                row.checked_in_at if kind == "checkin" else row.checked_out_at, row.status,
+                row.minutes, row.verified, row.points_earned, row.points_awarded, activity.title)
+
+
+def _refuse_other_activity(user_id: int, activity: Activity, action: str) -> None:
+    """A volunteer at the wrong screen (two activities in one hall): name theirs."""
+    at = utcnow()
+    if action == "签到":
+        mine = (select(Activity).join(Signup, Signup.activity_id == Activity.id)
+                .where(Signup.user_id == user_id, Signup.status == "confirmed",
+                       Activity.starts_at <= at + CHECKIN_OPENS_BEFORE, Activity.ends_at > at))
+    else:
+        mine = (select(Activity).join(Attendance, Attendance.activity_id == Activity.id)
+                .where(Attendance.user_id == user_id, Attendance.status == "open"))
+    other = db.session.scalar(mine.where(Activity.id != activity.id).limit(1))
+    if other is not None:
+        raise Conflict(f"这是“{activity.title}”的{action}码，您参加的是“{other.title}”",
+                       code="other_activity", fields={"activity_id": [other.id]})
+
+
+# -- scans ----------------------------------------------------------------------------------
+
+
+def check_in(user_id: int, activity: Activity, *, by: User | None = None,
+             now: datetime | None = None, state=None) -> Scan:
+    """Record arrival. A repeated check-in answers the first one."""
+    state = state or _scan_state(user_id, activity.id)
+    signup_status, checked_in_at = state.signup_status, state.checked_in_at
+    if checked_in_at is not None:
+        return Scan("checkin", activity.id, user_id, checked_in_at, title=activity.title)
+    if signup_status is None or signup_status == "cancelled":
+        _refuse_other_activity(user_id, activity, "签到")
+        raise Conflict("您没有报名该活动，不能签到", code="not_signed_up")
+    if signup_status != "confirmed":
+        raise Conflict("您在候补名单上，尚未确认名额，不能签到", code="not_confirmed")
+    at = now or utcnow()
+    if at < activity.starts_at - CHECKIN_OPENS_BEFORE:
+        raise Conflict("签到尚未开始（活动开始前 30 分钟开放）", code="checkin_not_open")
+    if at >= activity.ends_at:
+        raise Conflict("活动已结束，签到已关闭", code="checkin_closed")
+    try:
+        db.session.execute(insert(Attendance).values(
+            activity_id=activity.id, user_id=user_id, status="open", checked_in_at=at,
+            checkin_by_id=by.id if by else None))
+        _commit_keeping_state()
+    except IntegrityError:
+        db.session.rollback()  # a simultaneous scan won (or staff back-filled): answer that
+        row = _attendance_row(user_id, activity.id)
+        return _as_scan("checkin", activity, user_id, row)
+    return Scan("checkin", activity.id, user_id, at, title=activity.title)
+
+
+def check_out(user_id: int, activity: Activity, *, by: User | None = None,
+              now: datetime | None = None, user: User | None = None, state=None) -> Scan:
+    """Record leaving, count the minutes, announce the service. A repeat answers the first."""
+    row = state or _scan_state(user_id, activity.id)
+    if row.id is None or row.checked_in_at is None:
+        _refuse_other_activity(user_id, activity, "签退")
+        raise Conflict("尚未签到，不能签退", code="not_checked_in")
+    if row.status != "open":
+        if row.status == "incomplete":
+            raise Conflict("签退时间已过，本次记录未完成，请联系工作人员补录",
+                           code="checkout_closed")
+        return _as_scan("checkout", activity, user_id, row)
+    at = now or utcnow()
+    if at > activity.ends_at + grace():
+        raise Conflict("签退时间已过，请联系工作人员补录", code="checkout_closed")
+    minutes = service_minutes(activity, row.checked_in_at, at)
+    # No minutes of service (e.g. out before the start): nothing earned, nothing to announce.
+    earned = points_for(activity, minutes) if minutes else 0
+    # With nobody listening (points off here) the record is final in one commit.
+    listening = minutes > 0 and _listeners(activity.organization)
+    done = db.session.execute(
+        update(Attendance).where(Attendance.id == row.id, Attendance.status == "open")
+        .values(status="completed", checked_out_at=at, minutes=minutes, verified=True,
+                points_earned=earned, points_awarded=None if listening else 0,
+                checkout_by_id=by.id if by else None, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    _commit_keeping_state()
+    if done.rowcount != 1:  # a simultaneous scan closed it: answer that
+        return _as_scan("checkout", activity, user_id, _attendance_row(user_id, activity.id))
+    awarded = 0
+    if listening:
+        awarded = announce_service(row.id, activity, user or db.session.get(User, user_id),
+                                   minutes=minutes, verified=True, points=earned)
+    return Scan("checkout", activity.id, user_id, at, "completed", minutes, True, earned, awarded,
+                activity.title)
+
+
+def scan(user: User, activity_id, kind: str, *, now: datetime | None = None) -> Scan:
+    """A volunteer scanned the check-in (``in``) or check-out (``out``) code of an
+    activity: one query loads the activity, the sign-up and the attendance."""
+    state = _scan_state(user.id, activity_id, with_activity=True) if isinstance(
+        activity_id, int) else None
+    if state is None:
+        raise NotFound("未找到该活动")
+    activity = state.Activity
+    # Scans arrive through core's /api/v1/scan, which no plugin switch guards.
+    require_enabled(activity.organization, "volunteering")
+    if kind == "in":
+        return check_in(user.id, activity, now=now, state=state)
+    return check_out(user.id, activity, now=now, user=user, state=state)
+
+
+def staff_scan(staff: User, activity: Activity, kind: str, *, user_id: int,
+               now: datetime | None = None) -> Scan:
+    """Staff scanned a volunteer's own code (or typed its short code)."""
+    require_role(staff, activity.organization, Role.staff)
+    if kind == "in":
+        return check_in(user_id, activity, by=staff, now=now)
+    return check_out(user_id, activity, by=staff, now=now)
+
+
+def short_code_candidates(activity: Activity, kind: str) -> list[int]:
+    """Who may show up at this desk: confirmed volunteers (in), checked-in ones (out)."""
+    if kind == "in":
+        return list(db.session.scalars(select(Signup.user_id).where(
+            Signup.activity_id == activity.id, Signup.status == "confirmed")))
+    return list(db.session.scalars(select(Attendance.user_id).where(
+        Attendance.activity_id == activity.id, Attendance.checked_in_at.is_not(None))))
+
+
+def attendance_list(activity: Activity) -> list[tuple[Attendance, User]]:
+    return db.session.execute(
+        select(Attendance, User).join(User, User.id == Attendance.user_id)
+        .where(Attendance.activity_id == activity.id).order_by(Attendance.id)).all()
+
+
+def user_by_phone(phone: str) -> User:
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        raise NotFound("没有这个手机号的用户", code="unknown_phone")
+    return user
+
+
+def presence(activity_id: int) -> dict[str, int]:
+    rows = dict(db.session.execute(
+        select(Attendance.status, func.count()).where(Attendance.activity_id == activity_id)
+        .group_by(Attendance.status)).all())
+    return {"present": rows.get("open", 0), "completed": rows.get("completed", 0)}
+
+
+# -- announcing service to other plugins ------------------------------------------------------
+
+
+def _listeners(org: Organization) -> bool:
+    return bool(manager().for_org(org, "service_recorded").get_hookimpls())
+
+
+def announce_service(attendance_id: int, activity: Activity, user: User, *, minutes: int,
+                     verified: bool, points: int) -> int | None:
+    """Emit ``service_recorded`` to the plugins on at the activity's organization
+    and keep what they awarded. A failure leaves ``points_awarded`` empty for
+    ``close-attendance`` to retry (the key makes it idempotent)."""
+
+    def work() -> int:
+        answers = manager().emit(
+            activity.organization, "service_recorded", user=user, activity_id=activity.id,
+            title=activity.title, minutes=minutes, verified=verified, points=points,
+            key=f"volunteering.attendance.{attendance_id}")
+        awarded = sum(a for a in answers if isinstance(a, int))
+        db.session.execute(update(Attendance).where(Attendance.id == attendance_id)
+                           .values(points_awarded=awarded)
+                           .execution_options(synchronize_session=False))
+        return awarded
+
+    # One write transaction (BEGIN IMMEDIATE on SQLite), retried on lock
+    # trouble: the listeners write, and a deferred transaction could meet
+    # "database is locked" after the attendance is already committed.
+    with keeping_loaded_state():  # the caller answers from what it loaded
+        try:
+            return ledger.atomic(work)
+        except (ApiError, DBAPIError) as err:
+            db.session.rollback()
+            log.warning("service_recorded for attendance %s failed: %s", attendance_id,
+                        getattr(err, "message", err))
+            return None
+
+
+def _announce_attendance(attendance: Attendance) -> int | None:
+    return announce_service(attendance.id, attendance.activity, attendance.user,
+                            minutes=attendance.minutes, verified=attendance.verified,
+                            points=attendance.points_earned)
+
+
+# -- back-fill and closing ------------------------------------------------------------------------
+
+
+def backfill(staff: User, activity: Activity, *, user: User, checked_in_at: datetime,
+             checked_out_at: datetime, reason: str) -> Attendance:
+    """Staff record hours nobody scanned (荣誉时数), with a reason, audited.
+    Scanned hours are never overwritten."""
+    require_role(staff, activity.organization, Role.staff)
+    if not can_see(user, activity.organization):
+        raise NotFound("该居民不属于本活动所在组织", code="not_member")
+    attendance = attendance_of(user.id, activity.id)
+    if attendance is not None and attendance.status in ("completed", "backfilled"):
+        raise Conflict("该记录已完成，不能补录", code="already_recorded")
+    if attendance is None:
+        attendance = Attendance(activity_id=activity.id, user_id=user.id)
+        db.session.add(attendance)
+    minutes = service_minutes(activity, checked_in_at, checked_out_at)
+    if minutes == 0:
+        raise BadRequest("补录时间与活动时间没有重叠",
+                         fields={"checked_out_at": ["须在活动时间内"]}, code="no_overlap")
+    earned = (points_for(activity, minutes)
+              if honour_hours_earn_points(activity.organization) else 0)
+    attendance.status, attendance.verified = "backfilled", False
+    attendance.checked_in_at, attendance.checked_out_at = checked_in_at, checked_out_at
+    attendance.minutes, attendance.points_earned = minutes, earned
+    attendance.recorded_by_id, attendance.reason = staff.id, reason
+    db.session.flush()
+    audit("volunteering.backfill", actor=staff, org=activity.organization, obj=attendance,
+          user_id=user.id, activity_id=activity.id, minutes=minutes, reason=reason)
+    db.session.commit()
+    _announce_attendance(attendance)
+    return attendance_of(user.id, activity.id)
+
+
+def close_attendance(now: datetime | None = None) -> dict[str, int]:
+    """Job: close open attendances past end + grace as incomplete, and retry
+    announcements that failed (or are in flight: the key makes a second one
+    harmless). Idempotent; only where the plugin is on."""
+    now = now or utcnow()
+    where_on = select(Activity.id).where(Activity.org_id.in_(orgs_where_enabled("volunteering")))
+    # Conditional on "open": a check-out that lands meanwhile wins.
+    closed = db.session.execute(
+        update(Attendance).where(
+            Attendance.status == "open",
+            Attendance.activity_id.in_(where_on.where(Activity.ends_at < now - grace())))
+        .values(status="incomplete", minutes=0, updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    # A refusal that lasts a week (say, a fund never refilled) stops being retried.
+    pending = db.session.scalars(select(Attendance).where(
+        Attendance.status.in_(("completed", "backfilled")), Attendance.points_awarded.is_(None),
+        Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR,
+        Attendance.activity_id.in_(where_on))).all()
+    for attendance in pending:
+        _announce_attendance(attendance)
+    return {"closed": closed, "retried": len(pending)}

@@ -26,9 +26,11 @@ log = logging.getLogger("jindou")
 def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     """Build the app. ``config`` overrides settings; ``plugins`` (a list of
     plugin modules or objects) replaces entry-point discovery, for tests."""
+    from flask_babel import Babel
+
     from core import api, extensions, ledger  # noqa: F401 (the ledger's tables are core's)
     from core.config import load_settings, normalize_database_url
-    from core.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from core.extensions import csrf, db, limiter, login_manager, migrate
     from core.plugins import load_plugins
 
     app = Flask(__name__, instance_relative_config=True)
@@ -69,7 +71,9 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     manager = load_plugins(app, plugins)
     app.extensions["jindou_migration_locations"] = _plugin_dirs(manager, "migrations",
                                                                 ROOT / "migrations" / "versions")
-    babel.init_app(app, locale_selector=_select_locale,
+    # One Babel per app: Flask-Babel caches catalogs on the Babel object, and apps
+    # with other plugins loaded (tests, a second app in a process) have other catalogs.
+    Babel(app, locale_selector=_select_locale,
                    default_translation_directories=";".join(
                        _plugin_dirs(manager, "translations", Path(__file__).parent / "translations")))
     _error_handlers(app)

@@ -210,11 +210,6 @@ class PluginManager:
         cache[org.id] = result
         return result
 
-    def forget_states(self) -> None:
-        """Drop the cached states (after a switch changes within one context)."""
-        if has_app_context():
-            g.pop("_jindou_plugin_states", None)
-
     def enabled_names(self, org: Organization) -> list[str]:
         return [name for name, state in self.states(org).items() if state.enabled]
 

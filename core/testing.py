@@ -26,6 +26,7 @@ from core.api import issue_token
 from core.config import parse_plugin_list
 from core.extensions import db
 from core.models import Membership, Organization, OrgPlugin, User
+from core.orgs.services import forget_plugin_cache
 
 PASSWORD = "correct-horse"
 
@@ -189,6 +190,7 @@ def add_member(user: User, org: Organization, role: str) -> None:
 def enable(org: Organization, plugin: str, enabled: bool = True) -> None:
     db.session.merge(OrgPlugin(org_id=org.id, plugin=plugin, enabled=enabled))
     db.session.flush()
+    forget_plugin_cache()  # states are cached for the app context
 
 
 def bearer(user: User) -> dict:

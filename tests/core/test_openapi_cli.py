@@ -46,15 +46,17 @@ def test_plugins_command_lists_installed_plugins(app):
     assert "示例" in lines["sample"] and "Sample" in lines["sample"]
 
 
-def test_demo_seeds_the_district_and_prints_logins(app, tmp_path, monkeypatch):
+def test_demo_seeds_the_district_and_prints_logins(make_app, tmp_path, monkeypatch):
     from core import cli
 
-    monkeypatch.setattr(cli, "create_app", lambda: app)
-    result = app.test_cli_runner().invoke(cli.demo, ["--no-serve"])
-    assert result.exit_code == 0, result.output
-    assert "13800000001" in result.output and "jindou2026" in result.output
-    from core.models import Organization
+    app = make_app()  # the plugins this run loads: the demo upgrades their branches too
+    with app.app_context():
+        monkeypatch.setattr(cli, "create_app", lambda: app)
+        result = app.test_cli_runner().invoke(cli.demo, ["--no-serve"])
+        assert result.exit_code == 0, result.output
+        assert "13800000001" in result.output and "jindou2026" in result.output
+        from core.models import Organization
 
-    levels = db.session.scalars(select(Organization.level)).all()
-    assert levels.count("district") == 1 and levels.count("subdistrict") == 2
-    assert levels.count("community") == 4 and "group" in levels and "building" in levels
+        levels = db.session.scalars(select(Organization.level)).all()
+        assert levels.count("district") == 1 and levels.count("subdistrict") == 2
+        assert levels.count("community") == 4 and "group" in levels and "building" in levels

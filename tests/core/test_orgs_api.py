@@ -165,7 +165,7 @@ def test_plugin_switches_inherit_and_are_audited(client, tree, people):
     h = bearer(people.district_admin)
     r = client.get(f"/api/v1/orgs/{tree.building.id}/plugins", headers=h)
     assert {i["name"]: (i["enabled"], i["source_org_id"]) for i in r.json["items"]} == {
-        "sample": (False, None), "volunteering": (False, None)}
+        "sample": (False, None)}
     assert all(i["title"] for i in r.json["items"])
     r = client.put(f"/api/v1/orgs/{tree.district.id}/plugins/sample", json={"enabled": True}, headers=h)
     assert r.json == {"name": "sample", "enabled": True, "source_org_id": tree.district.id}

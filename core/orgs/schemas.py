@@ -1,12 +1,12 @@
 from marshmallow import Schema, fields, validate
 
-from core.api import StrictBool, id_field
+from core.api import StrictBool, id_field, text_field
 from core.auth.schemas import PHONE
-from core.models import LEVELS, Role
+from core.models import LEVELS, Organization, Role, User
 
 
 class OrgCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = text_field(Organization.name, min_length=1, required=True)
     level = fields.String(required=True, validate=validate.OneOf([lv.value for lv in LEVELS]))
     parent_id = id_field(load_default=None, allow_none=True)
 
@@ -19,7 +19,7 @@ class OrgSchema(Schema):
 
 
 class MemberCreateSchema(Schema):
-    phone = fields.String(required=True, validate=PHONE)
+    phone = text_field(User.phone, required=True, validate=PHONE)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
 
 

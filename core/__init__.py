@@ -156,7 +156,7 @@ def _plugin_dirs(manager, folder: str, core_dir: Path) -> list[str]:
 
 
 def _error_handlers(app: Flask) -> None:
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import DataError, InterfaceError, OperationalError
     from werkzeug.exceptions import MethodNotAllowed
 
     from core.api import ApiError, BadRequest, error_response, http_error_as_api, wants_json
@@ -181,6 +181,13 @@ def _error_handlers(app: Flask) -> None:
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         return response
+
+    @app.errorhandler(DataError)
+    def _bad_data(exc):
+        # A value the database refuses (too long for its column, out of range): the
+        # input was bad, so a 400, never a 500. Schemas should catch it first.
+        log.warning("database refused a value on %s %s: %s", request.method, request.path, exc)
+        return _api_error(BadRequest("输入过长或格式无效", code="invalid_value"))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

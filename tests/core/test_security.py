@@ -385,3 +385,36 @@ def test_all_tokens_of_a_reset_person_are_revoked(client, people):
                                                      "code": code, "password": "a-new-secret"})
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == people.resident.id))
     assert all(t.revoked_at is not None for t in tokens)
+
+
+def test_a_value_the_database_refuses_is_400_not_500(make_app, tree, people):
+    from flask import Blueprint
+
+    from core import hookimpl
+    from core.models import Organization
+    from core.plugins import PluginMeta
+
+    class Sloppy:  # a plugin whose schema forgot the column's length
+        @hookimpl
+        def describe(self):
+            return PluginMeta(name="sloppy", title="马虎", title_en="Sloppy")
+
+        @hookimpl
+        def blueprints(self):
+            bp = Blueprint("sloppy", __name__)
+
+            @bp.post("/api/v1/sloppy")
+            def store():
+                db.session.add(Organization(name="长" * 300, level="district", path="/"))
+                db.session.commit()
+                return {}, 201
+
+            return [bp]
+
+    app = make_app(plugins=[Sloppy()])
+    with app.app_context():
+        r = app.test_client().post("/api/v1/sloppy", headers=bearer(people.root))
+        if db.engine.dialect.name == "postgresql":
+            assert r.status_code == 400 and r.json["error"]["code"] == "invalid_value"
+        else:  # SQLite keeps any length
+            assert r.status_code == 201

@@ -311,7 +311,11 @@ class Moment(_fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
         # Stored in UTC: 2100-12-31T20:00-14:00 is already 2101 there.
-        if not MIN_YEAR <= moment.astimezone(UTC).year <= MAX_YEAR:
+        try:
+            year = moment.astimezone(UTC).year
+        except OverflowError:  # year 1 east of UTC, year 9999 west of it
+            year = moment.year
+        if not MIN_YEAR <= year <= MAX_YEAR:
             raise ValidationError(f"时间须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间")
         return moment
 

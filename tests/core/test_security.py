@@ -103,6 +103,9 @@ def test_year_bounds_are_checked_in_utc():
         S().load({"at": "2100-12-31T20:00:00-14:00"})  # 2101 in UTC
     with pytest.raises(ValidationError):
         S().load({"at": "2000-01-01T01:00:00+14:00"})  # 1999 in UTC
+    for extreme in ("0001-01-01T00:00:00+08:00", "9999-12-31T23:00:00-08:00"):
+        with pytest.raises(ValidationError):
+            S().load({"at": extreme})
     assert S().load({"at": "2100-12-31T09:00:00+08:00"})["at"].year == 2100
 
 

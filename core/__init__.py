@@ -28,7 +28,7 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     plugin modules or objects) replaces entry-point discovery, for tests."""
     from flask_babel import Babel
 
-    from core import api, extensions, ledger  # noqa: F401 (the ledger's tables are core's)
+    from core import api, extensions, ledger, security  # noqa: F401 (the ledger's tables are core's)
     from core.config import load_settings, normalize_database_url
     from core.extensions import csrf, db, limiter, login_manager, migrate
     from core.plugins import load_plugins
@@ -47,6 +47,9 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             extensions.configure_sqlite(db.engine)
+    # The input guard runs first, before anything (rate-limit keys, loaders) reads the body.
+    app.before_request(security.guard_request)
+    security.install(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
@@ -108,10 +111,19 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
 
 
 def _load_user(user_id: str):
+    """``"<id>:<session version>"`` (see User.get_id): a session or remember-me
+    cookie from before the last log-out or password change finds nobody. A bare
+    id (cookies from before versions existed) holds only while the version is 0."""
     from core.extensions import db
     from core.models import User
 
-    return db.session.get(User, int(user_id))
+    ident, _, version = user_id.partition(":")
+    if not ident.isascii() or not ident.isdigit() or not (version.isdigit() or version == ""):
+        return None
+    user = db.session.get(User, int(ident))
+    if user is None or (user.session_version or 0) != int(version or 0):
+        return None
+    return user
 
 
 def _unauthorized():
@@ -152,6 +164,9 @@ def _plugin_dirs(manager, folder: str, core_dir: Path) -> list[str]:
 
 
 def _error_handlers(app: Flask) -> None:
+    from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+    from werkzeug.exceptions import MethodNotAllowed
+
     from core.api import ApiError, BadRequest, error_response, http_error_as_api, wants_json
     from core.extensions import db
 
@@ -170,7 +185,31 @@ def _error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException):
         if exc.code and exc.code < 400:
             return exc
-        return _api_error(http_error_as_api(exc))
+        response = current_app.make_response(_api_error(http_error_as_api(exc)))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
+
+    @app.errorhandler(DataError)
+    def _bad_data(exc):
+        # A value the database refuses (too long for its column, out of range): the
+        # input was bad, so a 400, never a 500. Schemas should catch it first.
+        log.warning("database refused a value on %s %s: %s", request.method, request.path, exc)
+        return _api_error(BadRequest("输入过长或格式无效", code="invalid_value"))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc):
+        # The database is down or unreachable: a retryable 503, not a bug's 500.
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+        err = ApiError(503, "database_unavailable", "数据库暂时不可用，请稍后再试")
+        try:
+            db.session.rollback()
+            if not wants_json():  # the page template asks the database about the user
+                return render_template("errors/error.html", error=err), 503
+        except Exception:  # the connection is gone: answer without it
+            log.debug("rollback or error page failed", exc_info=True)
+        return error_response(err)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, jsonify, request, session
 from marshmallow import Schema, ValidationError, validate
@@ -324,9 +324,35 @@ class Moment(_fields.AwareDateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
-        if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        # Stored in UTC: 2100-12-31T20:00-14:00 is already 2101 there.
+        try:
+            year = moment.astimezone(UTC).year
+        except OverflowError:  # year 1 east of UTC, year 9999 west of it
+            year = moment.year
+        if not MIN_YEAR <= year <= MAX_YEAR:
             raise ValidationError(f"时间须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间")
         return moment
+
+
+def text_field(column_or_length, *, min_length: int | None = None, **kwargs) -> _fields.String:
+    """A string no longer than its column (``Model.column`` or a number), so an
+    over-long value is a 400 naming the field, never a database error.
+
+    ``min_length`` (e.g. 1 for a required name) and any ``validate`` are kept.
+    """
+    length = column_or_length
+    if not isinstance(length, int):
+        column_type = getattr(column_or_length, "type", None)
+        length = getattr(column_type, "length", None)
+        if not isinstance(length, int):
+            raise TypeError(f"{column_or_length!r} has no length; give one")
+    checks = [validate.Length(min=min_length, max=length,
+                              error=f"长度应为 {min_length or 0} 到 {length} 个字符"
+                              if min_length else f"最多 {length} 个字符")]
+    extra = kwargs.pop("validate", None)
+    if extra is not None:
+        checks.extend(extra if isinstance(extra, list | tuple) else [extra])
+    return _fields.String(validate=checks, **kwargs)
 
 
 def arg_id(name: str) -> int | None:

@@ -98,6 +98,9 @@ def demo(port, host, reset, no_serve):
             if os.path.exists(db_file + suffix):
                 os.remove(db_file + suffix)
     app = create_app()
+    # The demo is served over plain http, where Secure cookies would never come back.
+    app.config.update(JINDOU_SECURE_COOKIES=False, SESSION_COOKIE_SECURE=False,
+                      REMEMBER_COOKIE_SECURE=False)
     with app.app_context():
         upgrade_database()
         logins = seed()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -27,6 +28,10 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def parse_plugin_list(value: str | None) -> list[str] | None:
@@ -51,6 +56,12 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "RATELIMIT_STORAGE_URI": env.get("JINDOU_RATELIMIT_STORAGE_URL", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "JINDOU_LOGIN_RATE_LIMIT": env.get("JINDOU_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Per phone number, over every address, on log-in, tokens, register and reset.
+        "JINDOU_ACCOUNT_RATE_LIMIT": env.get("JINDOU_ACCOUNT_RATE_LIMIT",
+                                             "10 per minute; 50 per hour"),
+        "JINDOU_TRUSTED_PROXIES": int(env.get("JINDOU_TRUSTED_PROXIES", "0")),
+        "JINDOU_SECURE_COOKIES": _flag(env.get("JINDOU_SECURE_COOKIES", "1")),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("JINDOU_REMEMBER_DAYS", "30"))),
         "JINDOU_TOKEN_TTL_DAYS": int(env.get("JINDOU_TOKEN_TTL_DAYS", "30")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": env.get("JINDOU_TIMEZONE", "Asia/Shanghai"),
@@ -61,5 +72,6 @@ def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
-        "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+        # Room for a 2 MB photo in base64 inside JSON; more is a 413.
+        "MAX_CONTENT_LENGTH": int(env.get("JINDOU_MAX_BODY_BYTES", str(4 * 1024 * 1024))),
     }

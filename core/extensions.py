@@ -30,7 +30,33 @@ db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 migrate = Migrate()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
+limiter = Limiter(key_func=get_remote_address)  # the client's address (see JINDOU_TRUSTED_PROXIES)
+
+
+def account_key() -> str:
+    """Rate-limit key of the account a log-in-like request names: its phone
+    (JSON body or form), so guessing one account's password from many
+    addresses is limited too. Malformed bodies fall back to the address."""
+    from flask import request
+
+    phone = None
+    if request.is_json:
+        body = request.get_json(silent=True)
+        phone = body.get("phone") if isinstance(body, dict) else None
+    else:
+        phone = request.form.get("phone")
+    if isinstance(phone, str) and phone.strip():
+        return "phone:" + phone.strip()[:20]
+    return "addr:" + (get_remote_address() or "")
+
+
+def user_key() -> str:
+    """Rate-limit key of the logged-in person (password changes)."""
+    from flask_login import current_user
+
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return "addr:" + (get_remote_address() or "")
 
 
 def configure_sqlite(engine: Engine) -> None:

@@ -105,6 +105,8 @@ class User(UserMixin, db.Model):
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # Part of every session and remember-me cookie (see get_id); raising it ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -113,6 +115,13 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login: what the session and remember-me cookie hold
+        return f"{self.id}:{self.session_version or 0}"
+
+    def end_sessions(self) -> None:
+        """Every session and remember-me cookie issued so far stops working."""
+        self.session_version = (self.session_version or 0) + 1
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -231,6 +240,21 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     user: Mapped[User] = relationship()
+
+
+class PasswordReset(db.Model):
+    """A one-time code staff hand over at the desk; only its keyed hash is kept."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditLog(db.Model):

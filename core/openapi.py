@@ -33,7 +33,10 @@ def build_spec(app: Flask) -> dict:
         if not rule.rule.startswith("/api/v1/"):
             continue
         view = app.view_functions[rule.endpoint]
-        info = API_DOCS.get(getattr(view, "__wrapped__", None)) or API_DOCS.get(view)
+        info = API_DOCS.get(view)
+        while info is None and hasattr(view, "__wrapped__"):  # under any number of decorators
+            view = view.__wrapped__
+            info = API_DOCS.get(view)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operation: dict = {"operationId": f"{rule.endpoint}.{method.lower()}",
                                "security": [{"bearer": []}], "responses": {}}

@@ -77,6 +77,7 @@ def base_config(database_url: str) -> dict:
         "RATELIMIT_ENABLED": False,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "jindou.test",
+        "JINDOU_SECURE_COOKIES": False,  # the test client speaks plain http
     }
 
 

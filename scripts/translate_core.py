@@ -79,6 +79,20 @@ ZH = {
     "Save settings": "保存设置",
     "Settings saved": "设置已保存",
     "The setting inherits again": "已恢复继承",
+    "Change password": "修改密码",
+    "Current password": "原密码",
+    "New password (at least 8 characters)": "新密码（至少 8 位）",
+    "Not a common password, not your mobile number, not one character repeated. Other devices will be logged out.":
+        "不能是常见密码、手机号或同一字符的重复。修改后其他设备将退出登录。",
+    "Password changed. Other devices have been logged out.": "密码已修改，其他设备已退出登录。",
+    "Reset password": "重置密码",
+    "Get a 6-digit reset code at your community service desk; it is valid for 30 minutes.":
+        "请到社区服务台领取 6 位重置码，30 分钟内有效。",
+    "Reset code": "重置码",
+    "Back to log in": "返回登录",
+    "Password reset. Please log in with the new password.": "密码已重置，请用新密码登录。",
+    "Forgot your password? Get a reset code at your community service desk":
+        "忘记密码？请到社区服务台领取重置码",
 }
 
 root = Path(__file__).resolve().parent.parent / "core" / "translations"

@@ -1,18 +1,54 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from core.api import text_field
+from core.models import User
+from core.passwords import MAX_LENGTH, password_problem
 
 PHONE = validate.Regexp(r"^1\d{10}$", error="请输入 11 位手机号（以 1 开头）")
 
 
-class RegisterSchema(Schema):
-    phone = fields.String(required=True, validate=PHONE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    password = fields.String(required=True, load_only=True,
-                             validate=validate.Length(min=8, max=128, error="密码至少 8 位"))
+def _password_field(**kwargs):
+    return fields.String(required=True, load_only=True,
+                         validate=validate.Length(max=MAX_LENGTH), **kwargs)
+
+
+class _NewPassword(Schema):
+    """Checks ``password`` against the rule (core.passwords), with ``phone`` if given."""
+
+    @validates_schema
+    def _password_rule(self, data, **kwargs):
+        if "password" in data:
+            problem = password_problem(data["password"], data.get("phone"))
+            if problem:
+                raise ValidationError(problem, field_name="password")
+
+
+class RegisterSchema(_NewPassword):
+    phone = text_field(User.phone, required=True, validate=PHONE)
+    name = text_field(User.name, min_length=1, required=True)
+    password = _password_field()
 
 
 class LoginSchema(Schema):
-    phone = fields.String(required=True, validate=validate.Length(max=20))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+    phone = text_field(20, required=True)
+    password = _password_field()
+
+
+class ChangePasswordSchema(_NewPassword):
+    old_password = _password_field()
+    password = _password_field()
+
+
+class ResetPasswordSchema(_NewPassword):
+    phone = text_field(20, required=True)
+    code = fields.String(required=True, load_only=True,
+                         validate=validate.Regexp(r"^\d{6}$", error="重置码为 6 位数字"))
+    password = _password_field()
+
+
+class ResetCodeSchema(Schema):
+    code = fields.String()
+    expires_at = fields.DateTime()
 
 
 class UserSchema(Schema):

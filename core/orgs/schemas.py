@@ -1,13 +1,13 @@
 from flask import current_app
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from core.api import StrictBool, id_field
+from core.api import StrictBool, id_field, text_field
 from core.auth.schemas import PHONE
-from core.models import CORE_ROLES, LEVELS
+from core.models import CORE_ROLES, LEVELS, Organization, User
 
 
 class OrgCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = text_field(Organization.name, min_length=1, required=True)
     level = fields.String(required=True, validate=validate.OneOf([lv.value for lv in LEVELS]))
     parent_id = id_field(load_default=None, allow_none=True)
 
@@ -26,7 +26,7 @@ def known_role(value: str) -> None:
 
 
 class MemberCreateSchema(Schema):
-    phone = fields.String(required=True, validate=PHONE)
+    phone = text_field(User.phone, required=True, validate=PHONE)
     role = fields.String(required=True, validate=known_role)
 
 

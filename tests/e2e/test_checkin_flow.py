@@ -134,8 +134,10 @@ def test_volunteer_signs_up_scans_in_and_out_and_sees_the_beans(live_app, browse
         volunteer.goto(checkin_url)
         assert "签到成功" in volunteer.inner_text("#scan-result")
         # the staff screen polls: its live count shows the volunteer in
-        staff.wait_for_function("document.getElementById('present').textContent === '1'",
-                                timeout=10_000)
+        # (a locator, not wait_for_function: the CSP forbids evaluating strings in the page)
+        from playwright.sync_api import expect
+
+        expect(staff.locator("#present")).to_have_text("1", timeout=10_000)
         # A check-out seconds after the check-in is 0 minutes and earns nothing: say
         # the volunteer arrived when the activity started (5 minutes ago).
         with app.app_context():

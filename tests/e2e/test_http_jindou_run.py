@@ -77,14 +77,14 @@ def test_accounts_and_organizations_over_http(app, server):
     root_token = root["token"]
 
     status, user = call(server, "POST", "/api/v1/auth/register",
-                        {"phone": "13912345678", "name": "张三", "password": "12345678"})
+                        {"phone": "13912345678", "name": "张三", "password": "zhang-san-2026"})
     assert (status, set(user)) == (201, {"id", "phone", "name"})
     assert call(server, "POST", "/api/v1/auth/register",
-                {"phone": "13912345678", "name": "张三", "password": "12345678"})[0] == 409
+                {"phone": "13912345678", "name": "张三", "password": "zhang-san-2026"})[0] == 409
     assert call(server, "POST", "/api/v1/auth/tokens",
                 {"phone": "13912345678", "password": "wrong-pass"})[0] == 401
     status, login = call(server, "POST", "/api/v1/auth/tokens",
-                         {"phone": "13912345678", "password": "12345678"})
+                         {"phone": "13912345678", "password": "zhang-san-2026"})
     token = login["token"]
 
     status, district = call(server, "POST", "/api/v1/orgs",

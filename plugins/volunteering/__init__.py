@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from core import hookimpl
 from core.extensions import db
-from core.plugins import PluginMeta
+from core.plugins import PluginMeta, SettingSpec
 from plugins.volunteering.models import Activity
 
 
@@ -14,7 +14,10 @@ from plugins.volunteering.models import Activity
 def describe():
     return PluginMeta(name="volunteering", title="志愿服务", title_en="Volunteering",
                       description="活动、报名、扫码签到签退、服务时长",
-                      owners={"activity_id": Activity})
+                      owners={"activity_id": Activity},
+                      settings=(SettingSpec("honour_hours_earn_points", bool, False,
+                                            "补录的荣誉时数也发放金豆",
+                                            "Back-filled honour hours earn points"),))
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""Volunteering tables: activities, sign-ups, attendance, per-organization settings."""
+"""Volunteering tables: activities, sign-ups, attendance."""
 
 from __future__ import annotations
 
@@ -107,12 +107,3 @@ class Attendance(db.Model):
     activity: Mapped[Activity] = relationship()
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
-
-
-class OrgSetting(db.Model):
-    """Volunteering settings of an organization; the nearest ancestor-or-self row wins."""
-
-    __tablename__ = "volunteering_org_setting"
-
-    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), primary_key=True)
-    honour_hours_earn_points: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,21 +1,17 @@
-"""The plugin's one per-organization setting: do back-filled honour hours earn 金豆?"""
+"""The plugin's settings, declared in its PluginMeta and stored by core
+(``core.settings``: nearest ancestor-or-self wins, else the default)."""
 
 from __future__ import annotations
 
-from core.access import nearest_setting, require_role
-from core.audit import audit
-from core.extensions import db
-from core.models import Organization, Role, User
-from plugins.volunteering.models import OrgSetting
+from core import settings
+from core.models import Organization, User
 
 
 def honour_hours_earn_points(org: Organization) -> bool:
-    """The nearest ancestor-or-self's choice; off where nobody chose."""
-    return nearest_setting(org, OrgSetting.org_id, OrgSetting.honour_hours_earn_points, False)
+    """Do back-filled honour hours earn 金豆 here? Off where nobody chose."""
+    return settings.get(org, "volunteering", "honour_hours_earn_points")
 
 
 def set_honour_hours_earn_points(user: User, org: Organization, allowed: bool) -> None:
-    require_role(user, org, Role.admin)
-    db.session.merge(OrgSetting(org_id=org.id, honour_hours_earn_points=allowed))
-    audit("volunteering.setting_changed", actor=user, org=org,
-          honour_hours_earn_points=allowed)
+    """Admins of ``org`` or above; audited by core."""
+    settings.put(user, org, "volunteering", {"honour_hours_earn_points": allowed})

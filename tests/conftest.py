@@ -169,7 +169,8 @@ def race(app, n: int, work) -> list:
     context and session; answers ``("ok", result)`` or ``(status, code)`` each."""
     import threading
 
-    from core.api import ApiError
+    from core.api import ApiError, ledger_error_as_api
+    from core.ledger import LedgerError
 
     results, barrier = [], threading.Barrier(n)
 
@@ -178,7 +179,8 @@ def race(app, n: int, work) -> list:
             barrier.wait()
             try:
                 results.append(("ok", work(i)))
-            except ApiError as err:
+            except (ApiError, LedgerError) as err:
+                err = ledger_error_as_api(err) if isinstance(err, LedgerError) else err
                 results.append((err.status, err.code))
             finally:
                 db.session.remove()

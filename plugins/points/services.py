@@ -41,12 +41,13 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at
 
 
 def org_account(org_id: int, kind: str, *, create: bool = True) -> ledger.Account | None:
-    return ledger.account("org", org_id, currency=CURRENCY, kind=kind,
+    return ledger.account("org", org_id, namespace="points", currency=CURRENCY, kind=kind,
                           allow_negative=(kind == "donations"), create=create)
 
 
 def wallet_account(user_id: int, *, create: bool = True) -> ledger.Account | None:
-    return ledger.account("user", user_id, currency=CURRENCY, kind="wallet", create=create)
+    return ledger.account("user", user_id, namespace="points", currency=CURRENCY, kind="wallet",
+                          create=create)
 
 
 def wallet_summary(user: User) -> dict:
@@ -239,7 +240,7 @@ def award_for_service(org: Organization, user: User, *, activity_id: int | None,
             audit("points.award", actor=None, org=org, obj=row, user_id=user.id, amount=points,
                   reason=reason)
         return row.amount
-    except Conflict as err:
+    except (Conflict, ledger.LedgerError) as err:
         with db.session.begin_nested():
             row = Award(org_id=org.id, user_id=user.id, amount=points, reason=reason,
                         kind="service", status="unfunded", source_key=source_key,
@@ -366,7 +367,7 @@ def expire_wallet(user_id: int, now: datetime, enabled=None) -> int:
     ledger.lock([acc.id])
     out = db.session.scalar(select(func.coalesce(func.sum(ledger.Transfer.amount), 0)).where(
         ledger.Transfer.debit_account_id == acc.id, ledger.Transfer.reverses_id.is_(None),
-        ledger.Transfer.status.in_((ledger.POSTED, ledger.PENDING))))
+        ledger.in_effect()))
     remaining_out = int(out)
     # (organization that awarded, organization whose fund paid) -> beans to expire
     to_expire: dict[tuple[int, int], int] = {}

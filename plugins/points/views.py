@@ -36,11 +36,13 @@ from core.api import (
     _encode_cursor,
     decode_cursor_value,
     doc,
+    ledger_error_as_api,
     load,
     month_arg,
     paginate,
 )
 from core.extensions import db
+from core.ledger import LedgerError
 from core.models import Role
 from plugins.points import services
 from plugins.points.models import STATUS_TITLES, Award, Redemption, Reward
@@ -309,8 +311,9 @@ def form_action(action, success: str, back: str):
         action()
         db.session.commit()
         flash(success)
-    except ApiError as err:
+    except (ApiError, LedgerError) as err:
         db.session.rollback()
+        err = ledger_error_as_api(err)
         if err.status in (403, 404) and err.code != "self_award":
             raise
         flash(explain(err.fields) if err.fields else err.message, "error")
@@ -510,7 +513,8 @@ def redeem_form(reward_id):
         d = load(RedemptionCreateSchema(), data)
         row = services.request_redemption(current_user, reward_id, quantity=d["quantity"],
                                           key=d["idempotency_key"])
-    except ApiError as err:
+    except (ApiError, LedgerError) as err:
+        err = ledger_error_as_api(err)
         if err.status in (403, 404):
             raise
         flash(explain(err.fields) if err.fields else err.message, "error")

@@ -107,7 +107,21 @@ def make_app(schema):
     if made:
         with made[0].app_context():
             db.session.remove()
+            broken = ledger_failures()
             truncate_all()
+        assert not broken, f"the test left the ledger unsound: {broken}"
+
+
+def ledger_failures() -> list[str]:
+    """Every test ends with sound books (core.ledger.audit), whatever it did."""
+    from core import ledger
+
+    if "ledger_account" not in inspect(db.engine).get_table_names():
+        return []
+    try:
+        return ledger.failures()
+    finally:
+        db.session.remove()
 
 
 @pytest.fixture

@@ -61,8 +61,8 @@ def reset_schema() -> None:
 
 def new_accounts(prefix: str, n: int, *, allow_negative=False) -> list[int]:
     db.session.execute(insert(ledger.Account), [
-        dict(owner_type=prefix, owner_id=i, currency="bean", kind="wallet", balance=0, held=0,
-             allow_negative=allow_negative, created_at=utcnow()) for i in range(n)])
+        dict(namespace="bench", owner_type=prefix, owner_id=i, currency="bean", kind="wallet",
+             balance=0, held=0, allow_negative=allow_negative, created_at=utcnow()) for i in range(n)])
     db.session.commit()
     rows = db.session.execute(text("SELECT id FROM ledger_account WHERE owner_type = :p "
                                    "ORDER BY owner_id"), {"p": prefix}).scalars().all()

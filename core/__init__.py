@@ -167,8 +167,16 @@ def _error_handlers(app: Flask) -> None:
     from sqlalchemy.exc import DataError, InterfaceError, OperationalError
     from werkzeug.exceptions import MethodNotAllowed
 
-    from core.api import ApiError, BadRequest, error_response, http_error_as_api, wants_json
+    from core.api import (
+        ApiError,
+        BadRequest,
+        error_response,
+        http_error_as_api,
+        ledger_error_as_api,
+        wants_json,
+    )
     from core.extensions import db
+    from core.ledger import LedgerError
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
@@ -176,6 +184,10 @@ def _error_handlers(app: Flask) -> None:
         if wants_json():
             return error_response(err)
         return render_template("errors/error.html", error=err), err.status
+
+    @app.errorhandler(LedgerError)
+    def _ledger_error(err: LedgerError):
+        return _api_error(ledger_error_as_api(err))
 
     @app.errorhandler(ValidationError)
     def _validation(err: ValidationError):

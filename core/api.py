@@ -87,6 +87,16 @@ def error_response(error: ApiError):
     return jsonify(error.to_dict()), error.status
 
 
+def ledger_error_as_api(err) -> ApiError:
+    """A ledger domain error (core.ledger.LedgerError) as the HTTP error it answers:
+    404 for the not-found kinds, 409 for every other rule. An ApiError stays as it is."""
+    from core.ledger import LedgerNotFound
+
+    if isinstance(err, ApiError):
+        return err
+    return ApiError(404 if isinstance(err, LedgerNotFound) else 409, err.code, err.message)
+
+
 def http_error_as_api(exc: HTTPException) -> ApiError:
     code, message = HTTP_CODES.get(exc.code or 500, ("error", exc.name))
     if exc.code == 400 and exc.description and "CSRF" in exc.description:

@@ -75,10 +75,33 @@ def list_plugins():
         click.echo(f"{meta.name}\t{meta.title}\t{meta.title_en}\t{meta.version}\tneeds: {needs}")
 
 
+@click.group("ledger")
+def ledger_group():
+    """The double-entry ledger."""
+
+
+@ledger_group.command("check")
+@with_appcontext
+def ledger_check():
+    """Verify every ledger invariant; exit non-zero naming the first that fails."""
+    from core import ledger
+
+    first_failed = None
+    for name, offenders in ledger.audit():
+        if offenders:
+            click.echo(f"FAIL {name}: {', '.join(map(str, offenders))}")
+            first_failed = first_failed or name
+        else:
+            click.echo(f"ok   {name}")
+    if first_failed:
+        raise click.ClickException(f"ledger invariant fails: {first_failed}")
+
+
 def register_commands(app) -> None:
     """Core commands live on ``app.cli`` (so ``flask``/``jindou`` and tests see them)."""
     app.cli.add_command(create_admin)
     app.cli.add_command(list_plugins)
+    app.cli.add_command(ledger_group)
     app.cli.add_command(_db_group(), "db")  # replaces Flask-Migrate's, see _db_group
 
 

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from flask import flash, redirect, request, session
 from marshmallow import ValidationError
 
-from core.api import ApiError
+from core.api import ApiError, ledger_error_as_api
 from core.extensions import db
+from core.ledger import LedgerError
 
 # Field names a person may see in an error, in Chinese (plugins add their own).
 FIELD_TITLES = {
@@ -67,6 +68,8 @@ def message_of(err: Exception, titles: dict | None = None) -> str:
     """What to tell a person about a refused action, in Chinese."""
     if isinstance(err, ValidationError):
         return explain(err.normalized_messages(), titles)
+    if isinstance(err, LedgerError):
+        return err.message
     if isinstance(err, ApiError) and err.fields:
         return explain(err.fields, titles)
     return getattr(err, "message", "操作未能完成")
@@ -74,6 +77,8 @@ def message_of(err: Exception, titles: dict | None = None) -> str:
 
 def shows_error_page(err: Exception) -> bool:
     """404s and plain 403s are pages of their own; other refusals are flashed."""
+    if isinstance(err, LedgerError):
+        err = ledger_error_as_api(err)
     return isinstance(err, ApiError) and (
         err.status == 404 or (err.status == 403 and err.code == "forbidden"))
 
@@ -90,7 +95,7 @@ def form_action(action: Callable[[], object], success: str, back: str, *,
         db.session.commit()
         flash(success)
         session.pop("_kept_form", None)
-    except (ApiError, ValidationError) as err:  # TODO-merge: LedgerError
+    except (ApiError, LedgerError, ValidationError) as err:
         db.session.rollback()
         if shows_error_page(err):
             raise

@@ -142,7 +142,21 @@ def make_app(schema):
     if made:
         with made[0].app_context():
             db.session.remove()
+            broken = ledger_failures()
             truncate_all()
+        assert not broken, f"the test left the ledger unsound: {broken}"
+
+
+def ledger_failures() -> list[str]:
+    """Every test ends with sound books (core.ledger.audit), whatever it did."""
+    from core import ledger
+
+    if "ledger_account" not in inspect(db.engine).get_table_names():
+        return []
+    try:
+        return ledger.failures()
+    finally:
+        db.session.remove()
 
 
 @pytest.fixture
@@ -205,7 +219,8 @@ def race(app, n: int, work) -> list:
     context and session; answers ``("ok", result)`` or ``(status, code)`` each."""
     import threading
 
-    from core.api import ApiError
+    from core.api import ApiError, ledger_error_as_api
+    from core.ledger import LedgerError
 
     results, barrier = [], threading.Barrier(n)
 
@@ -214,7 +229,8 @@ def race(app, n: int, work) -> list:
             barrier.wait()
             try:
                 results.append(("ok", work(i)))
-            except ApiError as err:
+            except (ApiError, LedgerError) as err:
+                err = ledger_error_as_api(err) if isinstance(err, LedgerError) else err
                 results.append((err.status, err.code))
             finally:
                 db.session.remove()

@@ -16,8 +16,17 @@ from core import qr
 from core.access import get_visible_org, has_role, org_with_role
 from core.api import ApiError, load
 from core.extensions import db
+from core.ledger import LedgerError
 from core.models import Role, utcnow
-from core.pages import ascii_int, form_action, form_fields, form_ints, message_of, safe_back
+from core.pages import (
+    ascii_int,
+    form_action,
+    form_fields,
+    form_ints,
+    message_of,
+    safe_back,
+    shows_error_page,
+)
 from core.times import local_input, local_zone, parse_month
 from plugins.points import services
 from plugins.points.models import STATUS_TITLES, Award, Redemption, Reward
@@ -209,8 +218,8 @@ def redeem_form(reward_id):
         d = load(RedemptionCreateSchema(), data)
         row = services.request_redemption(current_user, reward_id, quantity=d["quantity"],
                                           key=d["idempotency_key"])
-    except ApiError as err:
-        if err.status in (403, 404):
+    except (ApiError, LedgerError) as err:
+        if shows_error_page(err):
             raise
         flash(message_of(err, FIELD_TITLES), "error")
         return redirect(url_for("points.rewards_page", org_id=reward.org_id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, select
 
 from core import create_app
 from core.extensions import db
@@ -47,3 +47,61 @@ def test_db_upgrade_creates_exactly_the_loaded_plugins_tables(tmp_path, subset):
     assert _tables(url) == expected
     # upgrading again is a no-op
     assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+
+
+def test_ledger_migration_turns_settled_holds_into_settlement_rows(tmp_path):
+    """0003: accounts join the "points" namespace; a hold settled in place becomes
+    the pending row plus a settlement row; the books still balance."""
+    import os
+
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from core import ledger
+
+    url = os.environ.get("JINDOU_MIGRATION_TEST_DATABASE_URL") or \
+        f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app({**base_config(url), "JINDOU_PLUGINS": []})
+    with app.app_context():
+        from core.testing import drop_everything
+
+        drop_everything()
+        upgrade(revision="0002_ledger")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO ledger_account (id, owner_type, owner_id, currency, kind, balance, "
+                "held, allow_negative, created_at) VALUES "
+                "(1, 'org', 1, 'bean', 'donations', -100, 0, true, '2026-01-01'), "
+                "(2, 'user', 1, 'bean', 'wallet', 70, 10, false, '2026-01-01'), "
+                "(3, 'org', 1, 'bean', 'redeemed', 30, 0, false, '2026-01-01')"))
+            rows = [  # id, debit, credit, amount, status, settled_at, reverses_id
+                (1, 1, 2, 100, "posted", None, None),
+                (2, 2, 3, 30, "posted", "2026-01-03", None),  # a hold, posted
+                (3, 2, 3, 20, "voided", "2026-01-04", None),  # a hold, voided
+                (4, 2, 3, 10, "pending", None, None),  # a hold, open
+                (5, 2, 3, 5, "posted", None, None),
+                (6, 3, 2, 5, "posted", None, 5),  # reverses 5
+            ]
+            for row in rows:
+                conn.execute(text(
+                    "INSERT INTO ledger_transfer (id, debit_account_id, credit_account_id, "
+                    "amount, currency, reason, status, settled_at, reverses_id, created_at) "
+                    "VALUES (:id, :d, :c, :amount, 'bean', 'x', :status, :settled, :reverses, "
+                    "'2026-01-02')"), dict(zip(("id", "d", "c", "amount", "status", "settled",
+                                                "reverses"), row, strict=True)))
+            if conn.dialect.name == "postgresql":  # ids were given: move the sequences on
+                for table in ("ledger_account", "ledger_transfer"):
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                      f"(SELECT max(id) FROM {table}))"))
+        upgrade(revision="heads")
+        assert set(db.session.scalars(select(ledger.Account.namespace))) == {"points"}
+        got = db.session.execute(select(
+            ledger.Transfer.id, ledger.Transfer.status, ledger.Transfer.pending_id,
+            ledger.Transfer.reverses_id).order_by(ledger.Transfer.id)).all()
+        assert [tuple(r) for r in got] == [
+            (1, "posted", None, None), (2, "pending", None, None), (3, "pending", None, None),
+            (4, "pending", None, None), (5, "posted", None, None), (6, "posted", None, 5),
+            (7, "posted", 2, None), (8, "voided", 3, None)]
+        assert ledger.failures() == []
+        db.session.remove()  # its read locks would block the DROP on PostgreSQL
+        drop_everything()

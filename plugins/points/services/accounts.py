@@ -23,12 +23,13 @@ CURRENCY = "bean"
 
 
 def org_account(org_id: int, kind: str, *, create: bool = True) -> ledger.Account | None:
-    return ledger.account("org", org_id, currency=CURRENCY, kind=kind,
+    return ledger.account("org", org_id, namespace="points", currency=CURRENCY, kind=kind,
                           allow_negative=(kind == "donations"), create=create)
 
 
 def wallet_account(user_id: int, *, create: bool = True) -> ledger.Account | None:
-    return ledger.account("user", user_id, currency=CURRENCY, kind="wallet", create=create)
+    return ledger.account("user", user_id, namespace="points", currency=CURRENCY, kind="wallet",
+                          create=create)
 
 
 def wallet_summary(user: User) -> dict:

@@ -147,7 +147,7 @@ def award_for_service(org: Organization, user: User, *, activity_id: int | None,
             audit("points.award", actor=None, org=org, obj=row, user_id=user.id, amount=points,
                   reason=reason)
         return row.amount
-    except Conflict as err:
+    except (Conflict, ledger.LedgerError) as err:
         with db.session.begin_nested():
             row = Award(org_id=org.id, user_id=user.id, amount=points, reason=reason,
                         kind="service", status="unfunded", source_key=source_key,

@@ -38,7 +38,7 @@ def expire_wallet(user_id: int, now: datetime, enabled=None) -> int:
     ledger.lock([acc.id])
     out = db.session.scalar(select(func.coalesce(func.sum(ledger.Transfer.amount), 0)).where(
         ledger.Transfer.debit_account_id == acc.id, ledger.Transfer.reverses_id.is_(None),
-        ledger.Transfer.status.in_((ledger.POSTED, ledger.PENDING))))
+        ledger.in_effect()))
     remaining_out = int(out)
     # (organization that awarded, organization whose fund paid) -> beans to expire
     to_expire: dict[tuple[int, int], int] = {}

@@ -156,7 +156,7 @@ def approve(actor: User, redemption_id: int) -> Redemption:
     def work():
         if not _move(row.id, "pending", "approved", decided_at=utcnow(), decided_by=actor.id):
             return _decided(row, "approved"), False
-        ledger.post_pending(row.transfer_id)
+        ledger.post_pending(row.transfer_id, actor_id=actor.id)
         audit("points.redeem_approve", actor=actor, org=row.reward.org, obj=row)
         db.session.refresh(row)
         return row, True

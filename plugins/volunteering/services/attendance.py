@@ -284,7 +284,7 @@ def announce_service(attendance_id: int, activity: Activity, user: User, *, minu
     with keeping_loaded_state():  # the caller answers from what it loaded
         try:
             return ledger.atomic(work)
-        except (ApiError, DBAPIError) as err:
+        except (ApiError, ledger.LedgerError, DBAPIError) as err:
             db.session.rollback()
             log.warning("service_recorded for attendance %s failed: %s", attendance_id,
                         getattr(err, "message", err))

@@ -86,7 +86,7 @@ def test_hook_service_recorded_short_fund_never_raises_and_is_paid_later(world):
     owed = services.unfunded_awards(tree.community)
     assert [a.amount for a in owed] == [FUND + 1] and spendable(people.resident) == 0
     assert record_service(tree.community, people.resident, points=FUND + 1) == [0]  # replay
-    with pytest.raises(Conflict):
+    with pytest.raises(ledger.InsufficientFunds):
         services.pay_unfunded(people.staff, owed[0].id)
     services.deposit(people.district_admin, tree.district, amount=5, key="top-up")
     services.pay_unfunded(people.staff, owed[0].id)
@@ -296,7 +296,7 @@ def test_award_batch_pays_everyone_once_or_nobody(world):
                                 key="ev1") == 0  # replayed
     assert [spendable(p) for p in others] == [20] * 5
     assert db.session.scalar(select(func.count()).select_from(Award)) == 5
-    with pytest.raises(Conflict):  # the fund cannot cover the whole batch: nobody is paid
+    with pytest.raises(ledger.InsufficientFunds):  # the fund cannot cover the batch: nobody paid
         services.award_batch(people.staff, tree.community,
                              lines=[(p.phone, FUND // 4) for p in others], reason="x", key="ev2")
     assert [spendable(p) for p in others] == [20] * 5

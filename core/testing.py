@@ -63,10 +63,32 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
+    """The database of this test process. Under pytest-xdist each worker gets
+    its own (``<name>_gw0``...), created afresh, so workers never share rows."""
     url = os.environ.get("JINDOU_TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if worker:
+        url = _fresh_database(url, worker)
+    return url
+
+
+def _fresh_database(url: str, suffix: str) -> str:
+    """``url``'s PostgreSQL database with ``_<suffix>`` appended, dropped and created."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from core.config import normalize_database_url
+
+    base = make_url(normalize_database_url(url))
+    name = f"{base.database}_{suffix}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def base_config(database_url: str) -> dict:

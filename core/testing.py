@@ -166,6 +166,9 @@ def make_app(schema):
             db.session.remove()
             broken = ledger_failures()
             truncate_all()
+        for app in made:  # each app has its own engine: close its pooled connections
+            with app.app_context():
+                db.engine.dispose()
         assert not broken, f"the test left the ledger unsound: {broken}"
 
 

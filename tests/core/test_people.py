@@ -16,7 +16,7 @@ from core.extensions import db
 from core.models import AuditLog, Membership, User
 from core.people import services
 from core.people.services import age_on, mask_phone, resolve_person_code
-from core.testing import PASSWORD, bearer, make_user
+from core.testing import PASSWORD, bearer
 from core.times import local_today
 
 

@@ -63,11 +63,14 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
 
     from core.auth.views import bp as auth_bp
     from core.orgs.views import bp as orgs_bp
+    from core.people import pages as _people_pages  # noqa: F401 (its routes join the blueprint)
+    from core.people.views import bp as people_bp
     from core.qr import bp as qr_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(orgs_bp)
     app.register_blueprint(qr_bp)
+    app.register_blueprint(people_bp)
     app.before_request(_request_id)
     app.before_request(api.bearer_only)
     app.before_request(api.csrf_guard)
@@ -104,6 +107,9 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
 
     app.context_processor(pages.template_helpers)
     app.add_template_filter(times.format_local, "local_time")
+    from core.people.services import mask_phone
+
+    app.add_template_filter(mask_phone, "mask_phone")
     from core.cli import register_commands
 
     register_commands(app)

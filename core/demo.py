@@ -8,6 +8,8 @@ from sqlalchemy import select
 from core.auth.services import register_user
 from core.extensions import db
 from core.models import Membership, Organization, OrgPlugin, User
+from core.people.services import add_relative, issue_card, register_resident
+from core.times import local_today
 
 DEMO_PASSWORD = "jindou2026"
 
@@ -55,6 +57,7 @@ def seed() -> list[tuple[str, str, str]]:
         user = register_user(phone, name, DEMO_PASSWORD)
         db.session.add(Membership(user_id=user.id, org_id=orgs[org_key].id, role=role))
         users[key] = user
+    _seed_elders(orgs, users)
     manager = current_app.extensions["jindou_plugins"]
     for name in manager.names:
         db.session.add(OrgPlugin(org_id=orgs["district"].id, plugin=name, enabled=True))
@@ -62,3 +65,23 @@ def seed() -> list[tuple[str, str, str]]:
     manager.hook.seed_demo(orgs=orgs, users=users)
     db.session.commit()
     return logins
+
+
+# Elders without phones, registered at the desk, each with a printed card; a
+# volunteer is the first one's relative (家属) and sees her under 我的家人.
+ELDERS = [
+    # name, age, hardship reason (None: not in hardship), relative key
+    ("王桂兰", 85, None, "volunteer1"),
+    ("李德福", 68, "低保", None),
+]
+
+
+def _seed_elders(orgs: dict[str, Organization], users: dict[str, User]) -> None:
+    staff, today = users["staff"], local_today()
+    for name, age, reason, relative in ELDERS:
+        born = today.replace(year=today.year - age, month=1, day=1)  # age exactly, any day
+        person, _created = register_resident(staff, orgs["building1"], name=name,
+                                             birth_date=born, hardship_reason=reason)
+        issue_card(staff, person)
+        if relative:
+            add_relative(staff, person, users[relative].phone)

@@ -4,7 +4,7 @@ per-organization plugin switches, API tokens and the audit log."""
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -99,14 +100,20 @@ class User(UserMixin, db.Model):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(11), unique=True)
+    # An elder registered at a desk may have neither (see core.people): no phone,
+    # no password, so no log-in; a card or a relative stands in.
+    phone: Mapped[str | None] = mapped_column(String(11), unique=True)
     name: Mapped[str] = mapped_column(String(50))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     # Part of every session and remember-me cookie (see get_id); raising it ends them all.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The resident profile (居民档案): on the person, so reports can tier ages in SQL.
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    hardship: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    hardship_reason: Mapped[str | None] = mapped_column(String(20))
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -127,10 +134,16 @@ class User(UserMixin, db.Model):
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
+        if not self.password_hash:  # a person with no password cannot log in
+            from core.passwords import spend_hash_time
+
+            spend_hash_time(password)  # as slow as a real check: no timing tells
+            return False
         return check_password_hash(self.password_hash, password)
 
     def __repr__(self) -> str:
-        return f"<User {self.id} {self.phone[:3]}****{self.phone[-4:]}>"
+        phone = f"{self.phone[:3]}****{self.phone[-4:]}" if self.phone else "-"
+        return f"<User {self.id} {phone}>"
 
 
 class Organization(db.Model):
@@ -272,3 +285,30 @@ class AuditLog(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     request_id: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class PersonCard(db.Model):
+    """A printed card (服务卡) standing in for a phone: a static signed token
+    naming this row, and a random 8-digit short code. Reissuing revokes the old."""
+
+    __tablename__ = "person_card"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    short_code: Mapped[str] = mapped_column(String(8), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class PersonRelative(db.Model):
+    """家属: ``relative_id`` may act for ``person_id`` (book meals, confirm visits)."""
+
+    __tablename__ = "person_relative"
+    __table_args__ = (UniqueConstraint("person_id", "relative_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    relative_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

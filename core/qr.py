@@ -35,9 +35,10 @@ PURPOSES: dict[str, int | None] = {
     "person": 120,
     "patrol": None,
     "certificate": None,
+    "card": None,  # a printed card (core.people); revoked by its row, not by time
 }
 PURPOSE_TITLES = {"checkin": "签到码", "checkout": "签退码", "person": "个人码",
-                  "patrol": "巡逻点码", "certificate": "证明核验码"}
+                  "patrol": "巡逻点码", "certificate": "证明核验码", "card": "服务卡"}
 SHORT_CODE_DIGITS = 8
 
 

@@ -93,6 +93,49 @@ ZH = {
     "Password reset. Please log in with the new password.": "密码已重置，请用新密码登录。",
     "Forgot your password? Get a reset code at your community service desk":
         "忘记密码？请到社区服务台领取重置码",
+    "Resident registered": "居民已登记",
+    "Profile saved": "档案已保存",
+    "Relative linked": "已登记家属",
+    "Relative removed": "已移除家属",
+    "Card issued": "服务卡已制好",
+    "Cards issued": "服务卡已制好",
+    "My family": "我的家人",
+    "No phone": "无手机",
+    "Resident desk": "居民登记与服务卡",
+    "Print cards": "打印服务卡",
+    "%(count)s residents here have no card yet.": "本级有 %(count)s 位居民还没有服务卡。",
+    "Issue their cards": "为他们制卡",
+    "Print": "打印",
+    "No card yet.": "还没有服务卡。",
+    "Service card: show it at the counter, or read out the 8 digits.":
+        "服务卡：在窗口出示，或念出 8 位数字。",
+    "Register a resident": "登记居民",
+    "For elders without a smartphone: no phone or password needed. A printed card and relatives stand in.":
+        "适用于没有智能手机的老人：无需手机号和密码，由服务卡和家属代为使用。",
+    "Birth date": "出生日期",
+    "Mobile number (optional)": "手机号（可不填）",
+    "In hardship": "困难对象",
+    "Hardship category": "困难类别",
+    "None": "无",
+    "Residents here": "本级居民",
+    "%(age)s years": "%(age)s 岁",
+    "Card": "已制卡",
+    "Show this code at the counter for %(name)s, or read out the 8 digits.":
+        "在窗口为%(name)s出示此码，或念出 8 位数字。",
+    "Profile": "档案",
+    "Nobody yet. Community staff can link you to an elder of your family with your mobile number.":
+        "暂无。社区工作人员可按您的手机号把您登记为家中老人的家属。",
+    "Resident profile": "居民档案",
+    "Save profile": "保存档案",
+    "Relatives": "家属",
+    "Link a relative by mobile number (they may act for this person)":
+        "按手机号登记家属（家属可代其办理）",
+    "Link relative": "登记家属",
+    "Printed card": "服务卡",
+    "Card issued on %(day)s.": "服务卡制于 %(day)s。",
+    "Print the card": "打印服务卡",
+    "Reissue the card (the old one stops working)": "补办服务卡（旧卡作废）",
+    "Issue a card": "制作服务卡",
 }
 
 root = Path(__file__).resolve().parent.parent / "core" / "translations"

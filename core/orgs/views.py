@@ -38,6 +38,7 @@ from core.orgs.schemas import (
     PluginSwitchSchema,
     SettingValuesSchema,
 )
+from core.people.services import dependants_of
 
 bp = Blueprint("orgs", __name__)
 
@@ -217,7 +218,8 @@ def home():
         districts = db.session.scalars(db.select(Organization).where(
             Organization.level == Level.district.value).order_by(Organization.name)).all()
     return render_template("orgs/home.html", memberships=rows, org=org, cards=cards,
-                           role_titles=role_titles(), districts=districts)
+                           role_titles=role_titles(), districts=districts,
+                           has_family=bool(dependants_of(current_user)))
 
 
 @bp.post("/orgs/districts")

@@ -7,9 +7,10 @@ from flask_login import current_user, login_required
 
 from core import qr
 from core.access import get_org, get_visible_org, require_role
-from core.api import NotFound, doc, load, paginate
+from core.api import doc, load, paginate
 from core.extensions import db
 from core.models import Role, User
+from core.people.services import resolve_person_code
 from core.plugins import plugin_blueprint
 from plugins.volunteering import services
 from plugins.volunteering.models import Activity
@@ -144,14 +145,11 @@ def api_checkin_code_png(activity_id):
 
 
 def person_user_id(activity: Activity, data: dict) -> int:
-    if data.get("token"):
-        token = data["token"].rsplit("/c/", 1)[-1]  # a scanned URL or the bare token
-        _purpose, payload = qr.verify(token, "person")
-        return payload["u"]
-    user_id = qr.match_short_code(data["code"], services.short_code_candidates(activity, data["kind"]))
-    if user_id is None:
-        raise NotFound("短码无效或已过期，请让志愿者刷新个人码", code="code_not_found")
-    return user_id
+    """Who the staff scanned: core resolves the code (token, card, short code); a
+    typed short code is matched against the people expected at this desk."""
+    person = resolve_person_code(data.get("token") or data["code"],
+                                 candidates=services.short_code_candidates(activity, data["kind"]))
+    return person.id
 
 
 @bp.post("/api/v1/activities/<int:activity_id>/person-scans")
@@ -165,15 +163,6 @@ def api_person_scan(activity_id):
     body = services.staff_scan(current_user, activity, data["kind"], user_id=user_id).data()
     body["name"] = db.session.get(User, user_id).name
     return jsonify(body)
-
-
-@bp.get("/api/v1/me/person-code")
-@login_required
-def api_person_code():
-    """My own short-lived code (for staff to scan) and its typed short code."""
-    code = qr.person_code(current_user.id)
-    return {"token": code.token, "url": qr.scan_url(code.token), "short_code": code.short_code,
-            "expires_at": code.expires_at.isoformat()}
 
 
 # -- attendance, back-fill, record, settings ----------------------------------------------------

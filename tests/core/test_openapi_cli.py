@@ -60,3 +60,17 @@ def test_demo_seeds_the_district_and_prints_logins(make_app, tmp_path, monkeypat
         levels = db.session.scalars(select(Organization.level)).all()
         assert levels.count("district") == 1 and levels.count("subdistrict") == 2
         assert levels.count("community") == 4 and "group" in levels and "building" in levels
+        _demo_elders()
+
+
+def _demo_elders():
+    """Two elders without phones (85, and 68 in hardship), with cards and a relative."""
+    from core.models import User
+    from core.people import services
+
+    elders = db.session.scalars(select(User).where(User.phone.is_(None)).order_by(User.id)).all()
+    assert [(services.age_of(e), e.hardship, e.password_hash) for e in elders] == \
+        [(85, False, None), (68, True, None)]
+    assert all(services.active_card(e) is not None for e in elders)
+    volunteer = db.session.scalar(select(User).where(User.phone == "13900000001"))
+    assert services.dependants_of(volunteer) == [elders[0]]

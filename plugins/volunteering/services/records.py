@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import Organization, User
+from core.people.services import mask_phone
 from core.times import format_local
 from plugins.volunteering.models import Activity, Attendance
 
@@ -77,10 +78,6 @@ def month_summary(org: Organization, start: datetime, end: datetime) -> dict:
     return {"activities": activities, "volunteers": len({u.id for _, _, _, u in rows}),
             "verified_minutes": sum(a.minutes for a, *_ in rows if a.verified),
             "honour_minutes": sum(a.minutes for a, *_ in rows if not a.verified)}
-
-
-def mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"
 
 
 def format_minutes(minutes: int) -> str:

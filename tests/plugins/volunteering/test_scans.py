@@ -203,7 +203,7 @@ def test_staff_scans_a_person_code_or_types_its_short_code(client, on, people):
     r = client.post(url, json={"kind": "out", "code": mine["short_code"]}, headers=staff)
     assert r.status_code == 200 and r.json["kind"] == "checkout"
     r = client.post(url, json={"kind": "in", "code": "00000000"}, headers=staff)
-    assert (r.status_code, r.json["error"]["code"]) == (404, "code_not_found")
+    assert (r.status_code, r.json["error"]["code"]) == (404, "person_not_found")
     checkin = code(client, activity, staff)["token"]
     r = client.post(url, json={"kind": "in", "token": checkin}, headers=staff)
     assert r.json["error"]["code"] == "token_wrong_purpose"

@@ -31,7 +31,7 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     from core import api, extensions, ledger, security  # noqa: F401 (the ledger's tables are core's)
     from core.config import load_settings, normalize_database_url
     from core.extensions import csrf, db, limiter, login_manager, migrate
-    from core.plugins import load_plugins
+    from core.plugins import _refuse_route_collisions, load_plugins
 
     app = Flask(__name__, instance_relative_config=True)
     # <int:...> in every URL stops at the largest id, so a huge number is a 404, not an overflow.
@@ -113,6 +113,8 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     from core.cli import register_commands
 
     register_commands(app)
+    # Again, now that the app's own routes (/api/v1/openapi.json, /lang/...) exist too.
+    _refuse_route_collisions(app)
     return app
 
 

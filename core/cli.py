@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -97,11 +98,42 @@ def ledger_check():
         raise click.ClickException(f"ledger invariant fails: {first_failed}")
 
 
+@click.group("plugin")
+def plugin_group():
+    """Write your own plugin (see docs/plugins.md)."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option("--path", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write a stand-alone package DIR/NAME (and DIR/tests) instead of "
+                   "plugins/NAME in this repository.")
+@click.option("--title", default=None, help="Chinese title (default: NAME).")
+@click.option("--title-en", default=None, help="English title.")
+@with_appcontext
+def new_plugin(name, path, title, title_en):
+    """Scaffold plugin NAME in the house shape, with a migration and passing tests."""
+    from core.plugins import discover
+    from core.scaffold import ScaffoldError, create
+
+    taken = set(discover()) | set(current_app.blueprints)
+    try:
+        made = create(name, taken=taken, path=path, title=title, title_en=title_en)
+    except ScaffoldError as err:
+        raise click.ClickException(str(err)) from err
+    for file in made.files:
+        click.echo(f"  created {file}")
+    click.echo(f"\nDeclare it in pyproject.toml (then `pip install -e .` again):\n\n"
+               f"{made.entry_point(name)}\n\n"
+               f"then: jindou db upgrade && pytest {made.tests_dir}")
+
+
 def register_commands(app) -> None:
     """Core commands live on ``app.cli`` (so ``flask``/``jindou`` and tests see them)."""
     app.cli.add_command(create_admin)
     app.cli.add_command(list_plugins)
     app.cli.add_command(ledger_group)
+    app.cli.add_command(plugin_group)
     app.cli.add_command(_db_group(), "db")  # replaces Flask-Migrate's, see _db_group
 
 

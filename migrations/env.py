@@ -1,6 +1,6 @@
 """Alembic environment (Flask-Migrate).
 
-``jindou db revision --autogenerate -x plugin=points --head points@head -m "..."``
+``jindou db migrate -x plugin=points --head points@head --rev-id 0004_points -m "..."``
 compares only that plugin's tables (named ``points_*``), so a plugin's
 revision never proposes dropping another's. Without ``-x plugin`` only core
 tables are compared.

@@ -3,11 +3,9 @@ the form, call a service through core's ``form_action``, go back."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -15,6 +13,7 @@ from sqlalchemy import select
 from core import qr
 from core.access import get_visible_org, has_role, org_with_role
 from core.api import ApiError, load
+from core.export import csv_response
 from core.extensions import db
 from core.ledger import LedgerError
 from core.models import Role, utcnow
@@ -32,9 +31,12 @@ from plugins.points import services
 from plugins.points.models import STATUS_TITLES, Award, Redemption, Reward
 from plugins.points.schemas import (
     MAX_BEANS,
+    AwardBatchSchema,
     AwardCreateSchema,
     DepositSchema,
     RedemptionCreateSchema,
+    RejectSchema,
+    ReverseSchema,
     RewardCreateSchema,
 )
 from plugins.points.views import bp, own_or_staff
@@ -42,7 +44,8 @@ from plugins.points.views import bp, own_or_staff
 PHONE_RE = re.compile(r"1\d{10}", re.ASCII)
 # Field names in errors, where 金豆 says it better than core's defaults.
 FIELD_TITLES = {"amount": "金豆数量", "cost": "所需金豆", "stock": "库存",
-                "per_person_limit": "每人限兑", "donor": "捐赠方"}
+                "per_person_limit": "每人限兑", "donor": "捐赠方", "reason": "原因",
+                "idempotency_key": "表单标识（请刷新页面重试）"}
 
 
 def staff_org(org_id: int, role: Role = Role.staff):
@@ -113,8 +116,7 @@ def award_form(org_id):
 def award_batch_form(org_id):
     """批量发放: one "phone amount" per line, one reason for all."""
     org = staff_org(org_id)
-    reason = request.form.get("reason", "").strip()
-    key = request.form.get("idempotency_key", "").strip()
+    back = url_for("points.manage_page", org_id=org_id)
     lines, bad = [], []
     for raw in request.form.get("lines", "").splitlines():
         parts = raw.replace("，", " ").replace(",", " ").split()
@@ -124,15 +126,18 @@ def award_batch_form(org_id):
         if amount is not None and PHONE_RE.fullmatch(parts[0]) and 0 < amount <= MAX_BEANS:
             lines.append((parts[0], amount))
         else:
-            bad.append(raw.strip())
-    back = url_for("points.manage_page", org_id=org_id)
-    if bad or not lines or not reason or len(reason) > 100 or not key:
+            bad.append(raw.strip()[:40])
+    if bad or not lines:
         flash("请检查：每行写“手机号 金豆数”，并填写原因" +
               (f"（有误的行：{'；'.join(bad[:3])}）" if bad else ""), "error")
         return redirect(back)
-    return act(lambda: services.award_batch(current_user, org, lines=lines,
-                                                    reason=reason, key=key),
-                       f"已向 {len(lines)} 人发放金豆", back)
+
+    def action():
+        d = load(AwardBatchSchema(), form_fields("reason", "idempotency_key"))
+        services.award_batch(current_user, org, lines=lines, reason=d["reason"],
+                             key=d["idempotency_key"])
+
+    return act(action, f"已向 {len(lines)} 人发放金豆", back)
 
 
 @bp.post("/points/awards/<int:award_id>/pay")
@@ -147,9 +152,13 @@ def pay_award_form(award_id):
 @login_required
 def reverse_award_form(award_id):
     row = db.session.get(Award, award_id) or abort(404)
-    reason = request.form.get("reason", "").strip()[:100] or "发放有误"
-    return act(lambda: services.reverse_award(current_user, award_id, reason=reason),
-                       "已冲正，金豆已退回基金", url_for("points.manage_page", org_id=row.org_id))
+
+    def action():
+        reason = load(ReverseSchema(), {"reason": request.form.get("reason", "").strip()
+                                        or "发放有误"})["reason"]
+        services.reverse_award(current_user, award_id, reason=reason)
+
+    return act(action, "已冲正，金豆已退回基金", url_for("points.manage_page", org_id=row.org_id))
 
 
 @bp.post("/points/orgs/<int:org_id>/settings")
@@ -242,8 +251,8 @@ def redemption_page(redemption_id):
 def decide_form(redemption_id, verb):
     actions = {
         "approve": lambda: services.approve(current_user, redemption_id),
-        "reject": lambda: services.reject(current_user, redemption_id,
-                                          reason=request.form.get("reason", "")[:200]),
+        "reject": lambda: services.reject(current_user, redemption_id, reason=load(
+            RejectSchema(), form_fields("reason"))["reason"]),
         "fulfil": lambda: services.fulfil(current_user, redemption_id),
         "cancel": lambda: services.cancel(current_user, redemption_id),
     }
@@ -312,12 +321,7 @@ def report_csv(org_id):
     org = staff_org(org_id)
     month = parse_month(request.args.get("month"))
     figures = services.report(org, month)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["组织", "月份", *services.REPORT_TITLES.values()])
-    writer.writerow([org.name, month.strftime("%Y-%m"),
-                     *(figures[k] for k in services.REPORT_TITLES)])
-    name = f"jindou-points-{org.id}-{month:%Y-%m}.csv"
-    # A BOM so that Excel opens the Chinese headers correctly.
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}"})
+    return csv_response(f"jindou-points-{org.id}-{month:%Y-%m}.csv",
+                        ["组织", "月份", *services.REPORT_TITLES.values()],
+                        [[org.name, month.strftime("%Y-%m"),
+                          *(figures[k] for k in services.REPORT_TITLES)]])

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.api import Moment, StrictInt, amount_field
+from core.api import Moment, StrictInt, amount_field, text_field
 from core.auth.schemas import PHONE
+from plugins.points.models import Deposit, Redemption, Reward
 
 MAX_BEANS = 1_000_000  # one award, deposit or reward cost
 MAX_STOCK = 100_000
 MAX_QUANTITY = 100
 
-KEY = fields.String(required=True, validate=validate.Length(min=1, max=100))
+# Keys are stored scoped, as ``points:award:<actor>:<key>[:<user>]`` (200 characters):
+# 100 leaves room for the prefix.
+KEY_LENGTH = 100
+# Award reasons become ledger reasons with a prefix (``冲正：…``, 200 characters).
+REASON_LENGTH = 100
+KEY = text_field(KEY_LENGTH, min_length=1, required=True)
 
 
 class WalletSchema(Schema):
@@ -30,8 +36,8 @@ class TransferLineSchema(Schema):
 
 class DepositSchema(Schema):
     amount = amount_field(maximum=MAX_BEANS * 100, required=True)
-    note = fields.String(load_default="", validate=validate.Length(max=200))
-    donor = fields.String(load_default="", validate=validate.Length(max=100))
+    note = text_field(Deposit.note, load_default="")
+    donor = text_field(Deposit.donor, load_default="")
     idempotency_key = KEY
 
 
@@ -42,7 +48,14 @@ class FundSchema(Schema):
 class AwardCreateSchema(Schema):
     phone = fields.String(required=True, validate=PHONE)
     amount = amount_field(maximum=MAX_BEANS, required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reason = text_field(REASON_LENGTH, min_length=1, required=True)
+    idempotency_key = KEY
+
+
+class AwardBatchSchema(Schema):
+    """The 批量发放 form's fields besides its lines (parsed by the page)."""
+
+    reason = text_field(REASON_LENGTH, min_length=1, required=True)
     idempotency_key = KEY
 
 
@@ -51,11 +64,11 @@ class AwardCreatedSchema(Schema):
 
 
 class RewardCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = text_field(Reward.name, min_length=1, required=True)
     cost = amount_field(maximum=MAX_BEANS, required=True)
     stock = StrictInt(required=True, validate=validate.Range(
         min=0, max=MAX_STOCK, error="必须是 0 到 {max} 之间的整数"))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    description = text_field(2000, load_default="")  # a TEXT column: a sane bound
     per_person_limit = amount_field(maximum=MAX_QUANTITY, load_default=None, allow_none=True)
     starts_at = Moment(load_default=None, allow_none=True)
     ends_at = Moment(load_default=None, allow_none=True)
@@ -99,7 +112,7 @@ class RedemptionSchema(Schema):
 
 
 class RejectSchema(Schema):
-    reason = fields.String(load_default="", validate=validate.Length(max=200))
+    reason = text_field(Redemption.reject_reason, load_default="")
 
 
 class StatusSchema(Schema):
@@ -127,7 +140,7 @@ class AwardSchema(Schema):
 
 
 class ReverseSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reason = text_field(REASON_LENGTH, min_length=1, required=True)
 
 
 class ReversedSchema(Schema):

@@ -8,6 +8,7 @@ from core import hookimpl
 from core.extensions import db
 from core.plugins import PluginMeta, SettingSpec
 from plugins.volunteering.models import Activity
+from plugins.volunteering.schemas import MAX_POINTS, MAX_POINTS_PER_HOUR
 
 
 @hookimpl
@@ -17,7 +18,15 @@ def describe():
                       owners={"activity_id": Activity},
                       settings=(SettingSpec("honour_hours_earn_points", bool, False,
                                             "补录的荣誉时数也发放金豆",
-                                            "Back-filled honour hours earn points"),))
+                                            "Back-filled honour hours earn points"),
+                                SettingSpec("max_points_per_activity", int, 200,
+                                            "每个活动的完成奖励金豆上限",
+                                            "Most points an activity may give on completion",
+                                            minimum=0, maximum=MAX_POINTS),
+                                SettingSpec("max_points_per_hour", int, 50,
+                                            "每个活动的每小时金豆上限",
+                                            "Most points an activity may give per hour",
+                                            minimum=0, maximum=MAX_POINTS_PER_HOUR)))
 
 
 @hookimpl

@@ -6,7 +6,6 @@ pages, the rest are flashed.
 
 from __future__ import annotations
 
-import csv
 import io
 
 from flask import (
@@ -27,6 +26,7 @@ from core import qr
 from core.access import can_see, get_org, has_role, require_role
 from core.api import ApiError, BadRequest
 from core.auth.services import memberships_of
+from core.export import csv_response, safe_cell
 from core.extensions import db
 from core.models import Role, User, utcnow
 from core.pages import form_action, form_fields, form_ints, message_of
@@ -292,13 +292,7 @@ def _export_rows(org_id: int):
 @login_required
 def export_csv(org_id):
     org, start, end, table = _export_rows(org_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(services.EXPORT_HEADER)
-    writer.writerows(table)
-    # A BOM so Excel opens the Chinese text correctly.
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename=service-{org.id}-{start}-{end}.csv"})
+    return csv_response(f"service-{org.id}-{start}-{end}.csv", services.EXPORT_HEADER, table)
 
 
 @bp.get("/volunteering/orgs/<int:org_id>/export.xlsx")
@@ -310,9 +304,10 @@ def export_xlsx(org_id):
     book = Workbook()
     sheet = book.active
     sheet.title = "志愿服务记录"
-    sheet.append(services.EXPORT_HEADER)
-    for row in table:
-        sheet.append(row)
+    # Excel runs formulas here too (openpyxl stores "=..." as one): text is
+    # defused like the CSV's; numbers stay numbers.
+    for row in [services.EXPORT_HEADER, *table]:
+        sheet.append([safe_cell(v) if isinstance(v, str) else v for v in row])
     out = io.BytesIO()
     book.save(out)
     return Response(out.getvalue(), headers={

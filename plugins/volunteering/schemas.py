@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.api import Moment, StrictBool, StrictInt
+from core.api import Moment, StrictBool, StrictInt, text_field
 from core.models import utcnow
-from plugins.volunteering.models import CATEGORIES
+from plugins.volunteering.models import CATEGORIES, Activity, Attendance
 
 _MAX_LENGTH = timedelta(days=7)
 # What one attendance may earn stays within what one 金豆 award may pay
@@ -22,10 +22,11 @@ def _up_to(maximum: int) -> validate.Range:
 
 
 class ActivityCreateSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    category = fields.String(load_default="其他", validate=validate.OneOf(CATEGORIES))
-    location = fields.String(load_default="", validate=validate.Length(max=200))
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    title = text_field(Activity.title, min_length=1, required=True)
+    category = text_field(Activity.category, load_default="其他",
+                          validate=validate.OneOf(CATEGORIES))
+    location = text_field(Activity.location, load_default="")
+    description = text_field(5000, load_default="")  # a TEXT column: a sane bound
     starts_at = Moment(required=True)
     ends_at = Moment(required=True)
     signup_deadline = Moment(load_default=None, allow_none=True)
@@ -105,7 +106,7 @@ class BackfillSchema(Schema):
     phone = fields.String(required=True, validate=validate.Regexp(r"^1\d{10}$", error="手机号无效"))
     checked_in_at = Moment(required=True)
     checked_out_at = Moment(required=True)
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    reason = text_field(Attendance.reason, min_length=2, required=True)
 
     @validates_schema
     def _order(self, data, **_kwargs):

@@ -22,6 +22,7 @@ from plugins.points.services.accounts import (
     wallet_summary,
 )
 from plugins.points.services.awards import (
+    ALREADY_REVERSED,
     MAX_AWARD,
     SELF_AWARD,
     add_months,
@@ -40,10 +41,12 @@ from plugins.points.services.expiry import expire_all, expire_wallet, set_expiry
 from plugins.points.services.reports import REPORT_TITLES, leaderboard, report
 from plugins.points.services.rewards import (
     ACTIVE_REDEMPTIONS,
+    SELF_APPROVAL,
     approve,
     by_code,
     cancel,
     create_reward,
+    deciding_redemption,
     fulfil,
     is_open,
     pending_count,
@@ -57,9 +60,11 @@ from plugins.points.services.rewards import (
 )
 
 __all__ = [
-    "ACTIVE_REDEMPTIONS", "CURRENCY", "KIND_TITLES", "MAX_AWARD", "REPORT_TITLES", "SELF_AWARD",
+    "ACTIVE_REDEMPTIONS", "ALREADY_REVERSED", "CURRENCY", "KIND_TITLES", "MAX_AWARD", "REPORT_TITLES", "SELF_APPROVAL",
+    "SELF_AWARD",
     "add_months", "approve", "award", "award_batch", "award_for_service", "awards_in",
-    "belongs_to", "by_code", "cancel", "counterpart_names", "create_reward", "deposit",
+    "belongs_to", "by_code", "cancel", "counterpart_names", "create_reward", "deciding_redemption",
+    "deposit",
     "expire_all", "expire_wallet", "expiry_months", "fulfil", "fund_balance", "funding_org",
     "history", "is_open", "leaderboard", "member_by_phone", "org_account", "pay_unfunded",
     "pending_count", "queue", "reject", "report", "request_redemption", "reverse_award",

@@ -24,6 +24,7 @@ from plugins.points.services.accounts import (
 
 MAX_AWARD = 1_000_000  # one award; as the API's bound
 SELF_AWARD = "不能给自己发放金豆，请由其他工作人员发放"
+ALREADY_REVERSED = "这笔奖励已经冲正过了"
 
 
 def expiry_months(org: Organization) -> int | None:
@@ -166,6 +167,8 @@ def pay_unfunded(actor: User, award_id: int) -> Award:
         raise NotFound("未找到该奖励")
     org = db.session.get(Organization, row.org_id)
     require_role(actor, org, Role.staff)
+    if row.user_id == actor.id:
+        raise Forbidden(SELF_AWARD, code="self_award")
 
     def work():
         fresh = db.session.get(Award, award_id)
@@ -216,7 +219,8 @@ def reversed_transfer_ids(transfer_ids) -> set[int]:
 
 
 def reverse_award(actor: User, award_id: int, *, reason: str):
-    """Undo a mistaken award with a reversing transfer (409 if already spent)."""
+    """Undo a mistaken award with a reversing transfer: 409 ``already_reversed``
+    the second time (even an identical repeat: API.md), 409 if already spent."""
     row = db.session.get(Award, award_id)
     if row is None or row.transfer_id is None:
         raise NotFound("未找到该奖励")
@@ -224,13 +228,20 @@ def reverse_award(actor: User, award_id: int, *, reason: str):
     require_role(actor, org, Role.staff)
 
     def work():
-        posted = ledger.reverse(row.transfer_id, reason=f"冲正：{reason}", actor_id=actor.id,
-                                short_message="金豆已被使用，无法冲正")
+        db.session.refresh(row)
+        if row.reversed_at is not None:
+            raise Conflict(ALREADY_REVERSED, code="already_reversed")
+        try:
+            posted = ledger.reverse(row.transfer_id, reason=f"冲正：{reason}", actor_id=actor.id,
+                                    short_message="金豆已被使用，无法冲正")
+        except ledger.AlreadyReversed as err:
+            raise Conflict(ALREADY_REVERSED, code="already_reversed") from err
+        if posted.replayed:  # a racing identical request won: this one is the second
+            raise Conflict(ALREADY_REVERSED, code="already_reversed")
         # The award no longer counts (光荣榜, report, expiry); the ledger keeps both lines.
         db.session.execute(update(Award).where(Award.id == award_id, Award.reversed_at.is_(None))
                            .values(reversed_at=utcnow()))
-        if not posted.replayed:
-            audit("points.award_reversed", actor=actor, org=org, obj=row, reason=reason)
+        audit("points.award_reversed", actor=actor, org=org, obj=row, reason=reason)
         return posted
 
     return ledger.atomic(work)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from core import ledger
 from core.access import can_see, require_role
-from core.api import Conflict, NotFound
+from core.api import Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Organization, Role, User, utcnow
@@ -21,6 +21,7 @@ from plugins.points.services.accounts import org_account, wallet_account
 
 ACTIVE_REDEMPTIONS = ("pending", "approved", "fulfilled")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a desk
+SELF_APPROVAL = "不能处理自己的兑换，请由其他工作人员办理（自己的申请可以取消）"
 
 
 def create_reward(actor: User, org: Organization, *, name: str, cost: int, stock: int,
@@ -134,6 +135,15 @@ def staff_redemption(actor: User, redemption_id: int) -> Redemption:
     return row
 
 
+def deciding_redemption(actor: User, redemption_id: int) -> Redemption:
+    """A redemption ``actor`` may approve, reject or hand over: staff over it,
+    and not their own (403 ``self_approval``; the owner may cancel instead)."""
+    row = staff_redemption(actor, redemption_id)
+    if row.user_id == actor.id:
+        raise Forbidden(SELF_APPROVAL, code="self_approval")
+    return row
+
+
 def _move(redemption_id: int, from_status: str, to_status: str, **values) -> bool:
     """Change status only from ``from_status`` (a race loses cleanly)."""
     changed = db.session.execute(update(Redemption).where(
@@ -151,7 +161,7 @@ def _decided(row: Redemption, wanted: str) -> Redemption:
 
 
 def approve(actor: User, redemption_id: int) -> Redemption:
-    row = staff_redemption(actor, redemption_id)
+    row = deciding_redemption(actor, redemption_id)
 
     def work():
         if not _move(row.id, "pending", "approved", decided_at=utcnow(), decided_by=actor.id):
@@ -178,7 +188,7 @@ def _give_back(row: Redemption) -> None:
 
 
 def reject(actor: User, redemption_id: int, *, reason: str = "") -> Redemption:
-    row = staff_redemption(actor, redemption_id)
+    row = deciding_redemption(actor, redemption_id)
 
     def work():
         if not _move(row.id, "pending", "rejected", decided_at=utcnow(), decided_by=actor.id,
@@ -211,7 +221,7 @@ def cancel(user: User, redemption_id: int) -> Redemption:
 
 def fulfil(actor: User, redemption_id: int) -> Redemption:
     """Staff hand the reward over (after scanning or typing the pickup code)."""
-    row = staff_redemption(actor, redemption_id)
+    row = deciding_redemption(actor, redemption_id)
 
     def work():
         if not _move(row.id, "approved", "fulfilled", fulfilled_at=utcnow(),

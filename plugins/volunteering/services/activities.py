@@ -8,19 +8,23 @@ to the caller.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from core import ledger
 from core.access import can_see, has_role, require_role
-from core.api import Conflict, NotFound
+from core.api import BadRequest, Conflict, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Organization, Role, User, utcnow
 from plugins.volunteering.models import Activity, Attendance, Signup
+from plugins.volunteering.services.settings import points_caps
 
 ACTIVE = ("confirmed", "waitlisted")
+# Setting up the check-in screen may take a moment after the start; older
+# service is back-filled (honour hours), never a new back-dated activity.
+MAY_START_BEFORE_NOW = timedelta(hours=1)
 
 
 @contextmanager
@@ -53,9 +57,28 @@ def _lock_user(user_id: int) -> None:
 # -- activities -------------------------------------------------------------------------
 
 
+def check_activity(org: Organization, data: dict, now: datetime | None = None) -> None:
+    """The rules an activity of ``org`` obeys beyond its schema: it starts at
+    most an hour ago and gives no more 金豆 than the organization's caps
+    (settings ``max_points_per_activity``, ``max_points_per_hour``).
+    400 naming every field that breaks one."""
+    errors: dict[str, list[str]] = {}
+    starts = data.get("starts_at")
+    if starts is not None and starts < (now or utcnow()) - MAY_START_BEFORE_NOW:
+        errors["starts_at"] = ["开始时间最早为一小时前；更早的服务请在活动中补录"]
+    caps = points_caps(org)
+    for field, title in (("points", "完成奖励金豆"), ("points_per_hour", "每小时金豆")):
+        if data.get(field, 0) > caps[field]:
+            errors[field] = [f"{title}不能超过本组织上限 {caps[field]}"]
+    if errors:
+        raise BadRequest("活动设置有误", fields=errors)
+
+
 def create_activity(user: User, org: Organization, data: dict) -> Activity:
-    """Staff of ``org`` (or above) create an activity there. ``data`` is validated."""
+    """Staff of ``org`` (or above) create an activity there. ``data`` is validated
+    by its schema; :func:`check_activity` applies the rules that need ``org``."""
     require_role(user, org, Role.staff)
+    check_activity(org, data)
     activity = Activity(org_id=org.id, created_by_id=user.id, **data)
     db.session.add(activity)
     db.session.flush()

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import ledger
 from core.access import can_see, require_role
-from core.api import ApiError, BadRequest, Conflict, NotFound
+from core.api import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
 from core.models import Organization, Role, User, utcnow
@@ -49,8 +49,12 @@ def service_minutes(activity: Activity, checked_in_at: datetime, checked_out_at:
     return max(0, int((end - start).total_seconds()) // 60)
 
 
-def points_for(activity: Activity, minutes: int) -> int:
-    """The base points plus points_per_hour pro rata by the minute, rounded down."""
+def points_for(activity: Activity, minutes: int, user_id: int | None = None) -> int:
+    """The base points plus points_per_hour pro rata by the minute, rounded down.
+    Whoever created the activity earns none from it (their minutes still count):
+    nobody sets their own pay."""
+    if user_id is not None and user_id == activity.created_by_id:
+        return 0
     return activity.points + activity.points_per_hour * minutes // 60
 
 
@@ -181,7 +185,7 @@ def check_out(user_id: int, activity: Activity, *, by: User | None = None,
         raise Conflict("签退时间已过，请联系工作人员补录", code="checkout_closed")
     minutes = service_minutes(activity, row.checked_in_at, at)
     # No minutes of service (e.g. out before the start): nothing earned, nothing to announce.
-    earned = points_for(activity, minutes) if minutes else 0
+    earned = points_for(activity, minutes, user_id) if minutes else 0
     # With nobody listening (points off here) the record is final in one commit.
     listening = minutes > 0 and _listeners(activity.organization)
     done = db.session.execute(
@@ -305,6 +309,8 @@ def backfill(staff: User, activity: Activity, *, user: User, checked_in_at: date
     """Staff record hours nobody scanned (荣誉时数), with a reason, audited.
     Scanned hours are never overwritten."""
     require_role(staff, activity.organization, Role.staff)
+    if user.id == staff.id:
+        raise Forbidden("不能为自己补录服务时长，请由其他工作人员补录", code="self_backfill")
     if not can_see(user, activity.organization):
         raise NotFound("该居民不属于本活动所在组织", code="not_member")
     attendance = attendance_of(user.id, activity.id)
@@ -317,7 +323,7 @@ def backfill(staff: User, activity: Activity, *, user: User, checked_in_at: date
     if minutes == 0:
         raise BadRequest("补录时间与活动时间没有重叠",
                          fields={"checked_out_at": ["须在活动时间内"]}, code="no_overlap")
-    earned = (points_for(activity, minutes)
+    earned = (points_for(activity, minutes, user.id)
               if honour_hours_earn_points(activity.organization) else 0)
     attendance.status, attendance.verified = "backfilled", False
     attendance.checked_in_at, attendance.checked_out_at = checked_in_at, checked_out_at

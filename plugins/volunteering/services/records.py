@@ -52,20 +52,15 @@ def service_rows(org: Organization, start: datetime, end: datetime):
 EXPORT_HEADER = ["姓名", "手机号", "组织", "活动", "日期", "时长（小时）", "类型", "记录人"]
 
 
-def _cell(text: str) -> str:
-    """Names typed by people must not become spreadsheet formulas."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 def export_rows(org: Organization, start: datetime, end: datetime) -> list[list]:
-    """The rows of the service export (under :data:`EXPORT_HEADER`), phones masked."""
+    """The rows of the service export (under :data:`EXPORT_HEADER`), phones masked.
+    Raw values: the exports defuse formulas (``core.export.safe_cell``)."""
     table = []
     for att, act, act_org, user in service_rows(org, start, end):
         recorder = db.session.get(User, att.recorded_by_id).name if att.recorded_by_id else "扫码"
-        table.append([_cell(user.name), mask_phone(user.phone), _cell(act_org.name),
-                      _cell(act.title), format_local(act.starts_at, "%Y-%m-%d"),
-                      round(att.minutes / 60, 2), "信用时数" if att.verified else "荣誉时数",
-                      _cell(recorder)])
+        table.append([user.name, mask_phone(user.phone), act_org.name, act.title,
+                      format_local(act.starts_at, "%Y-%m-%d"), round(att.minutes / 60, 2),
+                      "信用时数" if att.verified else "荣誉时数", recorder])
     return table
 
 

@@ -15,3 +15,10 @@ def honour_hours_earn_points(org: Organization) -> bool:
 def set_honour_hours_earn_points(user: User, org: Organization, allowed: bool) -> None:
     """Admins of ``org`` or above; audited by core."""
     settings.put(user, org, "volunteering", {"honour_hours_earn_points": allowed})
+
+
+def points_caps(org: Organization) -> dict[str, int]:
+    """The most an activity here may give: ``points`` on completion and
+    ``points_per_hour`` (admins set them; nearest ancestor-or-self wins)."""
+    return {"points": settings.get(org, "volunteering", "max_points_per_activity"),
+            "points_per_hour": settings.get(org, "volunteering", "max_points_per_hour")}

@@ -376,7 +376,8 @@ def test_list_and_reverse_awards(client, world):
     assert client.post(url, headers=staff, json={}).status_code == 400
     r = client.post(url, headers=staff, json={"reason": "发错人"})
     assert r.status_code == 200 and isinstance(r.json["transfer_id"], int)
-    assert client.post(url, headers=staff, json={"reason": "发错人"}).json == r.json
+    again = client.post(url, headers=staff, json={"reason": "发错人"})  # even identical
+    assert again.status_code == 409 and again.json["error"]["code"] == "already_reversed"
     assert wallet(client, people.resident) == {"balance": 0, "held": 0}
     ledger.check_invariants()
 

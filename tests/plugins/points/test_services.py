@@ -201,7 +201,9 @@ def test_reversing_an_award(world):
     tree, people = world
     row = give(people, tree, 30)
     services.reverse_award(people.staff, row.id, reason="发错人")
-    services.reverse_award(people.staff, row.id, reason="发错人")  # once only
+    with pytest.raises(Conflict) as again:  # once only; a repeat is told so
+        services.reverse_award(people.staff, row.id, reason="发错人")
+    assert again.value.code == "already_reversed"
     assert spendable(people.resident) == 0
     assert services.fund_balance(tree.district) == FUND
     assert db.session.scalar(select(func.count()).select_from(AuditLog).where(

@@ -90,13 +90,16 @@ def test_points_state_machine(world):
             who, amount, award_id = self.awards[key]
             try:
                 services.reverse_award(staff, award_id, reason="冲正")
-            except (Conflict, LedgerError):
-                assert key not in self.reversed and self.spendable[who] < amount
+            except (Conflict, LedgerError) as err:
+                if key in self.reversed:  # a second reversal is always refused
+                    assert err.code == "already_reversed"
+                else:
+                    assert self.spendable[who] < amount
                 return
-            if key not in self.reversed:
-                self.reversed.add(key)
-                self.fund += amount
-                self.spendable[who] -= amount
+            assert key not in self.reversed
+            self.reversed.add(key)
+            self.fund += amount
+            self.spendable[who] -= amount
 
         @rule(who=st.integers(0, 2), qty=st.integers(1, 3), k=st.integers(0, 5))
         def redeem(self, who, qty, k):

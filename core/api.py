@@ -137,12 +137,17 @@ API_DOCS: dict[Callable, dict] = {}
 
 def doc(*, body: type[Schema] | Schema | None = None, response: type[Schema] | Schema | None = None,
         status: int = 200, many: bool = False, query: type[Schema] | None = None,
-        summary: str | None = None):
-    """Record a view's schemas for the OpenAPI document (see core.openapi)."""
+        summary: str | None = None, public: bool = False, also: tuple[int, ...] = ()):
+    """Record a view's schemas for the OpenAPI document (see core.openapi).
+
+    ``public``: no bearer token needed (log-in, register). ``also``: other
+    success statuses answering the same schema (a repeated sign-up's 200).
+    """
 
     def decorate(view):
         API_DOCS[view] = {"body": body, "response": response, "status": status, "many": many,
-                          "query": query, "summary": summary or (view.__doc__ or "").strip()}
+                          "query": query, "summary": summary or (view.__doc__ or "").strip(),
+                          "public": public, "also": also}
         return view
 
     return decorate

@@ -64,10 +64,13 @@ def build_spec(app: Flask) -> dict:
                             "next": {"type": "string", "nullable": True}}}
                     else:
                         content = schema
-                    operation["responses"][status] = {"description": "OK", "content": {
-                        "application/json": {"schema": content}}}
+                    for code in (status, *map(str, info["also"])):
+                        operation["responses"][code] = {"description": "OK", "content": {
+                            "application/json": {"schema": content}}}
+                if info["public"]:
+                    operation["security"] = []
             operation["responses"].setdefault(status, {"description": "OK"})
-            for code in ("400", "401", "403", "404", "409"):
+            for code in ("400", "401", "403", "404", "409", "413", "429", "503"):
                 operation["responses"][code] = {"description": "error", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             paths.setdefault(_path(rule.rule), {})[method.lower()] = operation

@@ -66,7 +66,7 @@ def safe_next(default: str) -> str:
 @bp.post("/api/v1/auth/register")
 @limiter.limit(_login_rate)
 @per_account
-@doc(body=RegisterSchema, response=UserSchema, status=201)
+@doc(body=RegisterSchema, response=UserSchema, status=201, public=True)
 def api_register():
     """Register an account with a mainland mobile number."""
     data = load(RegisterSchema())
@@ -78,7 +78,7 @@ def api_register():
 @bp.post("/api/v1/auth/tokens")
 @limiter.limit(_login_rate)
 @per_account
-@doc(body=LoginSchema, response=TokenSchema, status=201)
+@doc(body=LoginSchema, response=TokenSchema, status=201, public=True)
 def api_tokens():
     """Exchange phone and password for a bearer token."""
     data = load(LoginSchema())
@@ -145,7 +145,7 @@ def api_issue_reset(user_id: int):
 @bp.post("/api/v1/auth/password-reset")
 @limiter.limit(_login_rate)
 @per_account
-@doc(body=ResetPasswordSchema, status=204)
+@doc(body=ResetPasswordSchema, status=204, public=True)
 def api_redeem_reset():
     """Set a new password with the code from the desk; ends every session and token."""
     data = load(ResetPasswordSchema())

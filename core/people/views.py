@@ -44,7 +44,7 @@ def card_dict(card) -> dict:
 
 @bp.post("/api/v1/orgs/<int:org_id>/residents")
 @login_required
-@doc(body=ResidentCreateSchema, response=ResidentSchema, status=201)
+@doc(body=ResidentCreateSchema, response=ResidentSchema, status=201, also=(200,))
 def api_register_resident(org_id):
     """Register a person at the desk (staff): no phone or password needed; a known
     phone links that person instead (200)."""
@@ -78,7 +78,7 @@ def api_update_profile(user_id):
 
 @bp.post("/api/v1/users/<int:user_id>/relatives")
 @login_required
-@doc(body=RelativeCreateSchema, response=RelativeSchema, status=201)
+@doc(body=RelativeCreateSchema, response=RelativeSchema, status=201, also=(200,))
 def api_add_relative(user_id):
     """Let the user with this phone act for the person (staff over the person);
     again → 200."""

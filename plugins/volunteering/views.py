@@ -94,7 +94,7 @@ def api_get_activity(activity_id):
 
 @bp.post("/api/v1/activities/<int:activity_id>/signups")
 @login_required
-@doc(response=SignupSchema, status=201)
+@doc(response=SignupSchema, status=201, also=(200,))
 def api_sign_up(activity_id):
     """Sign up: confirmed while places last, then waitlisted; again answers 200, same sign-up."""
     signup, created = services.sign_up(current_user, activity_id)

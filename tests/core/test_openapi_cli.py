@@ -74,3 +74,13 @@ def _demo_elders():
     assert all(services.active_card(e) is not None for e in elders)
     volunteer = db.session.scalar(select(User).where(User.phone == "13900000001"))
     assert services.dependants_of(volunteer) == [elders[0]]
+
+
+def test_spec_says_log_in_and_register_need_no_token(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    for path in ("/api/v1/auth/register", "/api/v1/auth/tokens", "/api/v1/auth/password-reset"):
+        assert paths[path]["post"]["security"] == [], path
+    assert paths["/api/v1/me"]["get"]["security"] == [{"bearer": []}]
+    # the registry's limits reach the spec (schemathesis checks answers against it)
+    register = client.get("/api/v1/openapi.json").json["components"]["schemas"]["Register"]
+    assert register["properties"]["name"]["maxLength"] == 50

@@ -114,3 +114,9 @@ def test_ten_racing_signups_for_three_places(app, on, people):
     found = list(statuses(activity.id).values())
     assert found.count("confirmed") == 3
     assert found.count("waitlisted") == 7
+
+
+def test_spec_documents_the_200_of_a_repeated_sign_up(client):
+    operation = client.get("/api/v1/openapi.json").json["paths"][
+        "/api/v1/activities/{activity_id}/signups"]["post"]
+    assert {"200", "201"} <= set(operation["responses"])

@@ -62,11 +62,13 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
                      compare_type=True)
 
     from core.auth.views import bp as auth_bp
+    from core.orgs.join_views import bp as join_bp
     from core.orgs.views import bp as orgs_bp
     from core.qr import bp as qr_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(orgs_bp)
+    app.register_blueprint(join_bp)
     app.register_blueprint(qr_bp)
     app.before_request(_request_id)
     app.before_request(api.bearer_only)

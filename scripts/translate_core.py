@@ -150,6 +150,7 @@ ZH = {
     "Add a resident": "添加居民",
     "Mobile number of the person (registered already)": "对方的手机号（需已注册）",
     "Print the join code of %(name)s": "打印%(name)s的加入码",
+    "Please confirm the removal": "请再点一次“确定移除”",
 }
 
 root = Path(__file__).resolve().parent.parent / "core" / "translations"

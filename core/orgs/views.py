@@ -328,6 +328,10 @@ def add_member(org_id):
 def remove_member(org_id, user_id):
     org = get_org(org_id)
     role = request.form.get("role") or None
+    if not confirmed():  # the page's two-tap step (confirm_button) was skipped
+        flash(_("Please confirm the removal"), "error")
+        return redirect(safe_back(request.form.get("back"),
+                                  url_for("orgs.org_page", org_id=org_id)))
     return _form_action(org_id, lambda: services.remove_member(current_user, org, user_id, role),
                         _("Member removed"))
 

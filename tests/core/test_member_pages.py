@@ -77,6 +77,10 @@ def test_removing_a_member_asks_first_and_keeps_the_last_admin(client, tree, peo
     client.post("/logout")
     login(client, people.staff)
     r = client.post(f"/orgs/{tree.building.id}/members/{people.resident.id}/remove",
+                    data={"role": "resident"}, follow_redirects=True)
+    assert "请再点一次" in r.get_data(as_text=True)
+    assert roles_of(people.resident, tree.building) == {"resident"}
+    r = client.post(f"/orgs/{tree.building.id}/members/{people.resident.id}/remove",
                     data={"role": "resident", "confirm": "yes"}, follow_redirects=True)
     assert "已移除成员" in r.get_data(as_text=True)
     assert roles_of(people.resident, tree.building) == set()

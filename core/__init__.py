@@ -62,6 +62,7 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
                      compare_type=True)
 
     from core.auth.views import bp as auth_bp
+    from core.orgs.join_views import bp as join_bp
     from core.orgs.views import bp as orgs_bp
     from core.people import pages as _people_pages  # noqa: F401 (its routes join the blueprint)
     from core.people.views import bp as people_bp
@@ -69,6 +70,7 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(orgs_bp)
+    app.register_blueprint(join_bp)
     app.register_blueprint(qr_bp)
     app.register_blueprint(people_bp)
     app.before_request(_request_id)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -268,6 +269,28 @@ class PasswordReset(db.Model):
     expires_at: Mapped[datetime] = mapped_column(Timestamp)
     used_at: Mapped[datetime | None] = mapped_column(Timestamp)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JoinRequest(db.Model):
+    """A person asking to become a resident of an organization (usually their
+    building); staff over it approve or reject. At most one pending per person
+    and organization."""
+
+    __tablename__ = "join_request"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','approved','rejected')", name="status_known"),
+        Index("uq_join_request_pending", "user_id", "org_id", unique=True,
+              sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class AuditLog(db.Model):

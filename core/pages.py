@@ -26,6 +26,7 @@ FIELD_TITLES = {
     "title": "标题", "description": "说明", "note": "备注", "location": "地点",
     "starts_at": "开始时间", "ends_at": "结束时间", "capacity": "人数上限",
     "idempotency_key": "表单", "month": "月份", "password": "密码", "role": "角色",
+    "old_password": "原密码", "code": "重置码", "parent_id": "上级组织", "level": "层级",
 }
 _ASCII_INT = re.compile(r"-?\d{1,18}", re.ASCII)
 
@@ -103,6 +104,13 @@ def form_action(action: Callable[[], object], success: str, back: str, *,
         session["_kept_form"] = {k: v[:500] for k, v in request.form.items()
                                  if k not in ("csrf_token", "password")}
     return redirect(back)
+
+
+def confirmed() -> bool:
+    """Did the person confirm a destructive action? The ``confirm_button`` macro
+    (core/templates/macros.html) and core's ``confirm.html`` page post
+    ``confirm=yes``; a view refuses, or asks, without it."""
+    return request.form.get("confirm") == "yes"
 
 
 def kept_form() -> dict:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, current_app, jsonify, render_template, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import Schema, fields, validate
@@ -36,9 +36,11 @@ PURPOSES: dict[str, int | None] = {
     "patrol": None,
     "certificate": None,
     "card": None,  # a printed card (core.people); revoked by its row, not by time
+    "join": None,  # printed on a building's door: asking to join still needs staff
 }
 PURPOSE_TITLES = {"checkin": "签到码", "checkout": "签退码", "person": "个人码",
-                  "patrol": "巡逻点码", "certificate": "证明核验码", "card": "服务卡"}
+                  "patrol": "巡逻点码", "certificate": "证明核验码", "card": "服务卡",
+                  "join": "加入码"}
 SHORT_CODE_DIGITS = 8
 
 
@@ -199,6 +201,11 @@ def png(data: str, box_size: int = 10) -> bytes:
     return out.getvalue()
 
 
+def join_token(org_id: int) -> str:
+    """The static token of an organization's printed join code."""
+    return sign("join", {"o": org_id})
+
+
 def scan_url(token: str) -> str:
     return url_for("qr.scan", token=token, _external=True)
 
@@ -215,6 +222,12 @@ class ScanSchema(Schema):
 def dispatch(user, token: str) -> ScanOutcome:
     """Verify ``token`` and hand it to the plugin owning its purpose."""
     purpose, payload = verify(token)
+    if purpose == "join":  # core's own: the join page of that organization
+        org_id = payload.get("o")
+        if not isinstance(org_id, int):
+            raise TokenError("token_malformed")
+        return ScanOutcome("申请加入", data={"purpose": "join", "org_id": org_id,
+                                            "url": url_for("join.pick", org_id=org_id, via="qr")})
     manager = current_app.extensions["jindou_plugins"]
     outcome = manager.hook.scan_token(user=user, purpose=purpose, payload=payload)
     if outcome is None:
@@ -232,6 +245,8 @@ def scan(token):
         db.session.rollback()
         return render_template("qr/result.html", ok=False, headline=_fail_headline(err),
                                detail=err.message, code=err.code), err.status
+    if outcome.data.get("purpose") == "join":
+        return redirect(outcome.data["url"])
     return render_template("qr/result.html", ok=True, headline=outcome.headline,
                            detail=outcome.detail, code=None)
 

@@ -33,6 +33,7 @@ from core.auth.schemas import (
 )
 from core.extensions import account_key, db, limiter, user_key
 from core.models import User
+from core.pages import safe_back
 
 bp = Blueprint("auth", __name__)
 
@@ -255,6 +256,21 @@ def reset_password():
             return redirect(url_for("auth.login"))
     status = 400 if errors else 200
     return render_template("auth/reset.html", errors=errors), status
+
+
+@bp.post("/users/<int:user_id>/password-reset")
+@login_required
+def issue_reset_page(user_id: int):
+    """Staff at the desk: a one-time code for the person in front of them, in big digits."""
+    person = db.session.get(User, user_id)
+    if person is None:
+        raise NotFound("未找到该用户")
+    code, expires_at = services.issue_reset_code(current_user, person)
+    db.session.commit()
+    back = safe_back(request.form.get("back"), url_for("orgs.home"))
+    response = render_template("auth/reset_code.html", person=person, code=code,
+                               expires_at=expires_at, back=back)
+    return response, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/logout")

@@ -63,3 +63,23 @@ class SettingValuesSchema(Schema):
 class OrgSettingsSchema(Schema):
     settings = fields.Dict(keys=fields.String())
     sources = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True))
+
+
+class JoinRequestSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    user_id = fields.Integer()
+    org_id = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class PendingJoinSchema(JoinRequestSchema):
+    name = fields.String()
+    phone = fields.String()
+    org_name = fields.String()
+
+
+class JoinChoiceSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    level = fields.String()

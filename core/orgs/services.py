@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from core.access import require_role
+from core.access import has_role, require_role
 from core.api import BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
@@ -80,12 +80,31 @@ def is_within(org_id: int, ancestor: Organization) -> bool:
     return path is not None and path.startswith(ancestor.path)
 
 
+def grantable_roles(actor: User, org: Organization) -> list[str]:
+    """The roles ``actor`` may grant (and take away) at ``org``: staff add and
+    remove residents; admins any core role and the loaded plugins' roles."""
+    if has_role(actor, org, Role.admin):
+        return [*CORE_ROLES, *plugin_role_titles()]
+    if has_role(actor, org, Role.staff):
+        return [Role.resident.value]
+    return []
+
+
+def _require_grantable(actor: User, org: Organization, role: str) -> None:
+    require_role(actor, org, Role.staff)
+    if role not in grantable_roles(actor, org):
+        raise Forbidden("工作人员只能添加或移除居民，其他角色请找管理员",
+                        code="role_not_grantable")
+
+
 def add_member(actor: User, org: Organization, *, phone: str, role: str) -> Membership:
     """Give a registered person a role here: a core role (one per person and
-    organization) or a loaded plugin's role (``"<plugin>.<name>"``), beside it."""
-    require_role(actor, org, Role.admin)
+    organization) or a loaded plugin's role (``"<plugin>.<name>"``), beside it.
+    Staff may add residents; admins any role."""
+    require_role(actor, org, Role.staff)
     if role not in CORE_ROLES and role not in plugin_role_titles():
         raise BadRequest("没有这个角色", fields={"role": ["没有这个角色"]}, code="unknown_role")
+    _require_grantable(actor, org, role)
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None:
         raise NotFound("该手机号尚未注册", code="user_not_found")
@@ -111,8 +130,13 @@ def plugin_role_titles() -> dict[str, str]:
 
 
 def remove_member(actor: User, org: Organization, user_id: int, role: str | None = None) -> None:
-    """Remove a person's roles here: only ``role`` when given, else all of them."""
-    require_role(actor, org, Role.admin)
+    """Remove a person's roles here: only ``role`` when given, else all of them.
+
+    Staff remove residents, admins any role. Nobody removes the last admin
+    over an organization: when no other admin membership would remain here or
+    above (platform administrators do not count), 409 ``last_admin``.
+    """
+    require_role(actor, org, Role.staff)
     query = select(Membership).where(Membership.user_id == user_id, Membership.org_id == org.id)
     if role is not None:
         query = query.where(Membership.role == role)
@@ -120,16 +144,53 @@ def remove_member(actor: User, org: Organization, user_id: int, role: str | None
     if not rows:
         raise NotFound("不是本组织成员")
     for membership in rows:
+        _require_grantable(actor, org, membership.role)
+    if any(m.role == Role.admin.value for m in rows):
+        _keep_an_admin(org, user_id)
+    for membership in rows:
         audit("member.remove", actor=actor, org=org, obj=membership, user_id=user_id,
               role=membership.role)
         db.session.delete(membership)
 
 
+def _keep_an_admin(org: Organization, leaving_user_id: int) -> None:
+    """409 unless someone other than the leaving admin holds admin here or above.
+    The rows are locked (PostgreSQL), so two admins removing each other at the
+    same moment cannot both succeed."""
+    admins = db.session.execute(
+        select(Membership.user_id, Membership.org_id)
+        .where(Membership.role == Role.admin.value, Membership.org_id.in_(org.ancestor_ids))
+        .with_for_update()
+    ).all()
+    if not any(not (uid == leaving_user_id and oid == org.id) for uid, oid in admins):
+        raise Conflict(f"不能移除最后一位管理员：移除后将没有人能管理「{org.name}」。"
+                       "请先添加另一位管理员。", code="last_admin")
+
+
 def members(org: Organization) -> list[tuple[Membership, User]]:
+    """Every member of ``org`` (small organizations, tests); pages use member_page."""
     return db.session.execute(
         select(Membership, User).join(User, User.id == Membership.user_id)
         .where(Membership.org_id == org.id).order_by(Membership.id)
     ).all()
+
+
+def member_page(org: Organization, q: str = "", after_id: int | None = None,
+                limit: int = 20) -> tuple[list[tuple[Membership, User]], int | None]:
+    """One page of the members of ``org`` itself (not below), oldest first,
+    those whose name or phone contains ``q``; and the id to continue after."""
+    stmt = (select(Membership, User).join(User, User.id == Membership.user_id)
+            .where(Membership.org_id == org.id))
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(or_(User.name.contains(q, autoescape=True),
+                              User.phone.contains(q, autoescape=True)))
+    if after_id is not None:
+        stmt = stmt.where(Membership.id > after_id)
+    rows = db.session.execute(stmt.order_by(Membership.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1][0].id if more else None)
 
 
 def set_plugin(actor: User, manager: PluginManager, org: Organization, name: str,
@@ -156,6 +217,22 @@ def set_plugin(actor: User, manager: PluginManager, org: Organization, name: str
     db.session.flush()
     forget_plugin_cache()
     return manager.states(org)[name]
+
+
+def inheriting_below(org: Organization, name: str) -> int:
+    """How many organizations below ``org`` follow its switch of plugin ``name``
+    (none of their ancestors below ``org``, nor themselves, sets it): those a
+    change here affects. One query."""
+    below = Organization.__table__.alias("below")
+    setter = Organization.__table__.alias("setter")
+    shadowed = (select(OrgPlugin.org_id).join(setter, setter.c.id == OrgPlugin.org_id)
+                .where(OrgPlugin.plugin == name, setter.c.id != org.id,
+                       setter.c.path.startswith(org.path, autoescape=True),
+                       below.c.path.startswith(setter.c.path)))
+    return db.session.scalar(
+        select(func.count()).select_from(below)
+        .where(below.c.path.startswith(org.path, autoescape=True), below.c.id != org.id,
+               ~shadowed.exists()))
 
 
 def forget_plugin_cache() -> None:

@@ -22,11 +22,22 @@ from marshmallow import ValidationError
 
 from core import settings
 from core.access import effective_role, get_org, get_visible_org, has_role, require_role
-from core.api import ApiError, BadRequest, NotFound, arg_id, doc, json_body, load, month_arg
+from core.api import (
+    BadRequest,
+    NotFound,
+    arg_id,
+    cursor_arg,
+    doc,
+    encode_cursor,
+    json_body,
+    limit_arg,
+    load,
+    month_arg,
+)
 from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import LEVEL_TITLES, ROLE_TITLES, Level, Organization, Role
-from core.orgs import services
+from core.orgs import joining, services
 from core.orgs.schemas import (
     MemberCreateSchema,
     MemberSchema,
@@ -38,6 +49,7 @@ from core.orgs.schemas import (
     PluginSwitchSchema,
     SettingValuesSchema,
 )
+from core.pages import confirmed, form_action, message_of, safe_back
 from core.people.services import dependants_of
 
 bp = Blueprint("orgs", __name__)
@@ -95,7 +107,7 @@ def api_children(org_id):
 @login_required
 @doc(body=MemberCreateSchema, response=MemberSchema, status=201)
 def api_add_member(org_id):
-    """Give a registered person a role here (admin of this organization or above)."""
+    """Give a registered person a role here: staff add residents, admins any role."""
     org = get_org(org_id)
     data = load(MemberCreateSchema())
     membership = services.add_member(current_user, org, **data)
@@ -107,19 +119,26 @@ def api_add_member(org_id):
 @login_required
 @doc(response=MemberSchema, many=True)
 def api_members(org_id):
-    """Members of this organization (staff or above)."""
+    """Members of this organization itself (staff or above); ``?q=`` finds a name
+    or phone containing it; ``?limit=`` and ``?cursor=`` page through them."""
     org = get_org(org_id)
     require_role(current_user, org, Role.staff)
+    limit = limit_arg(50)
+    after = cursor_arg([int])
+    rows, more = services.member_page(org, request.args.get("q", ""),
+                                      after[0] if after else None, limit)
     items = [{"user_id": u.id, "org_id": org.id, "role": m.role, "name": u.name, "phone": u.phone}
-             for m, u in services.members(org)]
-    return jsonify({"items": MemberSchema(many=True).dump(items), "next": None})
+             for m, u in rows]
+    return jsonify({"items": MemberSchema(many=True).dump(items),
+                    "next": encode_cursor([more]) if more else None})
 
 
 @bp.delete("/api/v1/orgs/<int:org_id>/members/<int:user_id>")
 @login_required
 @doc(status=204)
 def api_remove_member(org_id, user_id):
-    """Remove a member (admin): every role they hold here, or only ``?role=``."""
+    """Remove a member (admin; staff for residents): every role they hold here, or
+    only ``?role=``. Removing the last admin over an organization is 409 ``last_admin``."""
     services.remove_member(current_user, get_org(org_id), user_id, request.args.get("role"))
     db.session.commit()
     return "", 204
@@ -219,7 +238,8 @@ def home():
             Organization.level == Level.district.value).order_by(Organization.name)).all()
     return render_template("orgs/home.html", memberships=rows, org=org, cards=cards,
                            role_titles=role_titles(), districts=districts,
-                           has_family=bool(dependants_of(current_user)))
+                           has_family=bool(dependants_of(current_user)),
+                           waiting=joining.my_pending(current_user))
 
 
 @bp.post("/orgs/districts")
@@ -231,7 +251,7 @@ def add_district():
         org = services.create_org(current_user, **OrgCreateSchema().load(form))
         db.session.commit()
     except ValidationError as err:
-        flash("；".join(" ".join(map(str, v)) for v in err.normalized_messages().values()), "error")
+        flash(message_of(err, FORM_TITLES), "error")
         return redirect(url_for("orgs.home"))
     flash(_("Organization created"))
     return redirect(url_for("orgs.org_page", org_id=org.id))
@@ -253,10 +273,14 @@ def org_page(org_id):
         # that leads to their own: siblings' pages would answer 404 anyway.
         mine = [o.path for _m, o in memberships_of(current_user)]
         children = [c for c in children if any(path.startswith(c.path) for path in mine)]
+    q = request.args.get("q", "").strip()[:50]
+    members, more = services.member_page(org, q, arg_id("after")) if is_staff else ([], None)
+    grantable = services.grantable_roles(current_user, org) if is_staff else []
     return render_template(
         "orgs/org.html", org=org, role=role, ancestors=ancestors,
-        children=children,
-        members=services.members(org) if is_staff else [],
+        children=children, members=members, more=more, q=q, grantable=grantable,
+        pending=db.session.scalar(db.select(db.func.count()).select_from(
+            joining.pending_stmt(org).subquery())) if is_staff else 0,
         is_staff=is_staff, is_admin=has_role(current_user, org, Role.admin),
         states=plugins().states(org), meta=plugins().meta,
         child_level=Level(org.level).child, level_titles=LEVEL_TITLES, role_titles=role_titles(),
@@ -264,23 +288,13 @@ def org_page(org_id):
 
 
 def _form_action(org_id: int, action, success: str):
-    try:
-        action()
-        db.session.commit()
-        flash(success)
-    except ValidationError as err:
-        db.session.rollback()
-        flash("；".join(f"{k}: {' '.join(map(str, v))}" for k, v in err.normalized_messages().items()),
-              "error")
-    except ApiError as err:
-        db.session.rollback()
-        if err.status == 404 and err.code == "not_found":
-            abort(404)
-        flash(err.message, "error")
-    back = request.form.get("back", "")
-    if not (back.startswith("/") and not back.startswith("//")):
-        back = url_for("orgs.org_page", org_id=org_id)
-    return redirect(back)
+    """Core's page rule (core.pages.form_action): refusals flashed with the field
+    named in Chinese, the typed values kept; back to the form's page."""
+    back = safe_back(request.form.get("back"), url_for("orgs.org_page", org_id=org_id))
+    return form_action(action, success, back, titles=FORM_TITLES)
+
+
+FORM_TITLES = {"name": "名称", "parent_id": "上级组织", "level": "层级"}
 
 
 @bp.post("/orgs/<int:org_id>/children")
@@ -299,9 +313,16 @@ def add_child(org_id):
 def add_member(org_id):
     org = get_org(org_id)
     form = {"phone": request.form.get("phone", "").strip(), "role": request.form.get("role", "")}
-    return _form_action(org_id, lambda: services.add_member(current_user, org,
-                                                            **MemberCreateSchema().load(form)),
-                        _("Member added"))
+
+    def action():
+        try:
+            services.add_member(current_user, org, **MemberCreateSchema().load(form))
+        except NotFound as err:  # a phone nobody registered is a mistake in the form
+            if err.code != "user_not_found":
+                raise
+            raise BadRequest(err.message, fields={"phone": [err.message]}) from err
+
+    return _form_action(org_id, action, _("Member added"))
 
 
 @bp.post("/orgs/<int:org_id>/members/<int:user_id>/remove")
@@ -309,6 +330,10 @@ def add_member(org_id):
 def remove_member(org_id, user_id):
     org = get_org(org_id)
     role = request.form.get("role") or None
+    if not confirmed():  # the page's two-tap step (confirm_button) was skipped
+        flash(_("Please confirm the removal"), "error")
+        return redirect(safe_back(request.form.get("back"),
+                                  url_for("orgs.org_page", org_id=org_id)))
     return _form_action(org_id, lambda: services.remove_member(current_user, org, user_id, role),
                         _("Member removed"))
 
@@ -320,8 +345,36 @@ def switch_plugin(org_id, name):
     choice = {"on": True, "off": False, "inherit": None}.get(request.form.get("state"), "bad")
     if choice == "bad":
         abort(400)
+    if choice is False and not confirmed():
+        return redirect(url_for("orgs.confirm_plugin_off", org_id=org_id, name=name,
+                                back=request.form.get("back")))
     return _form_action(org_id, lambda: services.set_plugin(current_user, plugins(), org, name, choice),
                         _("Plugin setting saved"))
+
+
+@bp.get("/orgs/<int:org_id>/plugins/<name>/off")
+@login_required
+def confirm_plugin_off(org_id, name):
+    """The confirmation step before switching a plugin off: says how many
+    organizations below follow this switch and would lose it too."""
+    org = get_org(org_id)
+    require_role(current_user, org, Role.admin)
+    if name not in plugins().meta:
+        abort(404)
+    below = services.inheriting_below(org, name)
+    title = plugins().meta[name].title
+    return render_template(
+        "confirm.html", title=_("Turn off %(plugin)s?", plugin=title),
+        question=_("Turn off %(plugin)s at %(org)s?", plugin=title, org=org.name),
+        detail=_("%(count)d organizations below follow this switch and will lose it too. "
+                 "Nothing is deleted; switching it on again brings everything back.",
+                 count=below),
+        action=url_for("orgs.switch_plugin", org_id=org.id, name=name),
+        fields={"state": "off", "back": safe_back(request.args.get("back"),
+                                                   url_for("orgs.plugin_matrix", org_id=org_id))},
+        confirm_label=_("Yes, turn it off"),
+        cancel_url=safe_back(request.args.get("back"), url_for("orgs.plugin_matrix", org_id=org_id)),
+        count=below)
 
 
 @bp.get("/orgs/<int:org_id>/plugins")

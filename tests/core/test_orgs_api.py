@@ -94,7 +94,7 @@ def _target(tree, actor, where):
 MATRIX = {
     # action: {(actor, where): status}
     "add_member": {("resident", "own"): 403, ("resident", "sibling"): 404, ("resident", "ancestor"): 403,
-                   ("staff", "own"): 403, ("staff", "sibling"): 404, ("staff", "ancestor"): 403,
+                   ("staff", "own"): 201, ("staff", "sibling"): 404, ("staff", "ancestor"): 403,
                    ("admin", "own"): 201, ("admin", "sibling"): 404, ("admin", "ancestor"): 403},
     "list_members": {("resident", "own"): 403, ("resident", "sibling"): 404, ("resident", "ancestor"): 403,
                      ("staff", "own"): 200, ("staff", "sibling"): 404, ("staff", "ancestor"): 403,

@@ -110,7 +110,7 @@ def test_resident_sees_no_admin_forms_and_cannot_post_them(client, tree, people)
 def test_plugin_matrix_shows_sources_and_switches(client, tree, people):
     login(client, people.district_admin)
     client.post(f"/orgs/{tree.district.id}/plugins/sample", data={"state": "on"})
-    client.post(f"/orgs/{tree.community.id}/plugins/sample", data={"state": "off"})
+    client.post(f"/orgs/{tree.community.id}/plugins/sample", data={"state": "off", "confirm": "yes"})
     page = client.get(f"/orgs/{tree.district.id}/plugins").get_data(as_text=True)
     cell = re.search(rf'data-org="{tree.building.id}" data-plugin="sample">(.*?)</td>', page, re.S).group(1)
     assert "关" in cell and "来自 金星社区" in cell

@@ -151,7 +151,7 @@ def test_member_page_grants_and_shows_plugin_roles(client, tree, people):
     assert "没有这个角色" in client.get(f"/orgs/{tree.building.id}").get_data(as_text=True)
     # removing from the page takes away only that row's role
     client.post(f"/orgs/{tree.building.id}/members/{people.resident.id}/remove",
-                data={"role": "knobs.cashier"})
+                data={"role": "knobs.cashier", "confirm": "yes"})
     db.session.expire_all()
     assert effective_role(people.resident, tree.building) is Role.resident
     assert not has_plugin_role(people.resident, tree.building, "knobs.cashier")

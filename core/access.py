@@ -119,17 +119,3 @@ def org_with_role(user: User | None, org_id: int, minimum: Role) -> Organization
 def subtree_ids(org: Organization):
     """A select of the ids of ``org`` and everything below it (one prefix match)."""
     return select(Organization.id).where(Organization.path.startswith(org.path, autoescape=True))
-
-
-def nearest_setting(org: Organization, org_column, value_column, default=None):
-    """A per-organization setting as plugin switches work: the row of the
-    nearest ancestor-or-self wins, no row anywhere gives ``default``. One query.
-
-    New code declares a ``SettingSpec`` and reads it with ``core.settings``;
-    this stays until the plugins' own setting tables move there."""
-    rows = dict(db.session.execute(
-        select(org_column, value_column).where(org_column.in_(org.ancestor_ids))).all())
-    for org_id in reversed(org.ancestor_ids):
-        if org_id in rows:
-            return rows[org_id]
-    return default

@@ -40,7 +40,7 @@ class ApiError(Exception):
         self.fields = fields
 
     def to_dict(self) -> dict:
-        body = {"code": self.code, "message": self.message}
+        body: dict[str, object] = {"code": self.code, "message": self.message}
         if self.fields:
             body["fields"] = self.fields
         return {"error": body}
@@ -229,7 +229,7 @@ def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit
             tuple_(*order) > tuple_(*values)
         stmt = stmt.where(after)
     sort = [col.desc() for col in order] if descending else order
-    rows = db.session.scalars(stmt.order_by(*sort).limit(limit + 1)).all()
+    rows = list(db.session.scalars(stmt.order_by(*sort).limit(limit + 1)))
     result = page_of(rows, limit, lambda last: [_attr(last, col) for col in order])
     return jsonify({"items": [dump(r) for r in result["items"]], "next": result["next"]})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def parse_plugin_list(value: str | None) -> list[str] | None:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
-def load_settings(instance_path: str, env: dict[str, str] | None = None) -> dict:
+def load_settings(instance_path: str, env: Mapping[str, str] | None = None) -> dict:
     env = os.environ if env is None else env
     instance = Path(instance_path)
     instance.mkdir(parents=True, exist_ok=True)

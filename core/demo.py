@@ -84,4 +84,4 @@ def _seed_elders(orgs: dict[str, Organization], users: dict[str, User]) -> None:
                                              birth_date=born, hardship_reason=reason)
         issue_card(staff, person)
         if relative:
-            add_relative(staff, person, users[relative].phone)
+            add_relative(staff, person, users[relative].phone or "")

@@ -222,10 +222,10 @@ class Posted:
 def _insert_ignoring_conflict(table, values: dict):
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        from sqlalchemy.dialects import postgresql as dialect_module
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).values(**values).on_conflict_do_nothing()
+        from sqlalchemy.dialects import sqlite as dialect_module  # type: ignore[no-redef]
+    return dialect_module.insert(table).values(**values).on_conflict_do_nothing()
 
 
 def account(owner_type: str, owner_id: int, *, namespace: str, currency: str, kind: str,
@@ -690,6 +690,7 @@ def _lock_many(ids: list[int]) -> dict[int, tuple]:
 def _one_currency(ids: list[int]) -> str:
     """The currency all these accounts share (404 unless they all exist)."""
     counts: dict[str, int] = defaultdict(int)
+    chunks: list
     if db.session.get_bind().dialect.name == "postgresql":
         chunks = [text("SELECT currency, count(*) FROM ledger_account WHERE id = ANY(:ids) "
                        "GROUP BY currency").bindparams(ids=ids)]
@@ -778,7 +779,7 @@ def posted_sum(account_id: int) -> int:
         Transfer.credit_account_id == account_id, Transfer.status == POSTED))
     debit = db.session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0)).where(
         Transfer.debit_account_id == account_id, Transfer.status == POSTED))
-    return int(credit) - int(debit)
+    return int(credit or 0) - int(debit or 0)
 
 
 # -- audit ---------------------------------------------------------------------------------

@@ -234,6 +234,8 @@ class PluginManager:
         target = self.meta[plugin].owners[key]
         if not isinstance(target, type) and not hasattr(target, "class_"):
             return target(value)  # a function
+        model: Any
+        column: Any
         if isinstance(target, type):  # a model: look it up by primary key
             model, column = target, inspect(target).primary_key[0]
         else:  # a unique column of a model
@@ -259,7 +261,7 @@ class PluginManager:
             value = source[found] if source is request.view_args else _bounded_id(source[found])
             if found == "org_id":
                 org_id = value
-            elif value is not None:
+            elif value is not None and plugin is not None:
                 org_id = self.owner_org_id(plugin, found, value)
             if org_id is None:
                 abort(404)
@@ -363,7 +365,7 @@ def plugin_blueprint(import_name: str, name: str | None = None) -> Blueprint:
     named after the plugin's package (or ``name``), with the package's
     ``templates/``, its ``static/`` at ``/static/<name>/`` and its CLI group
     ``jindou <name> ...`` (add jobs with ``@bp.cli.command``)."""
-    root = Path(sys.modules[import_name].__file__).parent
+    root = Path(sys.modules[import_name].__file__ or ".").parent
     package = import_name.rpartition(".")[0] or import_name
     name = name or package.rpartition(".")[2]
     return Blueprint(name, import_name, root_path=str(root), template_folder="templates",
@@ -387,13 +389,13 @@ def load_plugins(app: Flask, modules: Iterable[object] | None = None) -> PluginM
     manager.load(modules)
     app.extensions["jindou_plugins"] = manager
     for name, bps in manager.call_each("blueprints"):
-        for bp in bps or ():
+        for bp in bps or ():  # type: ignore[attr-defined]
             if bp.name != name:
                 raise PluginError(f"plugin {name} registers blueprint {bp.name!r}; name it {name!r}")
             app.register_blueprint(bp)
     _refuse_route_collisions(app)
     for _name, commands in manager.call_each("cli_commands"):
-        for command in commands or ():
+        for command in commands or ():  # type: ignore[attr-defined]
             app.cli.add_command(command)
     app.before_request(manager.enforce)
     return manager

@@ -89,13 +89,20 @@ def _now(now: float | None) -> float:
     return time.time() if now is None else now
 
 
+def _window_seconds(purpose: str) -> int:
+    seconds = PURPOSES[purpose]
+    if seconds is None:
+        raise ValueError(f"{purpose!r} codes do not rotate")
+    return seconds
+
+
 def window_of(purpose: str, now: float | None = None) -> int:
-    return int(_now(now) // PURPOSES[purpose])
+    return int(_now(now) // _window_seconds(purpose))
 
 
 def window_expiry(purpose: str, window: int) -> datetime:
     """The moment a code of ``window`` stops being valid (end of the next window)."""
-    return datetime.fromtimestamp((window + 2) * PURPOSES[purpose], UTC)
+    return datetime.fromtimestamp((window + 2) * _window_seconds(purpose), UTC)
 
 
 def sign(purpose: str, payload: dict) -> str:

@@ -133,7 +133,7 @@ def install(app: Flask) -> None:
     proxies = int(app.config.get("JINDOU_TRUSTED_PROXIES") or 0)
     if proxies > 0:
         # The client's address and scheme as the trusted proxies report them.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     secure = bool(app.config.get("JINDOU_SECURE_COOKIES"))
     app.config["SESSION_COOKIE_SECURE"] = secure
     app.config["REMEMBER_COOKIE_SECURE"] = secure

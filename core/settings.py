@@ -50,7 +50,7 @@ def _resolved(org: Organization, plugin: str) -> dict[str, tuple[object, int | N
     for org_id, name, value in rows:
         if name in declared and (name not in nearest or depth[org_id] > depth[nearest[name][1]]):
             nearest[name] = (value, org_id)
-    result = {name: nearest.get(name, (spec.default, None)) for name, spec in declared.items()}
+    result: dict[str, tuple[object, int | None]] = {name: nearest.get(name, (spec.default, None)) for name, spec in declared.items()}
     cache[key] = result
     return result
 

@@ -207,7 +207,7 @@ def make_user(phone: str, name: str = "测试用户", *, admin: bool = False) ->
     user = User(phone=phone, name=name, is_platform_admin=admin)
     if not _PASSWORD_HASH:  # hashing is slow on purpose; do it once per run
         user.set_password(PASSWORD)
-        _PASSWORD_HASH.append(user.password_hash)
+        _PASSWORD_HASH.append(user.password_hash or "")
     user.password_hash = _PASSWORD_HASH[0]
     db.session.add(user)
     db.session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -15,7 +16,16 @@ from core.access import has_role
 from core.api import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
-from core.models import ROLE_RANKS, ApiToken, Membership, Organization, PasswordReset, User, utcnow
+from core.models import (
+    CORE_ROLES,
+    ApiToken,
+    Membership,
+    Organization,
+    PasswordReset,
+    Role,
+    User,
+    utcnow,
+)
 from core.passwords import password_problem, spend_hash_time
 
 RESET_TTL = timedelta(minutes=30)
@@ -92,12 +102,13 @@ def check_can_reset(actor: User, person: User) -> None:
         .join(Organization, Organization.id == Membership.org_id)
         .where(Membership.user_id == person.id)
     ).all()
-    if not any(has_role(actor, org, "staff") for _role, org in rows):
+    if not any(has_role(actor, org, Role.staff) for _role, org in rows):
         raise NotFound("未找到该用户")
     if actor.id == person.id:
         raise Forbidden("请在“修改密码”中修改自己的密码", code="self_reset")
+    # Plugin roles (``meals.cashier``) carry no rank: only core roles can outrank.
     outranked = person.is_platform_admin or any(
-        ROLE_RANKS[role] > ROLE_RANKS["resident"] and not has_role(actor, org, role)
+        role in CORE_ROLES and Role(role) != Role.resident and not has_role(actor, org, Role(role))
         for role, org in rows)
     if outranked:
         raise Forbidden("该用户的权限不在您的管辖范围内，无法重置其密码")
@@ -129,7 +140,7 @@ def redeem_reset_code(phone: str, code: str, new_password: str) -> User:
         .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None),
                PasswordReset.expires_at > utcnow())
         .order_by(PasswordReset.id.desc()).limit(1).with_for_update())
-    if reset is None:
+    if user is None or reset is None:
         raise invalid
     if not hmac.compare_digest(reset.code_hash, _code_hash(user.id, code)):
         reset.failed_attempts += 1
@@ -151,7 +162,7 @@ def revoke_token(token_id: int) -> None:
         token.revoked_at = utcnow()
 
 
-def memberships_of(user: User) -> list[tuple[Membership, Organization]]:
+def memberships_of(user: User) -> Sequence:
     return db.session.execute(
         select(Membership, Organization)
         .join(Organization, Organization.id == Membership.org_id)

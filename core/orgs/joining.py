@@ -7,6 +7,8 @@ pending request; every decision is audited.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -68,7 +70,7 @@ def pending_page(org: Organization, after_id: int | None = None, limit: int = 20
     return rows, (rows[-1][0].id if more else None)
 
 
-def my_pending(user: User) -> list[tuple[JoinRequest, Organization]]:
+def my_pending(user: User) -> Sequence:
     return db.session.execute(
         select(JoinRequest, Organization).join(Organization, Organization.id == JoinRequest.org_id)
         .where(JoinRequest.user_id == user.id, JoinRequest.status == "pending")
@@ -83,6 +85,8 @@ def request_for_staff(actor: User, request_id: int) -> tuple[JoinRequest, Organi
     if request is None:
         raise NotFound("未找到该申请")
     org = db.session.get(Organization, request.org_id)
+    if org is None:
+        raise NotFound("未找到该申请")
     require_role(actor, org, Role.staff)
     return request, org
 
@@ -123,7 +127,7 @@ def _decide(actor: User, request: JoinRequest, org: Organization, status: str,
     audit(action, actor=actor, org=org, obj=request, user_id=request.user_id)
 
 
-def choices(parent: Organization | None) -> list[Organization]:
+def choices(parent: Organization | None) -> Sequence[Organization]:
     """What a person picks from, one level at a time: the districts, or the
     organizations directly below ``parent``, by name. Names of the tree are
     no secret: they are on the buildings' doors."""
@@ -133,7 +137,7 @@ def choices(parent: Organization | None) -> list[Organization]:
     return db.session.scalars(stmt.order_by(Organization.name, Organization.id)).all()
 
 
-def lineage(org: Organization) -> list[Organization]:
+def lineage(org: Organization) -> Sequence[Organization]:
     """``org``'s ancestors and itself, from the top: to say where the person is joining."""
     return db.session.scalars(select(Organization).where(
         Organization.id.in_(org.ancestor_ids)).order_by(Organization.path)).all()

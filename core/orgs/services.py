@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import current_app
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -60,13 +62,13 @@ def _child_title(parent: Organization) -> str:
     return LEVEL_TITLES[child.value] if child else "无"
 
 
-def children(org: Organization) -> list[Organization]:
+def children(org: Organization) -> Sequence[Organization]:
     return db.session.scalars(
         select(Organization).where(Organization.parent_id == org.id).order_by(Organization.id)
     ).all()
 
 
-def subtree(org: Organization) -> list[Organization]:
+def subtree(org: Organization) -> Sequence[Organization]:
     """``org`` and everything below it, in tree order: one query."""
     return db.session.scalars(
         select(Organization).where(Organization.path.startswith(org.path, autoescape=True))
@@ -167,7 +169,7 @@ def _keep_an_admin(org: Organization, leaving_user_id: int) -> None:
                        "请先添加另一位管理员。", code="last_admin")
 
 
-def members(org: Organization) -> list[tuple[Membership, User]]:
+def members(org: Organization) -> Sequence:
     """Every member of ``org`` (small organizations, tests); pages use member_page."""
     return db.session.execute(
         select(Membership, User).join(User, User.id == Membership.user_id)
@@ -176,7 +178,7 @@ def members(org: Organization) -> list[tuple[Membership, User]]:
 
 
 def member_page(org: Organization, q: str = "", after_id: int | None = None,
-                limit: int = 20) -> tuple[list[tuple[Membership, User]], int | None]:
+                limit: int = 20) -> tuple[Sequence, int | None]:
     """One page of the members of ``org`` itself (not below), oldest first,
     those whose name or phone contains ``q``; and the id to continue after."""
     stmt = (select(Membership, User).join(User, User.id == Membership.user_id)
@@ -229,7 +231,7 @@ def inheriting_below(org: Organization, name: str) -> int:
                 .where(OrgPlugin.plugin == name, setter.c.id != org.id,
                        setter.c.path.startswith(org.path, autoescape=True),
                        below.c.path.startswith(setter.c.path)))
-    return db.session.scalar(
+    return db.session.scalar(  # type: ignore[return-value]
         select(func.count()).select_from(below)
         .where(below.c.path.startswith(org.path, autoescape=True), below.c.id != org.id,
                ~shadowed.exists()))

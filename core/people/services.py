@@ -103,12 +103,14 @@ def register_resident(actor: User, org: Organization, *, name: str, birth_date: 
             db.session.rollback()
             raise Conflict("该手机号刚刚被登记，请重试", code="phone_taken") from err
     else:
+        assert person is not None
         if person.birth_date is None:
             person.birth_date = birth_date
         if hardship and not person.hardship:
             person.hardship, person.hardship_reason = True, hardship_reason
         elif hardship and person.hardship_reason is None:
             person.hardship_reason = hardship_reason
+    assert person is not None
     held = set(db.session.scalars(select(Membership.role).where(
         Membership.user_id == person.id, Membership.org_id == org.id)))
     if not held & set(CORE_ROLES):

@@ -155,3 +155,13 @@ def test_member_page_grants_and_shows_plugin_roles(client, tree, people):
     db.session.expire_all()
     assert effective_role(people.resident, tree.building) is Role.resident
     assert not has_plugin_role(people.resident, tree.building, "knobs.cashier")
+
+
+def test_staff_can_issue_a_reset_code_to_a_resident_holding_a_plugin_role(client, tree, people):
+    # A plugin role has no rank: it neither blocks nor grants a desk reset (was a KeyError: 500).
+    db.session.add(Membership(user_id=people.resident.id, org_id=tree.building.id,
+                              role="knobs.cashier"))
+    db.session.commit()
+    r = client.post(f"/api/v1/users/{people.resident.id}/password-reset",
+                    headers=bearer(people.staff))
+    assert r.status_code == 201 and len(r.json["code"]) == 6

@@ -6,7 +6,11 @@ and a person's own code carry a time window number: the current and the
 previous window are valid, so a screenshot sent home soon stops working.
 
 ``/c/<token>`` is what a QR code holds: a logged-in user opens it and the
-plugin owning the purpose (hook ``scan_token``) says what the scan did.
+plugin owning the purpose (hook ``scan_token``) says what the scan did. Someone
+not logged in (WeChat's browser has no session) who opens a genuine, current
+code keeps a scan intent in their session; after logging in, the scan
+completes as of that moment even if the code rotated meanwhile (up to
+:data:`SCAN_INTENT_TTL` seconds). An expired code never leaves an intent.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from datetime import UTC, datetime
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import Schema, fields, validate
@@ -42,6 +46,9 @@ PURPOSE_TITLES = {"checkin": "签到码", "checkout": "签退码", "person": "�
                   "patrol": "巡逻点码", "certificate": "证明核验码", "card": "服务卡",
                   "join": "加入码"}
 SHORT_CODE_DIGITS = 8
+# How long a scan opened before logging in stays good (a slow login on a phone).
+SCAN_INTENT_TTL = 600
+_INTENT_KEY = "_scan_intent"
 
 
 class TokenError(BadRequest):
@@ -226,9 +233,9 @@ class ScanSchema(Schema):
     token = fields.String(required=True, validate=validate.Length(min=3, max=2000))
 
 
-def dispatch(user, token: str) -> ScanOutcome:
-    """Verify ``token`` and hand it to the plugin owning its purpose."""
-    purpose, payload = verify(token)
+def dispatch(user, token: str, now: float | None = None) -> ScanOutcome:
+    """Verify ``token`` (as of ``now``) and hand it to the plugin owning its purpose."""
+    purpose, payload = verify(token, now=now)
     if purpose == "join":  # core's own: the join page of that organization
         org_id = payload.get("o")
         if not isinstance(org_id, int):
@@ -242,16 +249,59 @@ def dispatch(user, token: str) -> ScanOutcome:
     return outcome
 
 
+# What a refusal's code means, for the result page: codes stay out of pages.
+REASONS = {
+    "token_forged": "二维码无效", "token_expired": "二维码已过期",
+    "token_wrong_purpose": "二维码用错了地方", "token_malformed": "二维码无法识别",
+    "card_revoked": "服务卡已作废", "person_not_found": "查无此人",
+    "not_found": "未找到", "forbidden": "没有权限", "plugin_disabled": "功能未开通",
+    "not_signed_up": "未报名", "not_confirmed": "候补中", "checkin_not_open": "签到未开始",
+    "checkin_closed": "签到已结束", "not_checked_in": "尚未签到", "checkout_closed": "签退已结束",
+    "other_activity": "不是本活动的码", "cancelled": "活动已取消",
+}
+
+
+def reason_text(code: str | None) -> str | None:
+    """The Chinese name of a refusal's code (``None`` for one without a name here:
+    the detail line already says what happened)."""
+    return REASONS.get(code or "")
+
+
+def keep_scan_intent(token: str, now: float | None = None) -> bool:
+    """Someone not logged in opened ``token``: if it is genuine and current now,
+    remember that in this browser's (signed) session for the login to come."""
+    try:
+        verify(token, now=now)
+    except TokenError:
+        return False
+    session[_INTENT_KEY] = {"t": token, "at": _now(now)}
+    return True
+
+
+def take_scan_intent(token: str, now: float | None = None) -> float | None:
+    """When ``token`` was verified before this login, if it was, within
+    :data:`SCAN_INTENT_TTL`. The intent is used once: any scan page consumes it."""
+    intent = session.pop(_INTENT_KEY, None)
+    if not isinstance(intent, dict) or intent.get("t") != token:
+        return None
+    at = intent.get("at")
+    if not isinstance(at, int | float) or not 0 <= _now(now) - at <= SCAN_INTENT_TTL:
+        return None
+    return float(at)
+
+
 @bp.get("/c/<path:token>")
-@login_required
 def scan(token):
     """The page a phone camera opens: does the scan, says so in big letters."""
+    if not current_user.is_authenticated:
+        keep_scan_intent(token)
+        return current_app.login_manager.unauthorized()
     try:
-        outcome = dispatch(current_user, token)
+        outcome = dispatch(current_user, token, now=take_scan_intent(token))
     except ApiError as err:
         db.session.rollback()
         return render_template("qr/result.html", ok=False, headline=_fail_headline(err),
-                               detail=err.message, code=err.code), err.status
+                               detail=err.message, code=reason_text(err.code)), err.status
     if outcome.data.get("purpose") == "join":
         return redirect(outcome.data["url"])
     return render_template("qr/result.html", ok=True, headline=outcome.headline,

@@ -45,6 +45,9 @@ class Activity(db.Model):
     points_per_hour: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # Cancelled by staff: kept (volunteers see it, with the reason), takes no sign-ups or scans.
+    cancelled_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    cancel_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     organization: Mapped[Organization] = relationship()
 

@@ -7,6 +7,7 @@ pages, the rest are flashed.
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 from flask import (
     Response,
@@ -29,12 +30,18 @@ from core.auth.services import memberships_of
 from core.export import csv_response, safe_cell
 from core.extensions import db
 from core.models import Role, User, utcnow
-from core.pages import form_action, form_fields, form_ints, message_of
+from core.pages import ascii_int, form_action, form_fields, form_ints, message_of
+from core.people.services import resolve_person_code
 from core.plugins import manager, require_enabled
-from core.times import day_range, local_input, local_today, parse_day
+from core.times import day_range, local_input, local_today, parse_day, to_local
 from plugins.volunteering import services
 from plugins.volunteering.models import CATEGORIES, Activity
-from plugins.volunteering.schemas import ActivityCreateSchema, BackfillSchema
+from plugins.volunteering.schemas import (
+    ActivityCreateSchema,
+    BackfillSchema,
+    CancelActivitySchema,
+    CopyActivitySchema,
+)
 from plugins.volunteering.views import (
     activity_dict,
     bp,
@@ -46,7 +53,24 @@ from plugins.volunteering.views import (
 # Form fields named in a flashed refusal, in Chinese.
 TITLES = {"category": "类别", "signup_deadline": "报名截止", "points": "完成奖励金豆",
           "points_per_hour": "每小时金豆", "checked_in_at": "到达时间",
-          "checked_out_at": "离开时间"}
+          "checked_out_at": "离开时间", "title": "活动名称", "capacity": "名额",
+          "person_code": "个人码", "reason": "取消原因"}
+INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+WEEKDAYS = "一二三四五六日"
+
+
+def when_text(moment) -> str:
+    """今天 14:30 / 明天 9:00 / 周三 14:30 / 12月8日 14:30: how people say when."""
+    local = to_local(moment)
+    days = (local.date() - local_today()).days
+    clock = f"{local.hour}:{local.minute:02d}"
+    if days == 0:
+        return f"今天 {clock}"
+    if days == 1:
+        return f"明天 {clock}"
+    if 1 < days < 7:
+        return f"周{WEEKDAYS[local.weekday()]} {clock}"
+    return f"{local.month}月{local.day}日 {clock}"
 
 
 def _page_org():
@@ -87,8 +111,9 @@ def activities():
 @login_required
 def activity(activity_id):
     act = services.visible_activity(current_user, activity_id)
+    next_week = to_local(act.starts_at + timedelta(days=7)).strftime(INPUT_FORMAT)
     return render_template("volunteering/activity.html", act=act,
-                           info=activity_dict(act, current_user),
+                           info=activity_dict(act, current_user), next_week=next_week,
                            is_staff=has_role(current_user, act.organization, Role.staff))
 
 
@@ -130,6 +155,56 @@ def new_activity(org_id):
     return render_template("volunteering/new.html", org=org, form=form, categories=CATEGORIES)
 
 
+@bp.route("/volunteering/activities/<int:activity_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_activity(activity_id):
+    act = staff_activity(activity_id)
+    form = {**{k: ("" if v is None else v) for k, v in services.current_fields(act).items()},
+            **{k: to_local(getattr(act, k)).strftime(INPUT_FORMAT) if getattr(act, k) else ""
+               for k in ("starts_at", "ends_at", "signup_deadline")}}
+    if request.method == "POST":
+        form = request.form.to_dict()
+        try:
+            data = ActivityCreateSchema().load(_activity_form())
+            changed = [k for k in services.EDITABLE if data.get(k) != getattr(act, k)]
+            services.update_activity(current_user, act.id, data, changed)
+            flash(_("活动已修改"))
+            return redirect(url_for("volunteering.activity", activity_id=act.id))
+        except (ValidationError, ApiError) as err:
+            db.session.rollback()
+            flash(message_of(err, TITLES), "error")  # and the form again, as typed
+    return render_template("volunteering/new.html", org=act.organization, form=form, act=act,
+                           categories=CATEGORIES), 400 if request.method == "POST" else 200
+
+
+@bp.post("/volunteering/activities/<int:activity_id>/cancel-activity")
+@login_required
+def cancel_activity(activity_id):
+    act = staff_activity(activity_id)
+    return form_action(
+        lambda: services.cancel_activity(
+            current_user, act, CancelActivitySchema().load(form_fields("reason"))["reason"]),
+        _("活动已取消，已报名的志愿者会看到取消原因"),
+        url_for("volunteering.activity", activity_id=act.id), titles=TITLES)
+
+
+@bp.post("/volunteering/activities/<int:activity_id>/copy")
+@login_required
+def copy_activity(activity_id):
+    act = staff_activity(activity_id)
+    try:
+        data = CopyActivitySchema().load({"starts_at": local_input(
+            request.form.get("starts_at", "").strip()) or ""})
+        copy = services.copy_activity(current_user, act, data["starts_at"])
+        db.session.commit()
+    except (ValidationError, ApiError) as err:
+        db.session.rollback()
+        flash(message_of(err, {**TITLES, "starts_at": "新活动开始时间"}), "error")
+        return redirect(url_for("volunteering.activity", activity_id=act.id))
+    flash(_("已复制为新活动，可以再修改"))
+    return redirect(url_for("volunteering.activity", activity_id=copy.id))
+
+
 def _activity_form() -> dict:
     data = form_fields("title", "category", "location", "description", "starts_at", "ends_at",
                        "signup_deadline", "capacity", "points", "points_per_hour")
@@ -146,7 +221,24 @@ def _activity_form() -> dict:
 def screen(activity_id):
     act = staff_activity(activity_id)
     kind = "out" if request.args.get("kind") == "out" else "in"
-    return render_template("volunteering/screen.html", act=act, kind=kind)
+    return render_template("volunteering/screen.html", act=act, kind=kind,
+                           closed=screen_closed(act, kind))
+
+
+def screen_closed(act: Activity, kind: str) -> str | None:
+    """Why the screen shows no code (not open yet, over, cancelled), else None."""
+    now = utcnow()
+    if act.cancelled_at is not None:
+        return _("活动已取消：%(reason)s", reason=act.cancel_reason)
+    opens = act.starts_at - services.CHECKIN_OPENS_BEFORE
+    if now < opens:
+        return (_("签到将于 %(when)s 开放", when=when_text(opens)) if kind == "in"
+                else _("签退将于 %(when)s 开放", when=when_text(act.starts_at)))
+    if kind == "in" and now >= act.ends_at:
+        return _("活动已结束，签到已关闭")
+    if kind == "out" and now > act.ends_at + services.grace():
+        return _("签退时间已过")
+    return None
 
 
 @bp.get("/volunteering/activities/<int:activity_id>/screen.json")
@@ -185,6 +277,29 @@ def scanner(activity_id):
             result = {"ok": False, "headline": _("未能完成"), "detail": err.message}
     return render_template("volunteering/scanner.html", act=act, result=result,
                            kind=request.form.get("kind", request.args.get("kind", "in")))
+
+
+@bp.post("/volunteering/activities/<int:activity_id>/walk-in")
+@login_required
+def walk_in(activity_id):
+    """"报名并签到": someone who had not signed up, at the door, while places last."""
+    act = staff_activity(activity_id)
+    try:
+        code = request.form.get("person_code", "").strip() or _decode_photo(
+            request.files.get("photo"))
+        if not code:
+            raise BadRequest(_("请扫描个人码或输入短码"), code="no_code")
+        person = resolve_person_code(code, within_org=act.organization)
+        attendance, created = services.walk_in(current_user, act.id, person)
+        result = {"ok": True, "headline": _("%(name)s 报名并签到成功", name=person.name)
+                  if created else _("%(name)s 已签到", name=person.name),
+                  "detail": _("签到时间 %(time)s",
+                              time=to_local(attendance.checked_in_at).strftime("%H:%M"))}
+    except ApiError as err:
+        db.session.rollback()
+        result = {"ok": False, "headline": _("未能完成"), "detail": message_of(err, TITLES)}
+    return render_template("volunteering/scanner.html", act=act, result=result, kind="in",
+                           walk_in=True), 200 if result["ok"] else 400
 
 
 def _decode_photo(upload) -> str | None:
@@ -232,8 +347,12 @@ def attendance(activity_id):
             flash(message_of(err, TITLES), "error")
         return redirect(url_for("volunteering.attendance", activity_id=act.id))
     rows = services.attendance_list(act)
+    q = request.args.get("q", "").strip()[:50]
+    page = min(max(1, ascii_int(request.args.get("page", ""), 5) or 1), 10_000)
+    roster, more = services.roster(act, q, page)
     return render_template("volunteering/attendance.html", act=act, rows=rows,
-                           fmt=services.format_minutes)
+                           fmt=services.format_minutes, roster=roster, q=q, page=page,
+                           more=more)
 
 
 def _backfill_form() -> dict:

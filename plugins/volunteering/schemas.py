@@ -24,7 +24,8 @@ def _up_to(maximum: int) -> validate.Range:
 class ActivityCreateSchema(Schema):
     title = text_field(Activity.title, min_length=1, required=True)
     category = text_field(Activity.category, load_default="其他",
-                          validate=validate.OneOf(CATEGORIES))
+                          validate=validate.OneOf(
+                              CATEGORIES, error="请从列表中选择：" + "、".join(CATEGORIES)))
     location = text_field(Activity.location, load_default="")
     description = text_field(5000, load_default="")  # a TEXT column: a sane bound
     starts_at = Moment(required=True)
@@ -77,6 +78,31 @@ class ActivitySchema(Schema):
     waitlist_count = fields.Integer()
     places_left = fields.Integer()
     my_signup = fields.Nested(SignupSchema, allow_none=True)
+    status = fields.String()  # "open" or "cancelled"
+    cancel_reason = fields.String()
+
+
+class CancelActivitySchema(Schema):
+    reason = text_field(Activity.cancel_reason, min_length=2, required=True)
+
+
+class CancelledSchema(Schema):
+    status = fields.String()
+
+
+class CopyActivitySchema(Schema):
+    starts_at = Moment(required=True)
+
+
+class WalkInSchema(Schema):
+    person_code = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class WalkInResultSchema(Schema):
+    status = fields.String()
+    user_id = fields.Integer()
+    name = fields.String()
+    checked_in_at = fields.DateTime(format="iso")
 
 
 class CheckinCodeQuerySchema(Schema):

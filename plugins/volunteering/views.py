@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from core import qr
 from core.access import get_org, get_visible_org, require_role
-from core.api import doc, load, paginate
+from core.api import BadRequest, doc, json_body, load, paginate
 from core.extensions import db
 from core.models import Role, User
 from core.people.services import resolve_person_code
@@ -19,11 +19,16 @@ from plugins.volunteering.schemas import (
     ActivitySchema,
     AttendanceSchema,
     BackfillSchema,
+    CancelActivitySchema,
+    CancelledSchema,
     CheckinCodeQuerySchema,
     CheckinCodeSchema,
+    CopyActivitySchema,
     PersonScanSchema,
     SettingsSchema,
     SignupSchema,
+    WalkInResultSchema,
+    WalkInSchema,
 )
 
 bp = plugin_blueprint(__name__)
@@ -42,7 +47,9 @@ def activity_dict(activity: Activity, user: User) -> dict:
             "ends_at", "signup_deadline", "capacity", "points", "points_per_hour")},
         "org_name": activity.organization.name,
         "confirmed_count": counts["confirmed"], "waitlist_count": counts["waitlisted"],
-        "places_left": max(0, activity.capacity - counts["confirmed"]), "my_signup": mine})
+        "places_left": max(0, activity.capacity - counts["confirmed"]), "my_signup": mine,
+        "status": "cancelled" if activity.cancelled_at else "open",
+        "cancel_reason": activity.cancel_reason or ""})
 
 
 def staff_activity(activity_id: int) -> Activity:
@@ -110,6 +117,63 @@ def api_cancel_signup(activity_id):
     """Cancel my sign-up; the first on the waitlist is confirmed."""
     services.cancel_signup(current_user, activity_id)
     return "", 204
+
+
+def load_edit(activity: Activity, body: dict) -> tuple[dict, list[str]]:
+    """An edit's body merged into the activity and validated whole: ``(data, changed)``."""
+    unknown = [k for k in body if k not in services.EDITABLE]
+    if unknown:
+        raise BadRequest("输入有误", fields={k: ["不能修改此项"] for k in unknown})
+    return load(ActivityCreateSchema(), {**services.current_fields(activity), **body}), list(body)
+
+
+@bp.patch("/api/v1/activities/<int:activity_id>")
+@login_required
+@doc(body=ActivityCreateSchema, response=ActivitySchema)
+def api_update_activity(activity_id):
+    """Change any field of an activity (staff); a capacity below the confirmed count is 409."""
+    activity = staff_activity(activity_id)
+    data, changed = load_edit(activity, json_body())
+    activity = services.update_activity(current_user, activity_id, data, changed)
+    return activity_dict(activity, current_user)
+
+
+@bp.post("/api/v1/activities/<int:activity_id>/cancel")
+@login_required
+@doc(body=CancelActivitySchema, response=CancelledSchema)
+def api_cancel_activity(activity_id):
+    """Call an activity off with a reason (staff); signed-up volunteers see it."""
+    activity = staff_activity(activity_id)
+    data = load(CancelActivitySchema())
+    services.cancel_activity(current_user, activity, data["reason"])
+    db.session.commit()
+    return {"status": "cancelled"}
+
+
+@bp.post("/api/v1/activities/<int:activity_id>/copy")
+@login_required
+@doc(body=CopyActivitySchema, response=ActivitySchema, status=201)
+def api_copy_activity(activity_id):
+    """A new activity of the same length and fields from ``starts_at`` (staff)."""
+    activity = staff_activity(activity_id)
+    data = load(CopyActivitySchema())
+    copy = services.copy_activity(current_user, activity, data["starts_at"])
+    db.session.commit()
+    return activity_dict(copy, current_user), 201
+
+
+@bp.post("/api/v1/activities/<int:activity_id>/walk-ins")
+@login_required
+@doc(body=WalkInSchema, response=WalkInResultSchema, status=201, also=(200,))
+def api_walk_in(activity_id):
+    """Sign up and check in a person at the door while places are left (staff)."""
+    activity = staff_activity(activity_id)
+    data = load(WalkInSchema())
+    person = resolve_person_code(data["person_code"], within_org=activity.organization)
+    attendance, created = services.walk_in(current_user, activity_id, person)
+    return WalkInResultSchema().dump({
+        "status": "confirmed", "user_id": person.id, "name": person.name,
+        "checked_in_at": attendance.checked_in_at}), 201 if created else 200
 
 
 # -- codes and scans ------------------------------------------------------------------------

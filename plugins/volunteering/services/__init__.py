@@ -2,7 +2,7 @@
 
 Split by topic: ``activities`` (create, list, sign-up, cancel, waitlist),
 ``attendance`` (scans, person scans, back-fill, closing, announcing service),
-``records`` (service record, stars, export rows, month summary) and
+``manage`` (staff edit, cancel, copy, walk-ins, roster), ``records`` (service record, stars, export rows, month summary) and
 ``settings``. Import from here: ``services.sign_up(...)``.
 """
 
@@ -38,6 +38,17 @@ from plugins.volunteering.services.attendance import (
     staff_scan,
     user_by_phone,
 )
+from plugins.volunteering.services.manage import (
+    EDITABLE,
+    ROSTER_PAGE,
+    cancel_activity,
+    copy_activity,
+    current_fields,
+    refuse_cancelled,
+    roster,
+    update_activity,
+    walk_in,
+)
 from plugins.volunteering.services.records import (
     EXPORT_HEADER,
     export_rows,
@@ -54,7 +65,9 @@ from plugins.volunteering.services.settings import (
 )
 
 __all__ = [
-    "ACTIVE", "CHECKIN_OPENS_BEFORE", "EXPORT_HEADER", "Scan", "activities_query",
+    "ACTIVE", "CHECKIN_OPENS_BEFORE", "EDITABLE", "EXPORT_HEADER", "ROSTER_PAGE", "Scan",
+    "activities_query", "cancel_activity", "copy_activity", "current_fields",
+    "refuse_cancelled", "roster", "update_activity", "walk_in",
     "announce_service", "attendance_list", "attendance_of", "backfill", "cancel_signup",
     "check_in", "check_out", "close_attendance", "counts", "create_activity", "export_rows",
     "format_minutes", "get_activity", "grace", "honour_hours_earn_points",

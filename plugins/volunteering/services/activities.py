@@ -164,6 +164,8 @@ def sign_up(user: User, activity_id: int, now: datetime | None = None) -> tuple[
             return signup, False
         clash = _clashing_activity(user_id, activity)
         locked = _lock_activity(activity_id)  # held briefly: count, insert, commit
+        if locked.cancelled_at is not None:
+            raise Conflict(f"活动已取消：{locked.cancel_reason}", code="cancelled")
         at = now or utcnow()
         if at >= (locked.signup_deadline or locked.ends_at) or at >= locked.ends_at:
             raise Conflict("报名已截止", code="signup_closed")

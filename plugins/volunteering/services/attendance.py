@@ -136,12 +136,18 @@ def _refuse_other_activity(user_id: int, activity: Activity, action: str) -> Non
                        code="other_activity", fields={"activity_id": [other.id]})
 
 
+def _refuse_cancelled(activity: Activity) -> None:
+    if activity.cancelled_at is not None:
+        raise Conflict(f"活动已取消：{activity.cancel_reason}", code="cancelled")
+
+
 # -- scans ----------------------------------------------------------------------------------
 
 
 def check_in(user_id: int, activity: Activity, *, by: User | None = None,
              now: datetime | None = None, state=None) -> Scan:
     """Record arrival. A repeated check-in answers the first one."""
+    _refuse_cancelled(activity)
     state = state or _scan_state(user_id, activity.id)
     signup_status, checked_in_at = state.signup_status, state.checked_in_at
     if checked_in_at is not None:
@@ -171,6 +177,7 @@ def check_in(user_id: int, activity: Activity, *, by: User | None = None,
 def check_out(user_id: int, activity: Activity, *, by: User | None = None,
               now: datetime | None = None, user: User | None = None, state=None) -> Scan:
     """Record leaving, count the minutes, announce the service. A repeat answers the first."""
+    _refuse_cancelled(activity)
     row = state or _scan_state(user_id, activity.id)
     if row.id is None or row.checked_in_at is None:
         _refuse_other_activity(user_id, activity, "签退")

@@ -136,6 +136,9 @@ ZH = {
     "Print the card": "打印服务卡",
     "Reissue the card (the old one stops working)": "补办服务卡（旧卡作废）",
     "Issue a card": "制作服务卡",
+    "Large text": "大字",
+    "Normal text": "标准字",
+    "Main menu": "主菜单",
 }
 
 root = Path(__file__).resolve().parent.parent / "core" / "translations"

@@ -104,11 +104,24 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
             session["lang"] = code
         return redirect(safe_next("/"))
 
+    @app.get("/text-size/<size>")
+    def set_text_size(size):
+        """大字 mode: a plain link (works without JS) that sets a session flag;
+        base.html adds ``big-text`` to <body>, which scales the root font size."""
+        from flask import redirect
+
+        from core.auth.views import safe_next
+
+        if size in ("big", "normal"):
+            session["big_text"] = size == "big"
+        return redirect(safe_next("/"))
+
     app.context_processor(_template_globals)
     from core import pages, times
 
     app.context_processor(pages.template_helpers)
     app.add_template_filter(times.format_local, "local_time")
+    app.add_template_filter(times.friendly_time, "friendly_time")
     from core.people.services import mask_phone
 
     app.add_template_filter(mask_phone, "mask_phone")
@@ -264,4 +277,5 @@ def _template_globals():
             for items in manager.for_org(org, "nav_items")(user=current_user, org=org):
                 nav.extend(items or ())
     nav.sort(key=lambda item: item.order)
-    return {"nav_items": nav, "current_locale": str(get_locale()), "nav_org": org}
+    return {"nav_items": nav, "current_locale": str(get_locale()), "nav_org": org,
+            "big_text": bool(session.get("big_text"))}

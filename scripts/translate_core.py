@@ -194,6 +194,9 @@ ZH = {
     "Mobile number of the person (registered already)": "对方的手机号（需已注册）",
     "Print the join code of %(name)s": "打印%(name)s的加入码",
     "Please confirm the removal": "请再点一次“确定移除”",
+    "Large text": "大字",
+    "Normal text": "标准字",
+    "Main menu": "主菜单",
 }
 
 root = Path(__file__).resolve().parent.parent / "core" / "translations"

@@ -28,35 +28,37 @@ def blueprints():
 @hookimpl
 def nav_items(user, org):
     from flask import url_for
+    from flask_babel import gettext as _
 
     from core.access import has_role
     from core.models import Role
 
-    items = [NavItem("我的金豆", url_for("points.wallet_page"), 20),
-             NavItem("兑换商品", url_for("points.rewards_page", org_id=org.id), 21),
-             NavItem("光荣榜", url_for("points.leaderboard_page", org_id=org.id), 23)]
+    items = [NavItem(_("我的金豆"), url_for("points.wallet_page"), 20),
+             NavItem(_("兑换商品"), url_for("points.rewards_page", org_id=org.id), 21),
+             NavItem(_("光荣榜"), url_for("points.leaderboard_page", org_id=org.id), 23)]
     if has_role(user, org, Role.staff):
-        items += [NavItem("金豆管理", url_for("points.manage_page", org_id=org.id), 24),
-                  NavItem("兑换审核", url_for("points.queue_page", org_id=org.id), 25)]
+        items += [NavItem(_("金豆管理"), url_for("points.manage_page", org_id=org.id), 24),
+                  NavItem(_("兑换审核"), url_for("points.queue_page", org_id=org.id), 25)]
     return items
 
 
 @hookimpl
 def dashboard_cards(user, org):
     from flask import url_for
+    from flask_babel import gettext as _
 
     from core.access import has_role
     from core.models import Role
     from plugins.points import services
 
     summary = services.wallet_summary(user)
-    cards = [Card("我的金豆", str(summary["balance"]), url_for("points.wallet_page"),
-                  f"待审核冻结 {summary['held']}" if summary["held"] else "")]
+    cards = [Card(_("我的金豆"), str(summary["balance"]), url_for("points.wallet_page"),
+                  _("另有 %(n)s 暂扣（等待审核）", n=summary["held"]) if summary["held"] else "")]
     if has_role(user, org, Role.staff):
-        cards.append(Card("待审核兑换", str(services.pending_count(org)),
+        cards.append(Card(_("待审核兑换"), str(services.pending_count(org)),
                           url_for("points.queue_page", org_id=org.id)))
         payer = services.funding_org(org)
-        cards.append(Card("金豆基金", str(services.fund_balance(payer)) if payer else "未设立",
+        cards.append(Card(_("金豆基金"), str(services.fund_balance(payer)) if payer else _("未设立"),
                           url_for("points.manage_page", org_id=org.id),
                           payer.name if payer else ""))
     return cards

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from core.pages import (
     safe_back,
     shows_error_page,
 )
-from core.times import local_input, local_zone, parse_month
+from core.times import local_input, parse_month, this_month
 from plugins.points import services
 from plugins.points.models import STATUS_TITLES, Award, Redemption, Reward
 from plugins.points.schemas import (
@@ -64,7 +65,7 @@ def wallet_page():
     mine = db.session.scalars(select(Redemption).where(Redemption.user_id == current_user.id)
                               .order_by(Redemption.id.desc()).limit(20)).all()
     return render_template("points/wallet.html", summary=summary, lines=lines, redemptions=mine,
-                           tz=local_zone())
+                           earned=services.earned_in_month(current_user, this_month()))
 
 
 @bp.get("/points/orgs/<int:org_id>")
@@ -94,7 +95,7 @@ def deposit_form(org_id):
         services.deposit(current_user, org, amount=d["amount"], key=d["idempotency_key"],
                          donor=d["donor"], note=d["note"])
 
-    return act(action, "已存入金豆基金", url_for("points.manage_page", org_id=org_id))
+    return act(action, _("已存入金豆基金"), url_for("points.manage_page", org_id=org_id))
 
 
 @bp.post("/points/orgs/<int:org_id>/awards")
@@ -108,7 +109,7 @@ def award_form(org_id):
         services.award(current_user, org, phone=d["phone"], amount=d["amount"],
                        reason=d["reason"], key=d["idempotency_key"])
 
-    return act(action, "金豆已发放", url_for("points.manage_page", org_id=org_id))
+    return act(action, _("金豆已发放"), url_for("points.manage_page", org_id=org_id))
 
 
 @bp.post("/points/orgs/<int:org_id>/awards/batch")
@@ -128,8 +129,8 @@ def award_batch_form(org_id):
         else:
             bad.append(raw.strip()[:40])
     if bad or not lines:
-        flash("请检查：每行写“手机号 金豆数”，并填写原因" +
-              (f"（有误的行：{'；'.join(bad[:3])}）" if bad else ""), "error")
+        flash(_("请检查：每行写“手机号 金豆数”，并填写原因") +
+              (_("（有误的行：%(lines)s）", lines="；".join(bad[:3])) if bad else ""), "error")
         return redirect(back)
 
     def action():
@@ -137,14 +138,14 @@ def award_batch_form(org_id):
         services.award_batch(current_user, org, lines=lines, reason=d["reason"],
                              key=d["idempotency_key"])
 
-    return act(action, f"已向 {len(lines)} 人发放金豆", back)
+    return act(action, _("已向 %(n)s 人发放金豆", n=len(lines)), back)
 
 
 @bp.post("/points/awards/<int:award_id>/pay")
 @login_required
 def pay_award_form(award_id):
     row = db.session.get(Award, award_id) or abort(404)
-    return act(lambda: services.pay_unfunded(current_user, award_id), "已补发",
+    return act(lambda: services.pay_unfunded(current_user, award_id), _("已补发"),
                        url_for("points.manage_page", org_id=row.org_id))
 
 
@@ -158,7 +159,7 @@ def reverse_award_form(award_id):
                                         or "发放有误"})["reason"]
         services.reverse_award(current_user, award_id, reason=reason)
 
-    return act(action, "已冲正，金豆已退回基金", url_for("points.manage_page", org_id=row.org_id))
+    return act(action, _("已撤回发放，金豆已退回基金"), url_for("points.manage_page", org_id=row.org_id))
 
 
 @bp.post("/points/orgs/<int:org_id>/settings")
@@ -168,11 +169,11 @@ def settings_form(org_id):
     raw = request.form.get("expiry_months", "").strip()
     months = ascii_int(raw)
     if raw and not (months is not None and 1 <= months <= 120):
-        flash("有效期须为 1 到 120 个月，留空表示不过期", "error")
+        flash(_("有效期须为 1 到 120 个月，留空表示不过期"), "error")
     else:
         services.set_expiry(current_user, org, months)
         db.session.commit()
-        flash("已保存")
+        flash(_("已保存"))
     return redirect(url_for("points.manage_page", org_id=org_id))
 
 
@@ -185,8 +186,7 @@ def rewards_page(org_id):
                                  .order_by(Reward.cost, Reward.id)).all()
     return render_template("points/rewards.html", org=org, rewards=rewards, staff=staff,
                            summary=services.wallet_summary(current_user),
-                           now=utcnow(), is_open=services.is_open,
-                           tz=local_zone())
+                           now=utcnow(), is_open=services.is_open)
 
 
 @bp.post("/points/orgs/<int:org_id>/rewards")
@@ -199,7 +199,7 @@ def create_reward_form(org_id):
         data[name] = local_input(data.pop(name, ""))
     return act(lambda: services.create_reward(current_user, org,
                                                       **load(RewardCreateSchema(), data)),
-                       "已上架", url_for("points.rewards_page", org_id=org_id))
+                       _("已上架"), url_for("points.rewards_page", org_id=org_id))
 
 
 @bp.post("/points/rewards/<int:reward_id>/update")
@@ -210,11 +210,11 @@ def update_reward_form(reward_id):
     active = {"on": True, "off": False}.get(request.form.get("active", ""))
     add_stock = ascii_int(raw)
     if add_stock is None or add_stock > 100_000:
-        flash("补充库存须为 0 到 100000 的整数", "error")
+        flash(_("补充库存须为 0 到 100000 的整数"), "error")
     else:
         services.update_reward(current_user, reward, add_stock=add_stock, active=active)
         db.session.commit()
-        flash("已更新")
+        flash(_("已更新"))
     return redirect(url_for("points.rewards_page", org_id=reward.org_id))
 
 
@@ -231,8 +231,11 @@ def redeem_form(reward_id):
         if shows_error_page(err):
             raise
         flash(message_of(err, FIELD_TITLES), "error")
-        return redirect(url_for("points.rewards_page", org_id=reward.org_id))
-    flash("已提交兑换申请，请等待工作人员审核")
+        # Back to the catalog the request came from (a building's catalog lists its
+        # community's rewards): never to another organization's catalog.
+        return redirect(safe_back(request.form.get("back"),
+                                  url_for("points.rewards_page", org_id=reward.org_id)))
+    flash(_("已提交兑换申请，请等待工作人员审核"))
     return redirect(url_for("points.redemption_page", redemption_id=row.id))
 
 
@@ -256,8 +259,8 @@ def decide_form(redemption_id, verb):
         "fulfil": lambda: services.fulfil(current_user, redemption_id),
         "cancel": lambda: services.cancel(current_user, redemption_id),
     }
-    done = {"approve": "已通过", "reject": "已拒绝，金豆已退回", "fulfil": "已核销领取",
-            "cancel": "已取消，金豆已退回"}
+    done = {"approve": _("已通过"), "reject": _("已拒绝，金豆已退回"), "fulfil": _("已确认领取"),
+            "cancel": _("已取消，金豆已退回")}
     back = safe_back(request.form.get("back"),
                      url_for("points.redemption_page", redemption_id=redemption_id))
     return act(actions[verb], done[verb], back)
@@ -281,7 +284,7 @@ def pickup_lookup(org_id):
     staff_org(org_id)
     row = services.by_code(request.form.get("code", ""))
     if row is None:
-        flash("没有这个领取码，请核对", "error")
+        flash(_("没有这个领取码，请核对"), "error")
         return redirect(url_for("points.queue_page", org_id=org_id, status="approved"))
     return redirect(url_for("points.pickup_page", code=row.code))
 
@@ -289,7 +292,7 @@ def pickup_lookup(org_id):
 @bp.get("/points/p/<code>")
 @login_required
 def pickup_page(code):
-    """Where the QR code leads: staff see a 核销 button, the owner their redemption."""
+    """Where the QR code leads: staff see a 确认领取 button, the owner their redemption."""
     row = services.by_code(code) or abort(404)
     if row.user_id == current_user.id and not has_role(current_user, row.reward.org, Role.staff):
         return redirect(url_for("points.redemption_page", redemption_id=row.id))

@@ -38,7 +38,7 @@ from plugins.points.services.awards import (
 )
 from plugins.points.services.demo import seed_demo
 from plugins.points.services.expiry import expire_all, expire_wallet, set_expiry
-from plugins.points.services.reports import REPORT_TITLES, leaderboard, report
+from plugins.points.services.reports import REPORT_TITLES, earned_in_month, leaderboard, report
 from plugins.points.services.rewards import (
     ACTIVE_REDEMPTIONS,
     SELF_APPROVAL,
@@ -66,7 +66,7 @@ __all__ = [
     "belongs_to", "by_code", "cancel", "counterpart_names", "create_reward", "deciding_redemption",
     "deposit",
     "expire_all", "expire_wallet", "expiry_months", "fulfil", "fund_balance", "funding_org",
-    "history", "is_open", "leaderboard", "member_by_phone", "org_account", "pay_unfunded",
+    "earned_in_month", "history", "is_open", "leaderboard", "member_by_phone", "org_account", "pay_unfunded",
     "pending_count", "queue", "reject", "report", "request_redemption", "reverse_award",
     "reversed_transfer_ids", "rewards_for", "seed_demo", "set_expiry", "staff_redemption",
     "unfunded_awards", "update_reward", "visible_reward", "wallet_account", "wallet_summary",

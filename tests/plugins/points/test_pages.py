@@ -23,7 +23,7 @@ def test_wallet_page_shows_balance_held_and_lines(client, world):
     page = text(client.get("/points/wallet"))
     assert re.search(r'id="balance">\s*32\s*<', page)
     assert re.search(r'id="held">\s*10\s*<', page)
-    assert "优秀楼栋长" in page and "盘龙区 金豆基金" in page and "冻结中" in page
+    assert "优秀楼栋长" in page and "盘龙区 金豆基金" in page and "暂扣（等待审核）" in page
     assert "洗衣液" in page and "待审核" in page
 
 
@@ -166,7 +166,7 @@ def test_create_reward_form(client, world):
     r = client.post(f"/points/orgs/{tree.community.id}/rewards", data={
         "name": "中秋月饼", "cost": "20", "stock": "5", "starts_at": "2030-09-01T08:00",
         "ends_at": "2030-09-15T18:00"}, follow_redirects=True)
-    assert "中秋月饼" in text(r) and "截止 09-15 18:00" in text(r)
+    assert "中秋月饼" in text(r) and "截止 2030年9月15日 周日 18:00" in text(r)
     cake = db.session.scalar(db.select(Reward).where(Reward.name == "中秋月饼"))
     assert cake.starts_at.isoformat() == "2030-09-01T00:00:00+00:00"  # 08:00 in Kunming
     r = client.post(f"/points/orgs/{tree.community.id}/rewards", data={
@@ -192,10 +192,10 @@ def test_manage_page_lists_recent_awards_with_reversal(client, world):
     tree, people = world
     row = give(people, tree, 9)
     login(client, people.staff)
-    assert "冲正" in text(client.get(f"/points/orgs/{tree.community.id}"))
+    assert "撤回发放" in text(client.get(f"/points/orgs/{tree.community.id}"))
     r = client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人"},
                     follow_redirects=True)
-    assert "已冲正" in text(r)
+    assert "已撤回" in text(r)
     db.session.expire_all()
     assert services.wallet_summary(people.resident)["balance"] == 0
 

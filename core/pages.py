@@ -1,10 +1,12 @@
 """HTML-page helpers every plugin's ``pages.py`` uses: reading forms, running
 a form's action, and where to go back to.
 
-The rule for errors on pages (one rule for every plugin): a 404, and a 403
-that means "not yours to do here" (code ``forbidden``), show core's error
-page; every other refusal (bad input, a business rule, a conflict) is flashed
-in Chinese and the person goes back to the form with what they typed.
+The rule for errors on pages (one rule for every plugin): a plain 404 (code
+``not_found`` or ``plugin_off``) and a 403 that means "not yours to do here"
+(code ``forbidden``) show core's error page; every other refusal (bad input, a
+business rule, a conflict, a 404 about what was typed such as
+``member_not_found``) is flashed in Chinese and the person goes back to the
+form with what they typed.
 """
 
 from __future__ import annotations
@@ -76,12 +78,16 @@ def message_of(err: Exception, titles: dict | None = None) -> str:
     return getattr(err, "message", "操作未能完成")
 
 
+# "There is nothing here for you" (a page of its own), as opposed to a 404 about
+# what was typed into the form (a phone that is no member: flashed, input kept).
+PAGE_CODES = {(404, "not_found"), (404, "plugin_off"), (403, "forbidden")}
+
+
 def shows_error_page(err: Exception) -> bool:
-    """404s and plain 403s are pages of their own; other refusals are flashed."""
+    """Plain 404s and 403s are pages of their own; other refusals are flashed."""
     if isinstance(err, LedgerError):
         err = ledger_error_as_api(err)
-    return isinstance(err, ApiError) and (
-        err.status == 404 or (err.status == 403 and err.code == "forbidden"))
+    return isinstance(err, ApiError) and (err.status, err.code) in PAGE_CODES
 
 
 def form_action(action: Callable[[], object], success: str, back: str, *,
@@ -101,8 +107,7 @@ def form_action(action: Callable[[], object], success: str, back: str, *,
         if shows_error_page(err):
             raise
         flash(message_of(err, titles), "error")
-        session["_kept_form"] = {k: v[:500] for k, v in request.form.items()
-                                 if k not in ("csrf_token", "password")}
+        keep_form()
     return redirect(back)
 
 
@@ -111,6 +116,13 @@ def confirmed() -> bool:
     (core/templates/macros.html) and core's ``confirm.html`` page post
     ``confirm=yes``; a view refuses, or asks, without it."""
     return request.form.get("confirm") == "yes"
+
+
+def keep_form() -> None:
+    """Keep what was typed into the posted form for the page it goes back to
+    (never passwords or the CSRF token); :func:`form_action` does it itself."""
+    session["_kept_form"] = {k: v[:2000] for k, v in request.form.items()
+                             if k not in ("csrf_token", "password", "old_password")}
 
 
 def kept_form() -> dict:

@@ -20,9 +20,11 @@ from core.ledger import LedgerError
 from core.models import Role, utcnow
 from core.pages import (
     ascii_int,
+    confirmed,
     form_action,
     form_fields,
     form_ints,
+    keep_form,
     message_of,
     safe_back,
     shows_error_page,
@@ -129,6 +131,7 @@ def award_batch_form(org_id):
         else:
             bad.append(raw.strip()[:40])
     if bad or not lines:
+        keep_form()
         flash(_("请检查：每行写“手机号 金豆数”，并填写原因") +
               (_("（有误的行：%(lines)s）", lines="；".join(bad[:3])) if bad else ""), "error")
         return redirect(back)
@@ -153,13 +156,17 @@ def pay_award_form(award_id):
 @login_required
 def reverse_award_form(award_id):
     row = db.session.get(Award, award_id) or abort(404)
+    back = url_for("points.manage_page", org_id=row.org_id)
+    if not confirmed():
+        flash(_("请先确认再撤回"), "error")
+        return redirect(back)
 
     def action():
         reason = load(ReverseSchema(), {"reason": request.form.get("reason", "").strip()
                                         or "发放有误"})["reason"]
         services.reverse_award(current_user, award_id, reason=reason)
 
-    return act(action, _("已撤回发放，金豆已退回基金"), url_for("points.manage_page", org_id=row.org_id))
+    return act(action, _("已撤回发放，金豆已退回基金"), back)
 
 
 @bp.post("/points/orgs/<int:org_id>/settings")
@@ -263,6 +270,9 @@ def decide_form(redemption_id, verb):
             "cancel": _("已取消，金豆已退回")}
     back = safe_back(request.form.get("back"),
                      url_for("points.redemption_page", redemption_id=redemption_id))
+    if verb in ("reject", "cancel") and not confirmed():  # they give the beans back: ask first
+        flash(_("请先确认"), "error")
+        return redirect(back)
     return act(actions[verb], done[verb], back)
 
 

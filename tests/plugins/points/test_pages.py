@@ -50,7 +50,10 @@ def test_redeem_from_catalog_page_then_cancel(client, world):
     client.post(f"/points/rewards/{item.id}/redeem", data={"quantity": "2",
                                                            "idempotency_key": key})  # double tap
     assert db.session.query(Redemption).count() == 1
-    client.post(f"/points/redemptions/{row.id}/cancel")
+    client.post(f"/points/redemptions/{row.id}/cancel")  # not confirmed: nothing happens
+    db.session.expire_all()
+    assert services.wallet_summary(people.resident) == {"balance": 10, "held": 20}
+    client.post(f"/points/redemptions/{row.id}/cancel", data={"confirm": "yes"})
     db.session.expire_all()
     assert services.wallet_summary(people.resident) == {"balance": 30, "held": 0}
 
@@ -194,6 +197,11 @@ def test_manage_page_lists_recent_awards_with_reversal(client, world):
     login(client, people.staff)
     assert "撤回发放" in text(client.get(f"/points/orgs/{tree.community.id}"))
     r = client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人"},
+                    follow_redirects=True)  # without the second tap
+    assert "请先确认" in text(r)
+    db.session.expire_all()
+    assert services.wallet_summary(people.resident)["balance"] == 9
+    r = client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人", "confirm": "yes"},
                     follow_redirects=True)
     assert "已撤回" in text(r)
     db.session.expire_all()
@@ -212,3 +220,31 @@ def test_batch_award_form(client, world):
     assert "有误的行：abc 7" in text(r)
     db.session.expire_all()
     assert services.wallet_summary(people.resident)["balance"] == 7
+
+
+def test_award_to_a_non_member_is_flashed_and_keeps_the_input(client, world):
+    # Issue 9 item 6: this was a full error page that lost what staff typed.
+    tree, people = world
+    login(client, people.staff)
+    r = client.post(f"/points/orgs/{tree.community.id}/awards",
+                    data={"phone": "13999999999", "amount": "7", "reason": "楼道清洁",
+                          "idempotency_key": "k-non-member"}, follow_redirects=True)
+    page = text(r)
+    assert r.status_code == 200 and "不是本组织的成员" in page
+    assert 'value="13999999999"' in page and "楼道清洁" in page
+
+
+def test_rejecting_needs_the_second_tap(client, world):
+    tree, people = world
+    give(people, tree, 30)
+    item = reward(people, tree, cost=10)
+    row = services.request_redemption(people.resident, item.id, quantity=1, key="r1")
+    login(client, people.staff)
+    client.post(f"/points/redemptions/{row.id}/reject", data={"reason": "缺货"})
+    db.session.expire_all()
+    assert db.session.get(Redemption, row.id).status == "pending"
+    page = text(client.get(f"/points/orgs/{tree.community.id}/redemptions"))
+    assert "确定拒绝" in page and 'name="confirm" value="yes"' in page
+    client.post(f"/points/redemptions/{row.id}/reject", data={"reason": "缺货", "confirm": "yes"})
+    db.session.expire_all()
+    assert db.session.get(Redemption, row.id).status == "rejected"

@@ -186,8 +186,8 @@ def test_the_manage_page_says_already_reversed(client, world):
     tree, people = world
     row = give(people, tree, 9)
     login(client, people.staff)
-    client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人"})
-    r = client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人"},
+    client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人", "confirm": "yes"})
+    r = client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人", "confirm": "yes"},
                     follow_redirects=True)
     assert "已经冲正过了" in text(r)
 

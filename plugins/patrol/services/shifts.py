@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from core import ledger
 from core.access import has_plugin_role, has_role, require_role, subtree_ids
@@ -174,13 +174,18 @@ def scan_checkpoint(user: User, checkpoint_id, *, now: datetime | None = None) -
     if shift is None:
         raise Conflict("您现在没有这条路线的巡逻班次（班次开始前 15 分钟至结束后宽限期内有效）",
                        code="no_active_shift")
-    shift_id = shift.id
-    try:
-        db.session.execute(insert(Scan).values(shift_id=shift_id, checkpoint_id=checkpoint.id,
-                                               user_id=user.id, scanned_at=now))
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()  # scanned before (or at the same moment): the first stands
+    shift_id, checkpoint_id, user_id = shift.id, checkpoint.id, user.id
+
+    def write() -> None:
+        # The first scan stands. A simultaneous insert of the same pair breaks the
+        # unique constraint; atomic retries, and the retry sees the winner's row.
+        if db.session.scalar(select(Scan.id).where(Scan.shift_id == shift_id,
+                                                   Scan.checkpoint_id == checkpoint_id)) is None:
+            db.session.execute(insert(Scan).values(shift_id=shift_id, checkpoint_id=checkpoint_id,
+                                                   user_id=user_id, scanned_at=now))
+
+    ledger.atomic(write)  # BEGIN IMMEDIATE on SQLite: no lock upgrade halfway
+    checkpoint = db.session.get(Checkpoint, checkpoint_id)
     first = db.session.scalar(select(Scan).where(Scan.shift_id == shift_id,
                                                  Scan.checkpoint_id == checkpoint.id))
     shift = get_shift(shift_id)
@@ -208,10 +213,13 @@ def closing_of(shift: Shift) -> Closing:
 
 def _missing_checkpoint():
     """SQL: the shift (correlated) has a checkpoint of its route nobody scanned."""
-    return exists(select(Checkpoint.id).where(
-        Checkpoint.route_id == Shift.route_id,
-        ~exists(select(Scan.id).where(Scan.shift_id == Shift.id,
-                                      Scan.checkpoint_id == Checkpoint.id))))
+    # Explicit correlation: the innermost query refers two levels out, which
+    # auto-correlation would not do (it would add patrol_shift to its FROM).
+    scanned = (select(Scan.id).where(Scan.shift_id == Shift.id,
+                                     Scan.checkpoint_id == Checkpoint.id)
+               .correlate(Shift, Checkpoint))
+    return exists(select(Checkpoint.id).where(Checkpoint.route_id == Shift.route_id,
+                                              ~exists(scanned)).correlate(Shift))
 
 
 def _close(ids_stmt, now: datetime, by: User | None) -> int:
@@ -237,9 +245,13 @@ def close_shift(actor: User, shift_id: int, *, now: datetime | None = None) -> C
     now = now or utcnow()
     if shift.status == "scheduled" and now < shift.starts_at - OPENS_BEFORE:
         raise Conflict("班次尚未开始，不能结束", code="shift_not_started")
-    if _close(select(Shift.id).where(Shift.id == shift.id), now, actor):
-        audit("patrol.shift_closed", actor=actor, org=shift.organization, obj=shift)
-    db.session.commit()
+    shift_id, org = shift.id, shift.organization
+
+    def write() -> None:
+        if _close(select(Shift.id).where(Shift.id == shift_id), now, actor):
+            audit("patrol.shift_closed", actor=actor, org=org, obj=shift)
+
+    ledger.atomic(write)
     shift = db.session.get(Shift, shift_id, populate_existing=True)
     announce_pending(shift_ids=[shift.id])
     return closing_of(shift)
@@ -251,8 +263,7 @@ def close_shifts(now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     due = select(Shift.id).where(Shift.status == "scheduled", Shift.closes_at < now,
                                  Shift.org_id.in_(orgs_where_enabled("patrol")))
-    closed = _close(due, now, None)
-    db.session.commit()
+    closed = ledger.atomic(lambda: _close(due, now, None))
     return {"closed": closed, "announced": announce_pending()}
 
 

@@ -56,6 +56,7 @@ def scan_token(user, purpose, payload):
 def seed_demo(orgs, users):
     from core.extensions import db
     from core.models import utcnow
+    from core.times import local_today, start_of_day
     from plugins.patrol.models import Member
 
     community = orgs["community1"]
@@ -64,7 +65,10 @@ def seed_demo(orgs, users):
     db.session.flush()
     for n, name in enumerate(("东大门", "3号院", "自行车棚", "北门岗亭"), start=1):
         db.session.add(Checkpoint(org_id=community.id, route_id=route.id, position=n, name=name))
-    tonight = utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    # Tonight at 19:00 local time, or the next full hour when that has passed.
+    evening = start_of_day(local_today()) + timedelta(hours=19)
+    tonight = max(evening, utcnow().replace(minute=0, second=0, microsecond=0)
+                  + timedelta(hours=1))
     shift = Shift(org_id=community.id, route_id=route.id, starts_at=tonight,
                   ends_at=tonight + timedelta(hours=2), grace_minutes=15,
                   closes_at=tonight + timedelta(hours=2, minutes=15), minutes=120, points=20,

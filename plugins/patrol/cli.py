@@ -1,0 +1,19 @@
+"""``jindou patrol ...``: jobs a scheduler (cron, systemd timer) runs."""
+
+from __future__ import annotations
+
+import click
+
+from plugins.patrol.views import bp
+
+bp.cli.help = "治安巡逻 (patrol) jobs."
+
+
+@bp.cli.command("close-shifts")
+def close_shifts():
+    """Close shifts that ended more than their grace ago (completed or incomplete)
+    and retry failed service announcements. Idempotent: run it every few minutes."""
+    from plugins.patrol import services
+
+    result = services.close_shifts()
+    click.echo(f"closed {result['closed']} shifts, announced {result['announced']}")

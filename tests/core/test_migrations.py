@@ -3,22 +3,35 @@ tables of the plugins that are loaded."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select
 
 from core import create_app
+from core.config import parse_plugin_list
 from core.extensions import db
 from core.plugins import discover
 from core.testing import base_config
 
 
 def test_models_and_migrations_agree(app):
+    # Another test may have imported the models of a plugin this run leaves out
+    # (JINDOU_PLUGINS): its tables are not built, so they are not compared.
+    wanted = parse_plugin_list(os.environ.get("JINDOU_PLUGINS"))
+    left_out = [] if wanted is None else [p for p in discover() if p not in wanted]
+
+    def compared(item) -> bool:
+        thing = item[0] if isinstance(item, list) else item  # modify_* come in lists
+        table = getattr(thing[1], "table", thing[1])  # an index names its table
+        name = getattr(table, "name", None) or (thing[2] if isinstance(thing[2], str) else "")
+        return name != "alembic_version" and not any(name.startswith(f"{p}_") for p in left_out)
+
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        diff = [d for d in compare_metadata(context, db.metadata)
-                if not (d[0] == "remove_table" and d[1].name == "alembic_version")]
+        diff = [d for d in compare_metadata(context, db.metadata) if compared(d)]
     assert diff == [], f"models and migrations disagree; write a migration: {diff}"
 
 

@@ -20,6 +20,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.plugin("points"),  # it switches points on in the plugin matrix
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
                        "(.ci/run installs it: apt-get install chromium)"),
 ]

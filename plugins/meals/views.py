@@ -12,7 +12,7 @@ from core.extensions import db
 from core.models import Role, User
 from core.people.services import resolve_person_code
 from core.plugins import plugin_blueprint
-from core.times import local_today
+from core.times import local_today, to_local
 from plugins.meals import services
 from plugins.meals.models import Booking, Canteen
 from plugins.meals.schemas import (
@@ -40,6 +40,7 @@ CSV_HEADER = ["食堂", "就餐人次", "享受补贴人次", "已付补贴（�
 
 def menu_body(menu, booking=None) -> dict:
     body = MenuSchema().dump(menu)
+    body["book_by"] = to_local(menu.book_by).isoformat()  # Asia/Shanghai, as the contract says
     body["my_booking"] = {"id": booking.id, "status": booking.status} if booking else None
     return body
 

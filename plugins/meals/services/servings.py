@@ -47,8 +47,6 @@ def serve(actor: User, canteen: Canteen, *, person_code: str, menu_id: int) -> S
     subsidy, tier = subsidy_for(policy, birth_date=person.birth_date,
                                 hardship=bool(person.hardship), day=menu.day, price=menu.price)
     fund_org_id = policy["source_org_id"] if subsidy else None
-    if subsidy:  # accounts exist before the savepoint below
-        fund, till = org_account(fund_org_id, "fund"), canteen_account(canteen.id)
 
     def work():
         first = already_served(person, menu)
@@ -68,7 +66,8 @@ def serve(actor: User, canteen: Canteen, *, person_code: str, menu_id: int) -> S
                       fund_org_id=fund_org_id, served_by_id=actor.id)
         db.session.add(row)
         db.session.flush()  # the unique (user, day, slot) stops a racing second meal here
-        if subsidy:
+        if subsidy:  # accounts made before the savepoint, which only the transfer may undo
+            fund, till = org_account(fund_org_id, "fund"), canteen_account(canteen.id)
             try:
                 with db.session.begin_nested():
                     posted = ledger.transfer(fund, till, subsidy, reason="餐补",

@@ -15,7 +15,7 @@ from core.testing import make_user, race
 from core.times import local_today
 from plugins.meals import services
 from plugins.meals.models import Booking, Menu, Serving
-from tests.plugins.meals.conftest import KUNMING, born, elder
+from tests.plugins.meals.conftest import KUNMING, elder
 
 tiers = st.lists(st.tuples(st.integers(0, 120), st.integers(0, 2000)), max_size=6,
                  unique_by=lambda t: t[0]).map(

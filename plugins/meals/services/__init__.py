@@ -18,6 +18,7 @@ from plugins.meals.services.canteens import (
     get_menu,
     may_serve,
     menus_between,
+    require_counter,
     slot_start,
 )
 from plugins.meals.services.demo import seed_demo
@@ -37,7 +38,7 @@ __all__ = [
     "CASHIER", "FIGURES", "TITLES", "attendance", "book", "booking_dict", "cancel",
     "canteen_account", "canteens_under", "copy_week", "create_canteen", "create_menu",
     "csv_rows", "deposit", "effective_policy", "fund_balance", "get_canteen", "get_menu",
-    "is_closed", "may_serve", "menus_between", "my_bookings", "org_account", "put_policy",
+    "is_closed", "may_serve", "menus_between", "require_counter", "my_bookings", "org_account", "put_policy",
     "seed_demo", "serve", "serving_dict", "settlement", "settlement_of", "slot_start",
     "subsidy_for",
 ]

@@ -21,7 +21,7 @@ from core.people.services import dependants_of
 from core.times import local_today, parse_day, parse_month
 from plugins.meals import services
 from plugins.meals.models import SLOT_TITLES, SLOTS, Booking
-from plugins.meals.schemas import CanteenCreateSchema, DepositSchema, MenuCreateSchema
+from plugins.meals.schemas import CanteenCreateSchema, MealDepositSchema, MenuCreateSchema
 from plugins.meals.views import CSV_HEADER, bp
 
 TITLES = {"date": "日期", "slot": "餐次", "dishes": "菜品", "price": "价格", "capacity": "名额",
@@ -274,7 +274,7 @@ def fund_page(org_id):
     back = url_for(".fund_page", org_id=org.id)
     if request.method == "POST":
         def action():
-            data = DepositSchema().load({
+            data = MealDepositSchema().load({
                 "amount": fen_of(request.form.get("amount"), "amount"),
                 "note": (request.form.get("note") or "").strip(),
                 "idempotency_key": request.form.get("idempotency_key") or ""})

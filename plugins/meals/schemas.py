@@ -72,13 +72,13 @@ class PolicySchema(Schema):
     source_org_id = fields.Integer(dump_only=True, allow_none=True)
 
 
-class DepositSchema(Schema):
+class MealDepositSchema(Schema):
     amount = amount_field(maximum=MAX_DEPOSIT, required=True)
     note = text_field(Deposit.note, required=True)
     idempotency_key = text_field(100, min_length=1, required=True)
 
 
-class FundSchema(Schema):
+class MealFundSchema(Schema):
     balance = fields.Integer()
 
 
@@ -117,7 +117,7 @@ class ServingSchema(Schema):
     canteen_id = fields.Integer()
 
 
-class RelativeSchema(Schema):
+class MealRelativeSchema(Schema):
     user_id = fields.Integer()
     name = fields.String()
     phone_masked = fields.String(allow_none=True)
@@ -127,10 +127,10 @@ class WaitingSchema(Schema):
     user_id = fields.Integer()
     name = fields.String()
     phone_masked = fields.String(allow_none=True)
-    relatives = fields.List(fields.Nested(RelativeSchema))
+    relatives = fields.List(fields.Nested(MealRelativeSchema))
 
 
-class AttendanceSchema(Schema):
+class MealAttendanceSchema(Schema):
     booked = fields.Integer()
     served = fields.Integer()
     not_arrived = fields.List(fields.Nested(WaitingSchema))

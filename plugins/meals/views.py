@@ -16,13 +16,13 @@ from core.times import local_today, to_local
 from plugins.meals import services
 from plugins.meals.models import Booking, Canteen
 from plugins.meals.schemas import (
-    AttendanceSchema,
     BookingCreateSchema,
     BookingSchema,
     CanteenCreateSchema,
     CanteenSchema,
-    DepositSchema,
-    FundSchema,
+    MealAttendanceSchema,
+    MealDepositSchema,
+    MealFundSchema,
     MenuCreateSchema,
     MenuQuerySchema,
     MenuSchema,
@@ -125,11 +125,11 @@ def api_policy(org_id):
 
 @bp.post("/api/v1/orgs/<int:org_id>/meals/fund/deposits")
 @login_required
-@doc(body=DepositSchema, response=FundSchema, status=201)
+@doc(body=MealDepositSchema, response=MealFundSchema, status=201)
 def api_deposit(org_id):
     """Put money into this organization's meals fund (admin)."""
     org = org_with_role(current_user, org_id, Role.admin)
-    data = load(DepositSchema())
+    data = load(MealDepositSchema())
     services.deposit(current_user, org, amount=data["amount"], key=data["idempotency_key"],
                      note=data["note"])
     return {"balance": services.fund_balance(org)}, 201
@@ -137,7 +137,7 @@ def api_deposit(org_id):
 
 @bp.get("/api/v1/orgs/<int:org_id>/meals/fund")
 @login_required
-@doc(response=FundSchema)
+@doc(response=MealFundSchema)
 def api_fund(org_id):
     """This organization's meals fund balance (staff)."""
     return {"balance": services.fund_balance(org_with_role(current_user, org_id, Role.staff))}
@@ -197,10 +197,10 @@ def api_serve(canteen_id):
 
 @bp.get("/api/v1/menus/<int:menu_id>/attendance")
 @login_required
-@doc(response=AttendanceSchema)
+@doc(response=MealAttendanceSchema)
 def api_attendance(menu_id):
     """Who booked and has not come yet, with masked phones (staff)."""
-    return AttendanceSchema().dump(services.attendance(current_user, services.get_menu(menu_id)))
+    return MealAttendanceSchema().dump(services.attendance(current_user, services.get_menu(menu_id)))
 
 
 @bp.get("/api/v1/orgs/<int:org_id>/meals/settlement")

@@ -54,6 +54,7 @@ def fits_the_screen(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth") <= 375
 
 
+@pytest.mark.plugin("points")  # switches points on in the plugins matrix
 def test_admin_uses_the_core_pages_on_a_phone(live_server, phone, tree, people):
     app, base = live_server
     page = phone

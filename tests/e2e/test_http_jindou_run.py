@@ -66,6 +66,7 @@ def server(app, schema):
     proc.wait(timeout=10)
 
 
+@pytest.mark.plugin("points")  # switches points on over HTTP
 def test_accounts_and_organizations_over_http(app, server):
     from core.extensions import db
 

@@ -1,0 +1,5 @@
+"""Demo data (``jindou demo``)."""
+
+
+def seed_demo(orgs, users):
+    return None

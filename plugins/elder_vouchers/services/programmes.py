@@ -139,10 +139,13 @@ def enrol(actor: User, programme: Programme, person_id: int) -> tuple[Enrolment,
 
 
 def unenrol(actor: User, programme: Programme, person_id: int) -> None:
-    """No further issuance; what was issued stays until it lapses."""
+    """Staff over the person (or over the programme): no further issuance;
+    what was issued stays until it lapses."""
     org = programme_org(programme)
     require_enabled(org, PLUGIN)
-    require_role(actor, org, Role.staff)
+    person = db.session.get(User, person_id)
+    if person is None or not is_staff_over(actor, person):  # the rule enrolment has
+        require_role(actor, org, Role.staff)
     row = db.session.scalar(select(Enrolment).where(Enrolment.programme_id == programme.id,
                                                     Enrolment.user_id == person_id,
                                                     Enrolment.active.is_(True)))

@@ -60,9 +60,10 @@ def _issue(actor: User | None, programme: Programme, month: date) -> dict:
     budget = programme_account(programme.id, "budget")
     ledger.lock([budget.id])  # one issuance of a programme at a time
     enrolled = (Enrolment.programme_id == programme.id, Enrolment.active.is_(True))
-    issued_before = select(Issuance.user_id).where(Issuance.programme_id == programme.id,
-                                                   Issuance.month == month)
-    owed = select(Enrolment.user_id).where(*enrolled, Enrolment.user_id.not_in(issued_before))
+    issued_before = select(Issuance.id).where(  # an anti-join: cheap at 100,000 people
+        Issuance.programme_id == programme.id, Issuance.month == month,
+        Issuance.user_id == Enrolment.user_id).exists()
+    owed = select(Enrolment.user_id).where(*enrolled, ~issued_before)
     total = db.session.scalar(select(func.count()).select_from(Enrolment).where(*enrolled))
     n = db.session.scalar(select(func.count()).select_from(owed.subquery()))
     amount = programme.monthly_amount

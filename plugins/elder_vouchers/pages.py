@@ -30,13 +30,13 @@ from plugins.elder_vouchers import services
 from plugins.elder_vouchers.models import Programme, Provider, Service, Visit
 from plugins.elder_vouchers.schemas import (
     ConfirmSchema,
-    DepositSchema,
     DisputeSchema,
     ProgrammeCreateSchema,
     ProviderCreateSchema,
-    RejectSchema,
     VisitFinishSchema,
     VisitStartSchema,
+    VoucherDepositSchema,
+    VoucherRejectSchema,
 )
 from plugins.elder_vouchers.views import bp
 
@@ -225,7 +225,7 @@ def deposit_form(org_id, programme_id):
     def action():
         data = form_fields("amount", "note", "idempotency_key")
         form_ints(data, "amount")
-        body = load(DepositSchema(), data)
+        body = load(VoucherDepositSchema(), data)
         services.deposit(current_user, services.get_programme(programme_id),
                          amount=body["amount"], key=body["idempotency_key"], note=body["note"])
 
@@ -305,7 +305,7 @@ def approve_form(org_id, claim_id):
 @login_required
 def reject_form(org_id, claim_id):
     def action():
-        body = load(RejectSchema(), form_fields("reason"))
+        body = load(VoucherRejectSchema(), form_fields("reason"))
         services.reject_claim(current_user, services.get_claim(claim_id), **body)
 
     return act(action, "已退回，服务商可重新申报", url_for(".manage_page", org_id=org_id))

@@ -33,7 +33,7 @@ class ProgrammeSchema(Schema):
     enrolled = fields.Integer()
 
 
-class DepositSchema(Schema):
+class VoucherDepositSchema(Schema):
     amount = amount_field(maximum=MAX_FEN, required=True)
     note = text_field(100, load_default="")
     idempotency_key = text_field(100, min_length=1, required=True)
@@ -70,7 +70,7 @@ class WalletItemSchema(Schema):
     held = fields.Integer()
 
 
-class WalletSchema(Schema):
+class VoucherWalletSchema(Schema):
     items = fields.List(fields.Nested(WalletItemSchema))
 
 
@@ -171,7 +171,7 @@ class ClaimSchema(Schema):
     next_org_id = fields.Integer(allow_none=True)
 
 
-class RejectSchema(Schema):
+class VoucherRejectSchema(Schema):
     reason = text_field(200, min_length=1, required=True)
 
 
@@ -202,5 +202,5 @@ class AnomaliesSchema(Schema):
     items = fields.List(fields.Nested(AnomalySchema))
 
 
-class StatusSchema(Schema):
+class VoucherStatusSchema(Schema):
     status = fields.String()

@@ -20,7 +20,6 @@ from plugins.elder_vouchers.schemas import (
     ClaimCreateSchema,
     ClaimSchema,
     ConfirmSchema,
-    DepositSchema,
     DisputeSchema,
     EnrolmentSchema,
     EnrolSchema,
@@ -30,14 +29,15 @@ from plugins.elder_vouchers.schemas import (
     ProgrammeSchema,
     ProviderCreateSchema,
     ProviderSchema,
-    RejectSchema,
     ResolveSchema,
     SettlementSchema,
-    StatusSchema,
     VisitFinishSchema,
     VisitSchema,
     VisitStartSchema,
-    WalletSchema,
+    VoucherDepositSchema,
+    VoucherRejectSchema,
+    VoucherStatusSchema,
+    VoucherWalletSchema,
     WorkerCreateSchema,
     WorkerSchema,
 )
@@ -78,12 +78,12 @@ def api_programme(programme_id):
 
 @bp.post("/api/v1/voucher-programmes/<int:programme_id>/budget/deposits")
 @login_required
-@doc(body=DepositSchema, response=BudgetSchema, status=201)
+@doc(body=VoucherDepositSchema, response=BudgetSchema, status=201)
 def api_deposit(programme_id):
     """Fund the programme's budget (admin); idempotent by ``idempotency_key``."""
     row = services.get_programme(programme_id)
     org_with_role(current_user, row.org_id, Role.admin)
-    data = load(DepositSchema())
+    data = load(VoucherDepositSchema())
     budget = services.deposit(current_user, row, amount=data["amount"],
                               key=data["idempotency_key"], note=data["note"])
     return {"budget": budget}, 201
@@ -124,7 +124,7 @@ def api_issue(programme_id):
 
 @bp.get("/api/v1/vouchers/wallet")
 @login_required
-@doc(response=WalletSchema)
+@doc(response=VoucherWalletSchema)
 def api_wallet():
     """Vouchers left per programme: mine, or (``?user_id=``) a person I act for or serve."""
     raw = request.args.get("user_id")
@@ -188,7 +188,7 @@ def api_finish_visit(visit_id):
 
 @bp.post("/api/v1/visits/<int:visit_id>/cancel")
 @login_required
-@doc(response=StatusSchema)
+@doc(response=VoucherStatusSchema)
 def api_cancel_visit(visit_id):
     """The worker or staff cancel an open visit: the hold is released."""
     visit = services.cancel_visit(current_user, services.get_visit(visit_id))
@@ -208,7 +208,7 @@ def api_confirm_visit(visit_id):
 
 @bp.post("/api/v1/visits/<int:visit_id>/dispute")
 @login_required
-@doc(body=DisputeSchema, response=StatusSchema)
+@doc(body=DisputeSchema, response=VoucherStatusSchema)
 def api_dispute_visit(visit_id):
     """The elder or a relative disputes the visit: left out of claims until resolved."""
     data = load(DisputeSchema())
@@ -219,7 +219,7 @@ def api_dispute_visit(visit_id):
 
 @bp.post("/api/v1/visits/<int:visit_id>/resolve")
 @login_required
-@doc(body=ResolveSchema, response=StatusSchema)
+@doc(body=ResolveSchema, response=VoucherStatusSchema)
 def api_resolve_visit(visit_id):
     """Staff over the provider resolve a dispute; upheld gives the vouchers back."""
     data = load(ResolveSchema())
@@ -264,10 +264,10 @@ def api_approve_claim(claim_id):
 
 @bp.post("/api/v1/claims/<int:claim_id>/reject")
 @login_required
-@doc(body=RejectSchema, response=ClaimSchema)
+@doc(body=VoucherRejectSchema, response=ClaimSchema)
 def api_reject_claim(claim_id):
     """Reject at my level with a reason; its visits become claimable again."""
-    data = load(RejectSchema())
+    data = load(VoucherRejectSchema())
     return services.claim_dict(services.reject_claim(current_user, services.get_claim(claim_id),
                                                      reason=data["reason"]))
 

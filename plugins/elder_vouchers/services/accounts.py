@@ -1,0 +1,68 @@
+"""Voucher accounts in the ledger: one namespace per programme
+(``vouchers:<programme_id>``, currency ``fen``), so two programmes' money
+never mixes:
+
+- ``programme``/``funding``: where deposited public funds come from (may go negative).
+- ``programme``/``budget``: the programme's budget; issuance pays from it,
+  lapsed vouchers return to it.
+- ``user``/``wallet``: a person's vouchers of that programme.
+- ``provider``/``earned``: what a provider was paid in vouchers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import false, literal, select, true
+
+from core import ledger
+from core.extensions import db
+from core.models import Timestamp, utcnow
+
+CURRENCY = "fen"
+PLUGIN = "elder_vouchers"
+
+
+def namespace(programme_id: int) -> str:
+    return f"vouchers:{programme_id}"
+
+
+def programme_account(programme_id: int, kind: str, *, create: bool = True):
+    return ledger.account("programme", programme_id, namespace=namespace(programme_id),
+                          currency=CURRENCY, kind=kind, allow_negative=(kind == "funding"),
+                          create=create)
+
+
+def wallet(programme_id: int, user_id: int, *, create: bool = True):
+    return ledger.account("user", user_id, namespace=namespace(programme_id), currency=CURRENCY,
+                          kind="wallet", create=create)
+
+
+def provider_account(programme_id: int, provider_id: int):
+    return ledger.account("provider", provider_id, namespace=namespace(programme_id),
+                          currency=CURRENCY, kind="earned")
+
+
+def budget_balance(programme_id: int) -> int:
+    acc = programme_account(programme_id, "budget", create=False)
+    return acc.balance - acc.held if acc else 0
+
+
+def wallets_for(programme_id: int, user_ids_select) -> dict[int, int]:
+    """Create the wallets of many people at once (set-based: a monthly issuance
+    may open 100,000 at a time); answers {user_id: account_id}. Creating an
+    empty account moves nothing, so this is no ledger transfer."""
+    acc = ledger.Account.__table__
+    ns = namespace(programme_id)
+    source = select(literal(ns), literal("user"), user_ids_select.c.user_id,
+                    literal(CURRENCY), literal("wallet"), literal(0), literal(0), false(),
+                    literal(utcnow(), Timestamp)).where(true())  # SQLite: WHERE before ON CONFLICT
+    columns = ["namespace", "owner_type", "owner_id", "currency", "kind", "balance", "held",
+               "allow_negative", "created_at"]
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(acc).from_select(columns, source).on_conflict_do_nothing())
+    rows = db.session.execute(select(acc.c.owner_id, acc.c.id).where(
+        acc.c.namespace == ns, acc.c.owner_type == "user", acc.c.kind == "wallet",
+        acc.c.currency == CURRENCY, acc.c.owner_id.in_(select(user_ids_select.c.user_id))))
+    return dict(rows.all())

@@ -15,6 +15,7 @@ from core.access import can_see, has_role, require_role, subtree_ids
 from core.api import Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
+from core.ledger import atomic
 from core.models import Membership, Organization, Role, User, utcnow
 from core.people.services import may_act_for, organizations_of
 from core.plugins import require_enabled
@@ -147,7 +148,7 @@ def _wrong_status(case: Case) -> Conflict:
     return Conflict(f"这条诉求{STATUSES[case.status]}，不能这样操作", code="wrong_status")
 
 
-def accept(actor: User, case_id: int, *, now: datetime | None = None) -> Case:
+def _accept(actor: User, case_id: int, *, now: datetime | None = None) -> Case:
     """受理; a repeated accept changes nothing (and writes nothing)."""
     case = get_case(actor, case_id)
     handler = _handler_staff(actor, case)
@@ -179,7 +180,7 @@ def _climb(case: Case, handler: Organization, now: datetime, *, expect: tuple[st
     return bool(done)
 
 
-def escalate(actor: User, case_id: int, *, reason: str, now: datetime | None = None) -> Case:
+def _escalate(actor: User, case_id: int, *, reason: str, now: datetime | None = None) -> Case:
     """Staff at the handler send the case one level up; 409 ``top_level`` at the district."""
     case = get_case(actor, case_id)
     handler = db.session.get(Organization, case.handler_org_id)
@@ -196,7 +197,7 @@ def escalate(actor: User, case_id: int, *, reason: str, now: datetime | None = N
     return case
 
 
-def resolve(actor: User, case_id: int, *, note: str, now: datetime | None = None) -> Case:
+def _resolve(actor: User, case_id: int, *, note: str, now: datetime | None = None) -> Case:
     """办结 with a note, by staff at or above the handler."""
     case = get_case(actor, case_id)
     handler = _handler_staff(actor, case)
@@ -214,7 +215,7 @@ def resolve(actor: User, case_id: int, *, note: str, now: datetime | None = None
     return case
 
 
-def rate(actor: User, case_id: int, *, satisfied: bool, comment: str | None = None,
+def _rate(actor: User, case_id: int, *, satisfied: bool, comment: str | None = None,
          now: datetime | None = None) -> Case:
     """The resident or a relative rates a resolved case: satisfied closes it;
     not satisfied reopens it one level up (at the district it stays there)."""
@@ -249,3 +250,27 @@ def rate(actor: User, case_id: int, *, satisfied: bool, comment: str | None = No
         audit("casework.reopened", actor=actor, org=handler, obj=case,
               to_org_id=case.handler_org_id)
     return case
+
+
+# Each step is one write transaction (BEGIN IMMEDIATE on SQLite), committed and
+# retried on lock trouble: two staff tapping at once never see "database is locked".
+
+def accept(actor: User, case_id: int, *, now: datetime | None = None) -> Case:
+    """受理; a repeated accept changes nothing (and writes nothing). Commits."""
+    return atomic(lambda: _accept(actor, case_id, now=now))
+
+
+def escalate(actor: User, case_id: int, *, reason: str, now: datetime | None = None) -> Case:
+    """One level up, by staff at the handler. Commits."""
+    return atomic(lambda: _escalate(actor, case_id, reason=reason, now=now))
+
+
+def resolve(actor: User, case_id: int, *, note: str, now: datetime | None = None) -> Case:
+    """办结 with a note. Commits."""
+    return atomic(lambda: _resolve(actor, case_id, note=note, now=now))
+
+
+def rate(actor: User, case_id: int, *, satisfied: bool, comment: str | None = None,
+         now: datetime | None = None) -> Case:
+    """The resident's or a relative's rating. Commits."""
+    return atomic(lambda: _rate(actor, case_id, satisfied=satisfied, comment=comment, now=now))

@@ -17,7 +17,7 @@ CASES = [
     ("volunteer1", "community1", "elderly", "想给家里老人申请助餐服务", None, 5, "unhappy"),
     ("volunteer3", "building3", "dispute", "楼上装修噪音很大，中午也不停", "5栋", 4, "resolved"),
     ("volunteer2", "group1", "safety", "小区后门的监控好像坏了", "小区后门", 3, "overdue"),
-    ("volunteer1", "building1", "other", "想了解社区老年大学报名", None, 1, "accepted"),
+    ("volunteer1", "building1", "other", "想了解社区老年大学报名", None, 0.3, "accepted"),
     ("volunteer3", "building3", "facilities", "单元门门禁刷不开", "5栋2单元", 0, "open"),
 ]
 

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import aliased
 
 from core.extensions import db
+from core.ledger import atomic
 from core.models import AuditLog, Organization
 from core.plugins import orgs_where_enabled
 from plugins.casework.models import LIVE, Case, Event
@@ -37,32 +38,40 @@ def _overdue_batch(now: datetime, after_id: int) -> list[tuple[int, int, int]]:
 def escalate_overdue(now: datetime) -> int:
     """Climb every overdue open or accepted case one level; answers how many climbed."""
     climbed, after_id, dues = 0, 0, {}
-    while rows := _overdue_batch(now, after_id):
-        after_id = rows[-1][0]
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for case_id, handler_id, parent_id in rows:
-            groups[(handler_id, parent_id)].append(case_id)
-        moved: list[tuple[int, int, int]] = []
-        for (handler_id, parent_id), ids in groups.items():
-            if parent_id not in dues:
-                dues[parent_id] = due_for(db.session.get(Organization, parent_id), now)
-            # The WHERE repeats the test: a case accepted, resolved or moved
-            # meanwhile (or by a concurrent run) is left alone.
-            result = db.session.execute(
-                update(Case).where(Case.id.in_(ids), Case.handler_org_id == handler_id,
-                                   Case.status.in_(LIVE), Case.due_at <= now)
-                .values(handler_org_id=parent_id, status="open", due_at=dues[parent_id],
-                        overdue_climbs=Case.overdue_climbs + 1)
-                .returning(Case.id).execution_options(synchronize_session=False))
-            moved += [(case_id, handler_id, parent_id) for case_id in result.scalars()]
-        if moved:
-            db.session.execute(insert(Event), [
-                {"case_id": c, "at": now, "action": "escalated", "org_id": p, "user_id": None,
-                 "note": "超过办理时限，自动上报上级"} for c, _, p in moved])
-            db.session.execute(insert(AuditLog), [
-                {"at": now, "actor_id": None, "org_id": h, "action": "casework.escalated",
-                 "object_type": "Case", "object_id": str(c),
-                 "details": {"to_org_id": p, "overdue": True}} for c, h, p in moved])
-        db.session.commit()
-        climbed += len(moved)
-    return climbed
+    while True:
+        count, after_id = atomic(lambda last=after_id: _climb_batch(now, last, dues))
+        climbed += count
+        if after_id is None:
+            return climbed
+
+
+def _climb_batch(now: datetime, after_id: int, dues: dict) -> tuple[int, int | None]:
+    """One batch in one write transaction: (how many climbed, the last id seen or None)."""
+    rows = _overdue_batch(now, after_id)
+    if not rows:
+        return 0, None
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for case_id, handler_id, parent_id in rows:
+        groups[(handler_id, parent_id)].append(case_id)
+    moved: list[tuple[int, int, int]] = []
+    for (handler_id, parent_id), ids in groups.items():
+        if parent_id not in dues:
+            dues[parent_id] = due_for(db.session.get(Organization, parent_id), now)
+        # The WHERE repeats the test: a case accepted, resolved or moved
+        # meanwhile (or by a concurrent run) is left alone.
+        result = db.session.execute(
+            update(Case).where(Case.id.in_(ids), Case.handler_org_id == handler_id,
+                               Case.status.in_(LIVE), Case.due_at <= now)
+            .values(handler_org_id=parent_id, status="open", due_at=dues[parent_id],
+                    overdue_climbs=Case.overdue_climbs + 1)
+            .returning(Case.id).execution_options(synchronize_session=False))
+        moved += [(case_id, handler_id, parent_id) for case_id in result.scalars()]
+    if moved:
+        db.session.execute(insert(Event), [
+            {"case_id": c, "at": now, "action": "escalated", "org_id": p, "user_id": None,
+             "note": "超过办理时限，自动上报上级"} for c, _, p in moved])
+        db.session.execute(insert(AuditLog), [
+            {"at": now, "actor_id": None, "org_id": h, "action": "casework.escalated",
+             "object_type": "Case", "object_id": str(c),
+             "details": {"to_org_id": p, "overdue": True}} for c, h, p in moved])
+    return len(moved), rows[-1][0]

@@ -13,11 +13,11 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from core.access import can_see, get_org, has_role, org_with_role
-from core.api import ApiError, BadRequest, load
+from core.api import ApiError, BadRequest, NotFound, load
 from core.extensions import db
 from core.models import LEVEL_TITLES, Organization, Role, User, utcnow
 from core.pages import confirmed, form_action, form_fields, safe_back
-from core.people.services import dependants_of, mask_phone, may_act_for
+from core.people.services import dependants_of, mask_phone, may_act_for, resolve_person_code
 from core.times import day_range
 from plugins.casework import services
 from plugins.casework.models import ACTIONS, CATEGORIES, STATUSES, Case
@@ -25,7 +25,7 @@ from plugins.casework.schemas import CaseCreateSchema, EscalateSchema, RateSchem
 from plugins.casework.services.photos import MAX_BYTES
 from plugins.casework.views import bp, date_range_args, status_arg
 
-TITLES = {"category": "类别", "text": "诉求内容", "location": "地点", "photo": "照片",
+TITLES = {"person": "居民", "category": "类别", "text": "诉求内容", "location": "地点", "photo": "照片",
           "reason": "上报原因", "note": "办理结果", "comment": "评价意见"}
 LABELS = {"categories": CATEGORIES, "statuses": STATUSES, "actions": ACTIONS,
           "levels": LEVEL_TITLES}
@@ -42,6 +42,24 @@ def _photo_field() -> str | None:
     return base64.b64encode(data).decode()
 
 
+def _person_field(org: Organization) -> int | None:
+    """Staff recording for someone: a phone number, or a card or person code
+    (elders without a phone); a typo is flashed, not an error page."""
+    raw = (request.form.get("person") or "").strip()
+    if not raw:
+        return None
+    if len(raw) == 11 and raw.isascii() and raw.isdigit():
+        person = db.session.scalar(db.select(User).where(User.phone == raw))
+    else:
+        try:
+            person = resolve_person_code(raw, within_org=org)
+        except NotFound:
+            person = None
+    if person is None:
+        raise BadRequest("没有找到这位居民", fields={"person": ["没有找到这位居民"]})
+    return person.id
+
+
 @bp.route("/casework/orgs/<int:org_id>/new", methods=["GET", "POST"])
 @login_required
 def new_page(org_id):
@@ -49,10 +67,12 @@ def new_page(org_id):
     if not can_see(current_user, org):
         abort(404)
     if request.method == "GET":
-        return render_template("casework/new.html", org=org, **LABELS)
+        return render_template("casework/new.html", org=org,
+                               is_staff=has_role(current_user, org, Role.staff), **LABELS)
     try:
         data = load(CaseCreateSchema(), form_fields("category", "text", "location"))
-        case = services.raise_case(current_user, org, photo=_photo_field(), **data)
+        case = services.raise_case(current_user, org, photo=_photo_field(),
+                                   user_id=_person_field(org), **data)
         db.session.commit()
     except (ApiError, ValidationError) as err:
         refused = err

@@ -105,3 +105,21 @@ def test_strangers_get_404_on_case_pages(client, on, people, log_in, raise_one):
     assert client.get(f"/casework/cases/{case['id']}").status_code == 404
     assert client.post(f"/casework/cases/{case['id']}/accept").status_code == 404
     assert client.get(f"/casework/orgs/{on.community.id}/queue").status_code == 404
+
+
+def test_staff_record_a_case_for_a_person_by_phone(client, on, people, log_in):
+    log_in(people.staff)
+    page = client.get(f"/casework/orgs/{on.community.id}/new").get_data(as_text=True)
+    assert 'for="person"' in page
+    answer = client.post(f"/casework/orgs/{on.community.id}/new",
+                         data={"person": people.resident.phone, "category": "elderly",
+                               "text": "电话反映：想申请助餐"},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 302
+    case = db.session.scalar(db.select(Case))
+    assert case.user_id == people.resident.id and case.created_by_id == people.staff.id
+    unknown = client.post(f"/casework/orgs/{on.community.id}/new",
+                          data={"person": "13999999999", "category": "elderly", "text": "x"},
+                          content_type="multipart/form-data")
+    assert unknown.status_code == 302 and unknown.location.endswith("/new")
+    assert db.session.query(Case).count() == 1

@@ -1,0 +1,70 @@
+"""Statistics over a subtree and a date range, the monthly report, the public board."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import case as when
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from core.access import subtree_ids
+from core.extensions import db
+from core.models import LEVELS, Organization
+from plugins.casework.models import CATEGORIES, Case
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def stats(org: Organization, start: datetime, end: datetime) -> dict:
+    """Cases raised in ``org``'s subtree in ``[start, end)``, counted in SQL."""
+    scope = (Case.org_id.in_(subtree_ids(org)), Case.created_at >= start, Case.created_at < end)
+
+    def count_if(condition):
+        return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
+
+    row = db.session.execute(select(
+        func.count(Case.id), count_if(Case.accepted_at.is_not(None)),
+        count_if(Case.resolved_at.is_not(None)), count_if(Case.rated_at.is_not(None)),
+        count_if(Case.satisfied.is_(True)), count_if(Case.on_time.is_(True)),
+    ).where(*scope)).one()
+    received, accepted, resolved, rated, satisfied, on_time = (int(v) for v in row)
+    by_category = dict.fromkeys(CATEGORIES, 0)
+    by_category.update(db.session.execute(
+        select(Case.category, func.count(Case.id)).where(*scope).group_by(Case.category)).all())
+    handler = aliased(Organization)
+    by_level = dict.fromkeys((str(level) for level in LEVELS), 0)
+    by_level.update(db.session.execute(
+        select(handler.level, func.count(Case.id)).join(handler, handler.id == Case.handler_org_id)
+        .where(*scope).group_by(handler.level)).all())
+    return {"received": received, "accepted": accepted, "resolved": resolved, "rated": rated,
+            "satisfied": satisfied, "satisfaction_rate": _rate(satisfied, rated),
+            "on_time_rate": _rate(on_time, resolved),
+            "by_category": by_category, "by_level": by_level}
+
+
+def report_rows(org: Organization, start: datetime, end: datetime) -> list[tuple[str, object]]:
+    """The monthly report's rows (org_report)."""
+    s = stats(org, start, end)
+
+    def pct(value):
+        return "—" if value is None else f"{value * 100:.1f}%"
+
+    return [("收到诉求", s["received"]), ("已受理", s["accepted"]), ("已办结", s["resolved"]),
+            ("按时办结率", pct(s["on_time_rate"])), ("已评价", s["rated"]),
+            ("满意率", pct(s["satisfaction_rate"]))]
+
+
+def board(org: Organization, limit: int = 50) -> list[dict]:
+    """The 公示 board: recent cases of the subtree, without names, phones or
+    the resident's own words about the place (only the origin organization)."""
+    origin = aliased(Organization)
+    rows = db.session.execute(
+        select(Case.id, Case.category, Case.status, Case.created_at, Case.resolved_at,
+               origin.name).join(origin, origin.id == Case.org_id)
+        .where(Case.org_id.in_(subtree_ids(org)))
+        .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)).all()
+    return [{"id": r[0], "category": r[1], "status": r[2], "created_at": r[3],
+             "resolved_at": r[4], "place": r[5]} for r in rows]

@@ -92,9 +92,15 @@ def new_activity(app, org_id: int, capacity: int) -> int:
 
     with app.app_context():
         starts = utcnow() - timedelta(minutes=5)
-        activity = Activity(org_id=org_id, title="压测活动", starts_at=starts,
-                            ends_at=starts + timedelta(hours=3), capacity=capacity, points=10,
-                            points_per_hour=6)
+        activity = Activity(
+            org_id=org_id,
+            title="压测活动",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=3),
+            capacity=capacity,
+            points=10,
+            points_per_hour=6,
+        )
         db.session.add(activity)
         db.session.commit()
         return activity.id
@@ -105,17 +111,31 @@ def codes(app, activity_id: int) -> dict[str, str]:
     from core import qr
 
     with app.app_context():
-        return {kind: qr.rotating_token(purpose, {"a": activity_id})[0]
-                for kind, purpose in (("in", "checkin"), ("out", "checkout"))}
+        return {
+            kind: qr.rotating_token(purpose, {"a": activity_id})[0]
+            for kind, purpose in (("in", "checkin"), ("out", "checkout"))
+        }
 
 
 def start_server(workers: int, port: int, database_url: str, threads: int) -> subprocess.Popen:
     env = {**os.environ, "JINDOU_DATABASE_URL": database_url, "JINDOU_SECRET_KEY": SECRET}
     kind = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "sync"]
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), *kind,
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.wsgi:app"],
-        cwd=ROOT, env=env, start_new_session=True)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-w",
+            str(workers),
+            *kind,
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "bench.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -151,8 +171,12 @@ class Client(threading.local):
             return 599
 
 
-def run(port: int, jobs: list[tuple[str, dict | None, str | None]], clients: int,
-        rate: float | None = None) -> dict:
+def run(
+    port: int,
+    jobs: list[tuple[str, dict | None, str | None]],
+    clients: int,
+    rate: float | None = None,
+) -> dict:
     """Send ``jobs`` with ``clients`` threads; paced at ``rate``/s when given
     (latency then counts from the scheduled time, so queueing shows)."""
     queue: Queue = Queue()
@@ -190,24 +214,31 @@ def run(port: int, jobs: list[tuple[str, dict | None, str | None]], clients: int
         t.join()
     elapsed = time.perf_counter() - start
     latencies.sort()
-    return {"n": len(latencies), "per_s": len(latencies) / elapsed,
-            "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-            "failures": len(failures), "codes": sorted(set(failures))[:5]}
+    return {
+        "n": len(latencies),
+        "per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "failures": len(failures),
+        "codes": sorted(set(failures))[:5],
+    }
 
 
 def scan_jobs(app, activity_id: int, tokens: list[str]) -> list:
     """Everyone scans in, then everyone scans out (tokens minted now; each
     phase must finish inside a 30-60 s window, which it does at these sizes)."""
     now = codes(app, activity_id)
-    return ([("/api/v1/scan", {"token": now["in"]}, t) for t in tokens]
-            + [("/api/v1/scan", {"token": now["out"]}, t) for t in tokens])
+    return [("/api/v1/scan", {"token": now["in"]}, t) for t in tokens] + [
+        ("/api/v1/scan", {"token": now["out"]}, t) for t in tokens
+    ]
 
 
 def show(label: str, r: dict) -> None:
     extra = f"  failures {r['failures']} {r['codes']}" if r["failures"] else ""
-    print(f"  {label:<34} {r['n']:>5} req  {r['per_s']:>7.1f}/s  p50 {r['p50_ms']:6.1f} ms"
-          f"  p99 {r['p99_ms']:6.1f} ms{extra}")
+    print(
+        f"  {label:<34} {r['n']:>5} req  {r['per_s']:>7.1f}/s  p50 {r['p50_ms']:6.1f} ms"
+        f"  p99 {r['p99_ms']:6.1f} ms{extra}"
+    )
 
 
 def main() -> None:
@@ -224,17 +255,22 @@ def main() -> None:
     groups = len(worker_counts) * (1 + len(rates))  # fresh volunteers for every run: all
     print(f"preparing {n * groups} volunteers on {database_url.rsplit('@', 1)[-1]} ...")
     app, org_id, _staff_token, tokens = prepare(database_url, n * groups)
-    chunks = iter([tokens[i:i + n] for i in range(0, len(tokens), n)])  # activities overlap
+    chunks = iter([tokens[i : i + n] for i in range(0, len(tokens), n)])  # activities overlap
     for workers in worker_counts:
         port = free_port()
         server = start_server(workers, port, database_url, args.threads)
         try:
-            print(f"\ngunicorn {workers} workers x {args.threads} threads, {args.clients} clients, "
-                  f"{os.cpu_count()} CPUs shared with PostgreSQL and this load generator")
+            print(
+                f"\ngunicorn {workers} workers x {args.threads} threads, {args.clients} clients, "
+                f"{os.cpu_count()} CPUs shared with PostgreSQL and this load generator"
+            )
             runs = [(new_activity(app, org_id, n), next(chunks)) for _ in range(1 + len(rates))]
             for i, (activity_id, group) in enumerate(runs):
-                r = run(port, [(f"/api/v1/activities/{activity_id}/signups", None, t)
-                               for t in group], args.clients)
+                r = run(
+                    port,
+                    [(f"/api/v1/activities/{activity_id}/signups", None, t) for t in group],
+                    args.clients,
+                )
                 if i == 0:
                     show("sign-ups (one activity, locked)", r)
             run(port, [("/api/v1/bench/bare", None, None)] * 50, args.clients)  # warm up
@@ -247,14 +283,20 @@ def main() -> None:
             for rate, (activity_id, group) in zip(rates, runs[1:], strict=True):
                 jobs = scan_jobs(app, activity_id, group)
                 paced = run(port, jobs, max(args.clients, 32), rate=rate)
-                paced_bare = run(port, [("/api/v1/bench/bare", None, None)] * len(jobs),
-                                 max(args.clients, 32), rate=rate)
+                paced_bare = run(
+                    port,
+                    [("/api/v1/bench/bare", None, None)] * len(jobs),
+                    max(args.clients, 32),
+                    rate=rate,
+                )
                 show(f"scans paced at {rate:.0f}/s", paced)
                 show(f"bare paced at {rate:.0f}/s", paced_bare)
                 if rate == rates[0]:
                     ok = paced["p99_ms"] < 100 and scans["per_s"] >= 0.3 * bare["per_s"]
-                    print(f"  goals (p99 < 100 ms at {rate:.0f}/s, >= 30% of bare): "
-                          f"{'met' if ok else 'NOT met'}")
+                    print(
+                        f"  goals (p99 < 100 ms at {rate:.0f}/s, >= 30% of bare): "
+                        f"{'met' if ok else 'NOT met'}"
+                    )
         finally:
             stop_server(server)
 

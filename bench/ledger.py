@@ -41,9 +41,15 @@ BATCH = int(os.environ.get("BENCH_BATCH", 100_000))
 
 
 def make_app(url: str):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
-                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 16, "max_overflow": 8}
-                      if url.startswith("postgres") else {}})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 16, "max_overflow": 8}
+            if url.startswith("postgres")
+            else {},
+        }
+    )
     return app
 
 
@@ -60,12 +66,32 @@ def reset_schema() -> None:
 
 
 def new_accounts(prefix: str, n: int, *, allow_negative=False) -> list[int]:
-    db.session.execute(insert(ledger.Account), [
-        dict(namespace="bench", owner_type=prefix, owner_id=i, currency="bean", kind="wallet",
-             balance=0, held=0, allow_negative=allow_negative, created_at=utcnow()) for i in range(n)])
+    db.session.execute(
+        insert(ledger.Account),
+        [
+            dict(
+                namespace="bench",
+                owner_type=prefix,
+                owner_id=i,
+                currency="bean",
+                kind="wallet",
+                balance=0,
+                held=0,
+                allow_negative=allow_negative,
+                created_at=utcnow(),
+            )
+            for i in range(n)
+        ],
+    )
     db.session.commit()
-    rows = db.session.execute(text("SELECT id FROM ledger_account WHERE owner_type = :p "
-                                   "ORDER BY owner_id"), {"p": prefix}).scalars().all()
+    rows = (
+        db.session.execute(
+            text("SELECT id FROM ledger_account WHERE owner_type = :p ORDER BY owner_id"),
+            {"p": prefix},
+        )
+        .scalars()
+        .all()
+    )
     return list(rows)
 
 
@@ -75,8 +101,11 @@ ROUNDS = 3  # ledger and bare loops alternate, so both see the same machine load
 def single_writer(source: int, wallets: list[int], tag: str, n: int) -> float:
     started = time.perf_counter()
     for i in range(n):
-        ledger.atomic(lambda i=i: ledger.transfer(source, wallets[i % len(wallets)], 1,
-                                                  reason="bench", key=f"single:{tag}:{i}"))
+        ledger.atomic(
+            lambda i=i: ledger.transfer(
+                source, wallets[i % len(wallets)], 1, reason="bench", key=f"single:{tag}:{i}"
+            )
+        )
     return time.perf_counter() - started
 
 
@@ -108,8 +137,11 @@ def concurrent(app, name: str, sources: list[int], targets: list[int]) -> tuple[
             barrier.wait()
             try:
                 for i in range(PER_THREAD):
-                    ledger.atomic(lambda i=i: ledger.transfer(
-                        sources[t], targets[t], 1, reason="bench", key=f"{name}:{t}:{i}"))
+                    ledger.atomic(
+                        lambda i=i: ledger.transfer(
+                            sources[t], targets[t], 1, reason="bench", key=f"{name}:{t}:{i}"
+                        )
+                    )
             except Exception as err:  # report, do not hide
                 errors.append(err)
             finally:
@@ -129,8 +161,10 @@ def concurrent(app, name: str, sources: list[int], targets: list[int]) -> tuple[
 
 
 def batch(source: int, wallets: list[int]) -> float:
-    legs = [ledger.Leg(source, wallets[i % len(wallets)], 5, "月度发放", key=f"batch:{i}")
-            for i in range(BATCH)]
+    legs = [
+        ledger.Leg(source, wallets[i % len(wallets)], 5, "月度发放", key=f"batch:{i}")
+        for i in range(BATCH)
+    ]
     started = time.perf_counter()
     posted = ledger.atomic(lambda: ledger.post_batch(legs))
     elapsed = time.perf_counter() - started
@@ -139,8 +173,9 @@ def batch(source: int, wallets: list[int]) -> float:
 
 
 def main() -> None:
-    url = (sys.argv[1] if len(sys.argv) > 1 else os.environ.get("JINDOU_BENCH_DATABASE_URL")) \
-        or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    url = (
+        sys.argv[1] if len(sys.argv) > 1 else os.environ.get("JINDOU_BENCH_DATABASE_URL")
+    ) or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     app = make_app(url)
     with app.app_context():
         dialect = db.engine.dialect.name
@@ -183,8 +218,9 @@ def main() -> None:
 
 
 def _quick_check() -> None:
-    totals = db.session.execute(text(
-        "SELECT currency, SUM(balance) FROM ledger_account GROUP BY currency")).all()
+    totals = db.session.execute(
+        text("SELECT currency, SUM(balance) FROM ledger_account GROUP BY currency")
+    ).all()
     assert all(int(total) == 0 for _c, total in totals), totals
     print("books balance: every currency sums to zero")
 

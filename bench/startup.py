@@ -33,8 +33,9 @@ print(json.dumps({"create_app_s": t1 - t0, "rss_mb": rss_kb / 1024}))
 def startup(env) -> dict:
     runs = []
     for _ in range(5):
-        out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     runs.sort(key=lambda r: r["create_app_s"])
     return runs[len(runs) // 2]
@@ -73,10 +74,17 @@ def statements_per_request(env) -> dict:
         db.session.commit()
         ids = {"district": orgs[0].id, "building": orgs[-1].id}
     # a GET route of a plugin that names only the organization, else a core one
-    rule = next((r.rule for r in app.url_map.iter_rules()
-                 if r.endpoint.split(".")[0] in manager.names and set(r.arguments) == {"org_id"}
-                 and "GET" in r.methods and r.rule.startswith("/api/")),
-                "/api/v1/orgs/<int:org_id>/plugins")
+    rule = next(
+        (
+            r.rule
+            for r in app.url_map.iter_rules()
+            if r.endpoint.split(".")[0] in manager.names
+            and set(r.arguments) == {"org_id"}
+            and "GET" in r.methods
+            and r.rule.startswith("/api/")
+        ),
+        "/api/v1/orgs/<int:org_id>/plugins",
+    )
     counts = {}
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
@@ -94,8 +102,11 @@ def statements_per_request(env) -> dict:
         status = client.get(url, headers=headers).status_code
         event.remove(engine, "before_cursor_execute", listener)
         counts[level] = (len(seen), status)
-    return {"route": rule, **{k: v[0] for k, v in counts.items()},
-            "status": {k: v[1] for k, v in counts.items()}}
+    return {
+        "route": rule,
+        **{k: v[0] for k, v in counts.items()},
+        "status": {k: v[1] for k, v in counts.items()},
+    }
 
 
 def main():
@@ -104,12 +115,16 @@ def main():
     env.setdefault("JINDOU_DATABASE_URL", f"sqlite:///{tmp}/bench.db")
     env.setdefault("JINDOU_SECRET_KEY", "bench")
     s = startup(env)
-    print(f"create_app() with all plugins, fresh process (median of 5): {s['create_app_s']:.2f} s"
-          "  (goal < 1.5 s)")
+    print(
+        f"create_app() with all plugins, fresh process (median of 5): {s['create_app_s']:.2f} s"
+        "  (goal < 1.5 s)"
+    )
     print(f"RSS of one worker after its first request: {s['rss_mb']:.0f} MB  (goal < 100 MB)")
     q = statements_per_request(env)
-    print(f"SQL statements for one authenticated request to {q['route']}: "
-          f"district {q['district']}, building {q['building']}  (goal: equal)  {q['status']}")
+    print(
+        f"SQL statements for one authenticated request to {q['route']}: "
+        f"district {q['district']}, building {q['building']}  (goal: equal)  {q['status']}"
+    )
 
 
 if __name__ == "__main__":

@@ -73,21 +73,37 @@ def prepare(database_url: str, elders: int, workers: int):
         db.session.add(Membership(user_id=admin.id, org_id=district.id, role="admin"))
         db.session.commit()
         t0 = time.perf_counter()
-        db.session.execute(insert(User), [
-            {"phone": f"139{i:08d}", "name": f"老人{i}", "password_hash": "-",
-             "birth_date": date(1940, 1, 1)} for i in range(elders)])
-        elder_ids = db.session.scalars(select(User.id).where(User.phone.like("139%"))
-                                       .order_by(User.id)).all()
-        db.session.execute(insert(Membership), [
-            {"user_id": u, "org_id": community.id, "role": "resident"} for u in elder_ids])
-        programme = services.create_programme(admin, district, name="居家养老服务券",
-                                              monthly_amount=20000, min_age=80)
-        db.session.execute(insert(Enrolment), [
-            {"programme_id": programme.id, "user_id": u, "active": True} for u in elder_ids])
+        db.session.execute(
+            insert(User),
+            [
+                {
+                    "phone": f"139{i:08d}",
+                    "name": f"老人{i}",
+                    "password_hash": "-",
+                    "birth_date": date(1940, 1, 1),
+                }
+                for i in range(elders)
+            ],
+        )
+        elder_ids = db.session.scalars(
+            select(User.id).where(User.phone.like("139%")).order_by(User.id)
+        ).all()
+        db.session.execute(
+            insert(Membership),
+            [{"user_id": u, "org_id": community.id, "role": "resident"} for u in elder_ids],
+        )
+        programme = services.create_programme(
+            admin, district, name="居家养老服务券", monthly_amount=20000, min_age=80
+        )
+        db.session.execute(
+            insert(Enrolment),
+            [{"programme_id": programme.id, "user_id": u, "active": True} for u in elder_ids],
+        )
         db.session.commit()
         services.deposit(admin, programme, amount=20000 * elders, key="bench")
-        provider = services.create_provider(admin, community, name="康乐家政",
-                                            services=[{"name": "助浴", "price": 5000}])
+        provider = services.create_provider(
+            admin, community, name="康乐家政", services=[{"name": "助浴", "price": 5000}]
+        )
         tokens = []
         for i in range(workers):
             worker = User(phone=f"137{i:08d}", name=f"服务员{i}", password_hash="-")
@@ -97,8 +113,15 @@ def prepare(database_url: str, elders: int, workers: int):
             tokens.append(issue_token(worker))
         db.session.commit()
         print(f"  prepared {elders} elders in {time.perf_counter() - t0:.1f} s")
-        return (app, admin.id, programme.id, provider.id,
-                services.services_of(provider)[0].id, elder_ids, tokens)
+        return (
+            app,
+            admin.id,
+            programme.id,
+            provider.id,
+            services.services_of(provider)[0].id,
+            elder_ids,
+            tokens,
+        )
 
 
 def issuance(app, admin_id: int, programme_id: int) -> None:
@@ -110,16 +133,28 @@ def issuance(app, admin_id: int, programme_id: int) -> None:
     with app.app_context():
         for label in ("issuance", "replay"):
             t0 = time.perf_counter()
-            result = services.issue(db.session.get(User, admin_id),
-                                    db.session.get(Programme, programme_id), MONTH)
+            result = services.issue(
+                db.session.get(User, admin_id), db.session.get(Programme, programme_id), MONTH
+            )
             took = time.perf_counter() - t0
-            print(f"  {label:<8} issued {result['issued']:>7}  skipped {result['skipped']:>7}"
-                  f"  in {took:6.2f} s")
+            print(
+                f"  {label:<8} issued {result['issued']:>7}  skipped {result['skipped']:>7}"
+                f"  in {took:6.2f} s"
+            )
             db.session.remove()
 
 
-def visits(app, port: int, provider_id: int, service_id: int, programme_id: int,
-           elder_ids: list[int], tokens: list[str], n: int, rate: float) -> dict:
+def visits(
+    app,
+    port: int,
+    provider_id: int,
+    service_id: int,
+    programme_id: int,
+    elder_ids: list[int],
+    tokens: list[str],
+    n: int,
+    rate: float,
+) -> dict:
     """Each client thread is one worker (one open visit at a time): open + finish."""
     import json
 
@@ -137,17 +172,20 @@ def visits(app, port: int, provider_id: int, service_id: int, programme_id: int,
             delay = planned - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            body = {"person_code": codes[i], "service_id": service_id,
-                    "programme_id": programme_id}
-            client.conn.request("POST", f"/api/v1/providers/{provider_id}/visits",
-                                json.dumps(body), {"Content-Type": "application/json",
-                                                   "Authorization": f"Bearer {token}"})
+            body = {"person_code": codes[i], "service_id": service_id, "programme_id": programme_id}
+            client.conn.request(
+                "POST",
+                f"/api/v1/providers/{provider_id}/visits",
+                json.dumps(body),
+                {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
             answer = client.conn.getresponse()
             opened = json.loads(answer.read() or b"{}")
             status = answer.status
             if status == 201:
-                status = client.post(f"/api/v1/visits/{opened['id']}/finish",
-                                     {"person_code": codes[i]}, token)
+                status = client.post(
+                    f"/api/v1/visits/{opened['id']}/finish", {"person_code": codes[i]}, token
+                )
             with lock:
                 latencies.append(time.perf_counter() - planned)
                 if status >= 300:
@@ -160,10 +198,14 @@ def visits(app, port: int, provider_id: int, service_id: int, programme_id: int,
         t.join()
     elapsed = time.perf_counter() - start
     latencies.sort()
-    return {"n": len(latencies), "per_s": len(latencies) / elapsed,
-            "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
-            "failures": len(failures), "codes": sorted(set(failures))[:5]}
+    return {
+        "n": len(latencies),
+        "per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+        "failures": len(failures),
+        "codes": sorted(set(failures))[:5],
+    }
 
 
 def main() -> None:
@@ -176,18 +218,31 @@ def main() -> None:
     database_url = os.environ.get("JINDOU_BENCH_DATABASE_URL", DEFAULT_DB)
     print(f"preparing on {database_url.rsplit('@', 1)[-1]}, {os.cpu_count()} CPUs shared ...")
     app, admin_id, programme_id, provider_id, service_id, elder_ids, tokens = prepare(
-        database_url, args.elders, args.workers)
+        database_url, args.elders, args.workers
+    )
     issuance(app, admin_id, programme_id)
     port = free_port()
     server = start_server(2, port, database_url, 4)
     try:
-        visits(app, port, provider_id, service_id, programme_id, elder_ids[-50:], tokens, 50,
-               args.rate)  # warm up (other elders than the measured ones)
-        r = visits(app, port, provider_id, service_id, programme_id, elder_ids,
-                   tokens, min(args.visits, len(elder_ids) - 50), args.rate)
+        visits(
+            app, port, provider_id, service_id, programme_id, elder_ids[-50:], tokens, 50, args.rate
+        )  # warm up (other elders than the measured ones)
+        r = visits(
+            app,
+            port,
+            provider_id,
+            service_id,
+            programme_id,
+            elder_ids,
+            tokens,
+            min(args.visits, len(elder_ids) - 50),
+            args.rate,
+        )
         extra = f"  failures {r['failures']} {r['codes']}" if r["failures"] else ""
-        print(f"  visits open+finish paced at {args.rate:.0f}/s: {r['n']} visits "
-              f"{r['per_s']:.1f}/s  p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms{extra}")
+        print(
+            f"  visits open+finish paced at {args.rate:.0f}/s: {r['n']} visits "
+            f"{r['per_s']:.1f}/s  p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms{extra}"
+        )
     finally:
         stop_server(server)
 

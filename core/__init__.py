@@ -41,7 +41,8 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
         app.config.update(config)
         if "SQLALCHEMY_DATABASE_URI" in config:
             app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
-                config["SQLALCHEMY_DATABASE_URI"])
+                config["SQLALCHEMY_DATABASE_URI"]
+            )
 
     db.init_app(app)
     with app.app_context():
@@ -58,8 +59,9 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     login_manager.unauthorized_handler(_unauthorized)
     csrf.init_app(app)
     limiter.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
-                     compare_type=True)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
 
     from core.auth.views import bp as auth_bp
     from core.orgs.join_views import bp as join_bp
@@ -77,13 +79,18 @@ def create_app(config: dict | None = None, *, plugins=None) -> Flask:
     app.before_request(api.bearer_only)
     app.before_request(api.csrf_guard)
     manager = load_plugins(app, plugins)
-    app.extensions["jindou_migration_locations"] = _plugin_dirs(manager, "migrations",
-                                                                ROOT / "migrations" / "versions")
+    app.extensions["jindou_migration_locations"] = _plugin_dirs(
+        manager, "migrations", ROOT / "migrations" / "versions"
+    )
     # One Babel per app: Flask-Babel caches catalogs on the Babel object, and apps
     # with other plugins loaded (tests, a second app in a process) have other catalogs.
-    Babel(app, locale_selector=_select_locale,
-                   default_translation_directories=";".join(
-                       _plugin_dirs(manager, "translations", Path(__file__).parent / "translations")))
+    Babel(
+        app,
+        locale_selector=_select_locale,
+        default_translation_directories=";".join(
+            _plugin_dirs(manager, "translations", Path(__file__).parent / "translations")
+        ),
+    )
     _error_handlers(app)
 
     @app.get("/api/v1/openapi.json")
@@ -277,5 +284,9 @@ def _template_globals():
             for items in manager.for_org(org, "nav_items")(user=current_user, org=org):
                 nav.extend(items or ())
     nav.sort(key=lambda item: item.order)
-    return {"nav_items": nav, "current_locale": str(get_locale()), "nav_org": org,
-            "big_text": bool(session.get("big_text"))}
+    return {
+        "nav_items": nav,
+        "current_locale": str(get_locale()),
+        "nav_org": org,
+        "big_text": bool(session.get("big_text")),
+    }

@@ -26,11 +26,13 @@ def _roles_over(user: User, org: Organization) -> frozenset[str]:
     cache = g.setdefault("_jindou_roles", {}) if has_request_context() else {}
     key = (user.id, org.id)
     if key not in cache:
-        cache[key] = frozenset(db.session.scalars(
-            select(Membership.role).where(
-                Membership.user_id == user.id, Membership.org_id.in_(org.ancestor_ids)
-            )
-        ).all())
+        cache[key] = frozenset(
+            db.session.scalars(
+                select(Membership.role).where(
+                    Membership.user_id == user.id, Membership.org_id.in_(org.ancestor_ids)
+                )
+            ).all()
+        )
     return cache[key]
 
 
@@ -74,7 +76,9 @@ def require_role(user: User | None, org: Organization, minimum: Role) -> Role:
     if role is None and not can_see(user, org):
         raise NotFound("未找到该组织")
     if role is None or ROLE_RANKS[role] < ROLE_RANKS[minimum]:
-        raise Forbidden("没有权限：需要{}权限".format({"staff": "工作人员", "admin": "管理员"}.get(minimum, "")))
+        raise Forbidden(
+            "没有权限：需要{}权限".format({"staff": "工作人员", "admin": "管理员"}.get(minimum, ""))
+        )
     return role
 
 
@@ -87,7 +91,8 @@ def can_see(user: User | None, org: Organization) -> bool:
     # An ancestor of one of my organizations: visible (activities there concern me);
     # below one (a plugin role, which effective_role ignores, covers the subtree too).
     paths = db.session.scalars(
-        select(Organization.path).join(Membership, Membership.org_id == Organization.id)
+        select(Organization.path)
+        .join(Membership, Membership.org_id == Organization.id)
         .where(Membership.user_id == user.id)
     ).all()
     return any(path.startswith(org.path) or org.path.startswith(path) for path in paths)

@@ -135,9 +135,17 @@ def load(schema: Schema, data: dict | None = None) -> dict:
 API_DOCS: dict[Callable, dict] = {}
 
 
-def doc(*, body: type[Schema] | Schema | None = None, response: type[Schema] | Schema | None = None,
-        status: int = 200, many: bool = False, query: type[Schema] | None = None,
-        summary: str | None = None, public: bool = False, also: tuple[int, ...] = ()):
+def doc(
+    *,
+    body: type[Schema] | Schema | None = None,
+    response: type[Schema] | Schema | None = None,
+    status: int = 200,
+    many: bool = False,
+    query: type[Schema] | None = None,
+    summary: str | None = None,
+    public: bool = False,
+    also: tuple[int, ...] = (),
+):
     """Record a view's schemas for the OpenAPI document (see core.openapi).
 
     ``public``: no bearer token needed (log-in, register). ``also``: other
@@ -145,9 +153,16 @@ def doc(*, body: type[Schema] | Schema | None = None, response: type[Schema] | S
     """
 
     def decorate(view):
-        API_DOCS[view] = {"body": body, "response": response, "status": status, "many": many,
-                          "query": query, "summary": summary or (view.__doc__ or "").strip(),
-                          "public": public, "also": also}
+        API_DOCS[view] = {
+            "body": body,
+            "response": response,
+            "status": status,
+            "many": many,
+            "query": query,
+            "summary": summary or (view.__doc__ or "").strip(),
+            "public": public,
+            "also": also,
+        }
         return view
 
     return decorate
@@ -214,8 +229,14 @@ def page_of(items: list, limit: int, last_values: Callable[[object], list]) -> d
     return {"items": items, "next": encode_cursor(last_values(items[-1])) if more else None}
 
 
-def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit: int = 50,
-             descending: bool = False):
+def paginate(
+    stmt,
+    order: list,
+    dump: Callable[[object], dict],
+    *,
+    default_limit: int = 50,
+    descending: bool = False,
+):
     """Keyset pagination of a select: ``{"items": [...], "next": cursor|None}``.
 
     ``order`` lists the sort columns, the last one unique (an id), all
@@ -225,8 +246,7 @@ def paginate(stmt, order: list, dump: Callable[[object], dict], *, default_limit
     limit = limit_arg(default_limit)
     values = cursor_arg([col.type.python_type for col in order])
     if values is not None:
-        after = tuple_(*order) < tuple_(*values) if descending else \
-            tuple_(*order) > tuple_(*values)
+        after = tuple_(*order) < tuple_(*values) if descending else tuple_(*order) > tuple_(*values)
         stmt = stmt.where(after)
     sort = [col.desc() for col in order] if descending else order
     rows = list(db.session.scalars(stmt.order_by(*sort).limit(limit + 1)))
@@ -270,8 +290,11 @@ def user_from_bearer() -> User | None:
     row = db.session.execute(
         select(User, ApiToken.id)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None),
-               ApiToken.expires_at > utcnow())
+        .where(
+            ApiToken.token_hash == hash_token(raw),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+        )
     ).first()
     if row is None:
         return None
@@ -304,7 +327,6 @@ def csrf_guard() -> None:
         if "_user_id" not in session and remember not in request.cookies:
             return
     csrf.protect()
-
 
 
 # -- schema fields shared by every plugin -------------------------------------------
@@ -361,9 +383,15 @@ def text_field(column_or_length, *, min_length: int | None = None, **kwargs) -> 
         length = getattr(column_type, "length", None)
         if not isinstance(length, int):
             raise TypeError(f"{column_or_length!r} has no length; give one")
-    checks = [validate.Length(min=min_length, max=length,
-                              error=f"长度应为 {min_length or 0} 到 {length} 个字符"
-                              if min_length else f"最多 {length} 个字符")]
+    checks = [
+        validate.Length(
+            min=min_length,
+            max=length,
+            error=f"长度应为 {min_length or 0} 到 {length} 个字符"
+            if min_length
+            else f"最多 {length} 个字符",
+        )
+    ]
     extra = kwargs.pop("validate", None)
     if extra is not None:
         checks.extend(extra if isinstance(extra, list | tuple) else [extra])
@@ -394,8 +422,9 @@ def month_arg(name: str = "month"):
 
 def amount_field(*, maximum: int = 10_000_000, **kwargs) -> StrictInt:
     """A positive whole amount within a sane bound (金豆, fen, quantities)."""
-    return StrictInt(validate=validate.Range(min=1, max=maximum, error="必须是 1 到 {max} 之间的整数"),
-                     **kwargs)
+    return StrictInt(
+        validate=validate.Range(min=1, max=maximum, error="必须是 1 到 {max} 之间的整数"), **kwargs
+    )
 
 
 class StrictBool(_fields.Boolean):

@@ -8,8 +8,14 @@ from core.extensions import db
 from core.models import AuditLog, Organization, User
 
 
-def audit(action: str, *, actor: User | None, org: Organization | None = None,
-          obj: object | None = None, **details) -> AuditLog:
+def audit(
+    action: str,
+    *,
+    actor: User | None,
+    org: Organization | None = None,
+    obj: object | None = None,
+    **details,
+) -> AuditLog:
     """Add an audit row to the current transaction (it commits with the change)."""
     row = AuditLog(
         action=action,

@@ -29,8 +29,11 @@ def _db_group():
     return group
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(),
-             help="Jindou 金豆 — volunteer and incentive-points platform.")
+@click.group(
+    cls=FlaskGroup,
+    create_app=lambda: create_app(),
+    help="Jindou 金豆 — volunteer and incentive-points platform.",
+)
 def main():
     pass
 
@@ -105,9 +108,13 @@ def plugin_group():
 
 @plugin_group.command("new")
 @click.argument("name")
-@click.option("--path", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write a stand-alone package DIR/NAME (and DIR/tests) instead of "
-                   "plugins/NAME in this repository.")
+@click.option(
+    "--path",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write a stand-alone package DIR/NAME (and DIR/tests) instead of "
+    "plugins/NAME in this repository.",
+)
 @click.option("--title", default=None, help="Chinese title (default: NAME).")
 @click.option("--title-en", default=None, help="English title.")
 @with_appcontext
@@ -123,9 +130,11 @@ def new_plugin(name, path, title, title_en):
         raise click.ClickException(str(err)) from err
     for file in made.files:
         click.echo(f"  created {file}")
-    click.echo(f"\nDeclare it in pyproject.toml (then `pip install -e .` again):\n\n"
-               f"{made.entry_point(name)}\n\n"
-               f"then: jindou db upgrade && pytest {made.tests_dir}")
+    click.echo(
+        f"\nDeclare it in pyproject.toml (then `pip install -e .` again):\n\n"
+        f"{made.entry_point(name)}\n\n"
+        f"then: jindou db upgrade && pytest {made.tests_dir}"
+    )
 
 
 def register_commands(app) -> None:
@@ -154,8 +163,9 @@ def demo(port, host, reset, no_serve):
                 os.remove(db_file + suffix)
     app = create_app()
     # The demo is served over plain http, where Secure cookies would never come back.
-    app.config.update(JINDOU_SECURE_COOKIES=False, SESSION_COOKIE_SECURE=False,
-                      REMEMBER_COOKIE_SECURE=False)
+    app.config.update(
+        JINDOU_SECURE_COOKIES=False, SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False
+    )
     with app.app_context():
         upgrade_database()
         logins = seed()

@@ -58,8 +58,9 @@ def load_settings(instance_path: str, env: Mapping[str, str] | None = None) -> d
         "RATELIMIT_HEADERS_ENABLED": True,
         "JINDOU_LOGIN_RATE_LIMIT": env.get("JINDOU_LOGIN_RATE_LIMIT", "10 per minute"),
         # Per phone number, over every address, on log-in, tokens, register and reset.
-        "JINDOU_ACCOUNT_RATE_LIMIT": env.get("JINDOU_ACCOUNT_RATE_LIMIT",
-                                             "10 per minute; 50 per hour"),
+        "JINDOU_ACCOUNT_RATE_LIMIT": env.get(
+            "JINDOU_ACCOUNT_RATE_LIMIT", "10 per minute; 50 per hour"
+        ),
         "JINDOU_TRUSTED_PROXIES": int(env.get("JINDOU_TRUSTED_PROXIES", "0")),
         "JINDOU_SECURE_COOKIES": _flag(env.get("JINDOU_SECURE_COOKIES", "1")),
         "REMEMBER_COOKIE_DURATION": timedelta(days=int(env.get("JINDOU_REMEMBER_DAYS", "30"))),

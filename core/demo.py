@@ -80,8 +80,9 @@ def _seed_elders(orgs: dict[str, Organization], users: dict[str, User]) -> None:
     staff, today = users["staff"], local_today()
     for name, age, reason, relative in ELDERS:
         born = today.replace(year=today.year - age, month=1, day=1)  # age exactly, any day
-        person, _created = register_resident(staff, orgs["building1"], name=name,
-                                             birth_date=born, hardship_reason=reason)
+        person, _created = register_resident(
+            staff, orgs["building1"], name=name, birth_date=born, hardship_reason=reason
+        )
         issue_card(staff, person)
         if relative:
             add_relative(staff, person, users[relative].phone or "")

@@ -48,5 +48,6 @@ def csv_response(filename: str, header: Iterable, rows: Iterable[Iterable]) -> R
     ascii_name = "".join(c for c in filename if c.isascii() and c.isprintable() and c not in '"\\')
     ascii_name = ascii_name if ascii_name.strip(".") else "export.csv"
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    return Response(body.encode("utf-8"), mimetype="text/csv",
-                    headers={"Content-Disposition": disposition})
+    return Response(
+        body.encode("utf-8"), mimetype="text/csv", headers={"Content-Disposition": disposition}
+    )

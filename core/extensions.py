@@ -94,6 +94,7 @@ def _version_locations(config):
 
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_path_separator", "os")
-    config.set_main_option("version_locations",
-                           os.pathsep.join(current_app.extensions["jindou_migration_locations"]))
+    config.set_main_option(
+        "version_locations", os.pathsep.join(current_app.extensions["jindou_migration_locations"])
+    )
     return config

@@ -120,20 +120,30 @@ class Transfer(db.Model):
         CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
         CheckConstraint("status IN ('pending','posted','voided')", name="status_known"),
         # A void always ends a hold; a hold never ends another one.
-        CheckConstraint("(pending_id IS NULL AND status <> 'voided') OR "
-                        "(pending_id IS NOT NULL AND status <> 'pending')",
-                        name="settlement_shape"),
+        CheckConstraint(
+            "(pending_id IS NULL AND status <> 'voided') OR "
+            "(pending_id IS NOT NULL AND status <> 'pending')",
+            name="settlement_shape",
+        ),
         Index("ix_ledger_transfer_debit", "debit_account_id", "id"),
         Index("ix_ledger_transfer_credit", "credit_account_id", "id"),
         Index("ix_ledger_transfer_cause", "cause_type", "cause_id"),
         # At most one settlement per hold and one reversal per transfer. Partial, so the
         # rows of a batch (both NULL) cost these indexes nothing.
-        Index("ix_ledger_transfer_pending", "pending_id", unique=True,
-              sqlite_where=text("pending_id IS NOT NULL"),
-              postgresql_where=text("pending_id IS NOT NULL")),
-        Index("ix_ledger_transfer_reverses", "reverses_id", unique=True,
-              sqlite_where=text("reverses_id IS NOT NULL"),
-              postgresql_where=text("reverses_id IS NOT NULL")),
+        Index(
+            "ix_ledger_transfer_pending",
+            "pending_id",
+            unique=True,
+            sqlite_where=text("pending_id IS NOT NULL"),
+            postgresql_where=text("pending_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_ledger_transfer_reverses",
+            "reverses_id",
+            unique=True,
+            sqlite_where=text("reverses_id IS NOT NULL"),
+            postgresql_where=text("reverses_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -228,30 +238,61 @@ def _insert_ignoring_conflict(table, values: dict):
     return dialect_module.insert(table).values(**values).on_conflict_do_nothing()
 
 
-def account(owner_type: str, owner_id: int, *, namespace: str, currency: str, kind: str,
-            allow_negative: bool = False, create: bool = True) -> Account | None:
+def account(
+    owner_type: str,
+    owner_id: int,
+    *,
+    namespace: str,
+    currency: str,
+    kind: str,
+    allow_negative: bool = False,
+    create: bool = True,
+) -> Account | None:
     """The account of an owner in ``namespace``, created on first use (safe under a race)."""
     if not namespace or len(namespace) > 40:
         raise ValueError(f"namespace must be 1-40 characters, not {namespace!r}")
     # populate_existing: balances change through Core statements, which do not
     # refresh objects the session already holds; a lookup must show the truth.
-    stmt = select(Account).where(
-        Account.namespace == namespace, Account.owner_type == owner_type,
-        Account.owner_id == owner_id, Account.currency == currency, Account.kind == kind,
-    ).execution_options(populate_existing=True)
+    stmt = (
+        select(Account)
+        .where(
+            Account.namespace == namespace,
+            Account.owner_type == owner_type,
+            Account.owner_id == owner_id,
+            Account.currency == currency,
+            Account.kind == kind,
+        )
+        .execution_options(populate_existing=True)
+    )
     found = db.session.scalar(stmt)
     if found is not None or not create:
         return found
-    db.session.execute(_insert_ignoring_conflict(Account.__table__, dict(
-        namespace=namespace, owner_type=owner_type, owner_id=owner_id, currency=currency,
-        kind=kind, balance=0, held=0, allow_negative=allow_negative, created_at=utcnow())))
+    db.session.execute(
+        _insert_ignoring_conflict(
+            Account.__table__,
+            dict(
+                namespace=namespace,
+                owner_type=owner_type,
+                owner_id=owner_id,
+                currency=currency,
+                kind=kind,
+                balance=0,
+                held=0,
+                allow_negative=allow_negative,
+                created_at=utcnow(),
+            ),
+        )
+    )
     return db.session.scalar(stmt)
 
 
 def spendable(account_id: int) -> int:
-    row = db.session.execute(select(Account.balance, Account.held)
-                             .where(Account.id == account_id)).one()
+    row = db.session.execute(
+        select(Account.balance, Account.held).where(Account.id == account_id)
+    ).one()
     return row.balance - row.held
+
+
 # -- the unit of work -------------------------------------------------------------------
 
 
@@ -263,7 +304,8 @@ def is_retryable(err: Exception) -> bool:
         # A racing insert of the same key or account: the retry sees the winner.
         # Any other integrity error (a CHECK, a foreign key) is a bug: no retry.
         return getattr(err.orig, "sqlstate", None) == "23505" or "UNIQUE constraint" in str(
-            err.orig)
+            err.orig
+        )
     if isinstance(err, OperationalError) and "database is locked" in str(err.orig):
         return True
     sqlstate = getattr(getattr(err, "orig", None), "sqlstate", None)
@@ -322,19 +364,33 @@ def atomic(fn: Callable[[], T], *, attempts: int = 6) -> T:
 # ORM adds nothing here and its per-statement overhead would halve throughput.
 
 _acc, _tr = Account.__table__, Transfer.__table__
-_LOCK = (select(_acc.c.id, _acc.c.balance, _acc.c.held, _acc.c.allow_negative, _acc.c.currency)
-         .where(_acc.c.id.in_(bindparam("ids", expanding=True))).order_by(_acc.c.id)
-         .with_for_update())
-_APPLY = (update(_acc).where(_acc.c.id.in_([bindparam("debit"), bindparam("credit")]))
-          .values(balance=_acc.c.balance + case((_acc.c.id == bindparam("credit"),
-                                                 bindparam("amount")),
-                                                else_=-bindparam("amount"))))
-_APPLY_RELEASING = _APPLY.values(held=_acc.c.held - case(
-    (_acc.c.id == bindparam("debit"), bindparam("amount")), else_=0))
-_HOLD = update(_acc).where(_acc.c.id == bindparam("debit")).values(
-    held=_acc.c.held + bindparam("amount"))
-_RELEASE = update(_acc).where(_acc.c.id == bindparam("debit")).values(
-    held=_acc.c.held - bindparam("amount"))
+_LOCK = (
+    select(_acc.c.id, _acc.c.balance, _acc.c.held, _acc.c.allow_negative, _acc.c.currency)
+    .where(_acc.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_acc.c.id)
+    .with_for_update()
+)
+_APPLY = (
+    update(_acc)
+    .where(_acc.c.id.in_([bindparam("debit"), bindparam("credit")]))
+    .values(
+        balance=_acc.c.balance
+        + case((_acc.c.id == bindparam("credit"), bindparam("amount")), else_=-bindparam("amount"))
+    )
+)
+_APPLY_RELEASING = _APPLY.values(
+    held=_acc.c.held - case((_acc.c.id == bindparam("debit"), bindparam("amount")), else_=0)
+)
+_HOLD = (
+    update(_acc)
+    .where(_acc.c.id == bindparam("debit"))
+    .values(held=_acc.c.held + bindparam("amount"))
+)
+_RELEASE = (
+    update(_acc)
+    .where(_acc.c.id == bindparam("debit"))
+    .values(held=_acc.c.held - bindparam("amount"))
+)
 _INSERT = insert(_tr).returning(_tr.c.id)
 _INSERT_KEYED: dict[str, object] = {}  # per dialect: INSERT ... ON CONFLICT DO NOTHING RETURNING id
 
@@ -350,8 +406,11 @@ def _insert_keyed():
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        _INSERT_KEYED[dialect] = dialect_insert(_tr).on_conflict_do_nothing(
-            index_elements=["idempotency_key"]).returning(_tr.c.id)
+        _INSERT_KEYED[dialect] = (
+            dialect_insert(_tr)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(_tr.c.id)
+        )
     return _INSERT_KEYED[dialect]
 
 
@@ -366,17 +425,37 @@ def lock(account_ids: Iterable[int], conn=None) -> dict[int, tuple[int, int, boo
 
 # -- idempotency: one rule for single transfers and batches ------------------------------
 
-_REPLAY_COLUMNS = (_tr.c.id, _tr.c.idempotency_key, _tr.c.debit_account_id,
-                   _tr.c.credit_account_id, _tr.c.amount, _tr.c.reason, _tr.c.cause_type,
-                   _tr.c.cause_id, _tr.c.status)
+_REPLAY_COLUMNS = (
+    _tr.c.id,
+    _tr.c.idempotency_key,
+    _tr.c.debit_account_id,
+    _tr.c.credit_account_id,
+    _tr.c.amount,
+    _tr.c.reason,
+    _tr.c.cause_type,
+    _tr.c.cause_id,
+    _tr.c.status,
+)
 
 
-def _content(debit_id: int, credit_id: int, amount: int, reason: str,
-             cause: tuple[str, int] | None, status: str) -> dict:
+def _content(
+    debit_id: int,
+    credit_id: int,
+    amount: int,
+    reason: str,
+    cause: tuple[str, int] | None,
+    status: str,
+) -> dict:
     """What a replay of a key must repeat to be the same operation."""
-    return dict(debit_account_id=debit_id, credit_account_id=credit_id, amount=amount,
-                reason=reason, cause_type=cause[0] if cause else None,
-                cause_id=cause[1] if cause else None, status=status)
+    return dict(
+        debit_account_id=debit_id,
+        credit_account_id=credit_id,
+        amount=amount,
+        reason=reason,
+        cause_type=cause[0] if cause else None,
+        cause_id=cause[1] if cause else None,
+        status=status,
+    )
 
 
 def _replay(row, wanted: dict) -> Posted:
@@ -392,14 +471,29 @@ def _replay(row, wanted: dict) -> Posted:
 
 def _rows_by_key(keys: list[str]) -> dict[str, object]:
     if keys and db.session.get_bind().dialect.name == "postgresql":
-        rows = _conn().execute(text(
-            f"SELECT {', '.join(c.name for c in _REPLAY_COLUMNS)} FROM ledger_transfer "
-            "WHERE idempotency_key = ANY(:keys)"), {"keys": keys}).all()
+        rows = (
+            _conn()
+            .execute(
+                text(
+                    f"SELECT {', '.join(c.name for c in _REPLAY_COLUMNS)} FROM ledger_transfer "
+                    "WHERE idempotency_key = ANY(:keys)"
+                ),
+                {"keys": keys},
+            )
+            .all()
+        )
         return {r.idempotency_key: r for r in rows}
     found = {}
     for start in range(0, len(keys), CHUNK):
-        rows = _conn().execute(select(*_REPLAY_COLUMNS).where(
-            _tr.c.idempotency_key.in_(keys[start:start + CHUNK]))).all()
+        rows = (
+            _conn()
+            .execute(
+                select(*_REPLAY_COLUMNS).where(
+                    _tr.c.idempotency_key.in_(keys[start : start + CHUNK])
+                )
+            )
+            .all()
+        )
         found.update({r.idempotency_key: r for r in rows})
     return found
 
@@ -407,10 +501,19 @@ def _rows_by_key(keys: list[str]) -> dict[str, object]:
 # -- posting -------------------------------------------------------------------------------
 
 
-def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason: str,
-             cause: tuple[str, int] | None = None, key: str | None = None,
-             actor_id: int | None = None, pending: bool = False,
-             short_message: str = "余额不足", short_code: str = "insufficient_balance") -> Posted:
+def transfer(
+    debit: Account | int,
+    credit: Account | int,
+    amount: int,
+    *,
+    reason: str,
+    cause: tuple[str, int] | None = None,
+    key: str | None = None,
+    actor_id: int | None = None,
+    pending: bool = False,
+    short_message: str = "余额不足",
+    short_code: str = "insufficient_balance",
+) -> Posted:
     """Move ``amount`` from ``debit`` to ``credit`` (or hold it, if ``pending``).
 
     Runs inside the caller's transaction (use :func:`atomic`). A replay of
@@ -429,25 +532,60 @@ def transfer(debit: Account | int, credit: Account | int, amount: int, *, reason
         raise ValueError("a transfer needs two different accounts")
     if len(reason) > 200:
         raise ValueError("reason is longer than 200 characters")
-    return _transfer(debit_id, credit_id, amount, reason=reason, cause=cause, key=key,
-                     actor_id=actor_id, pending=pending, short_message=short_message,
-                     short_code=short_code)
+    return _transfer(
+        debit_id,
+        credit_id,
+        amount,
+        reason=reason,
+        cause=cause,
+        key=key,
+        actor_id=actor_id,
+        pending=pending,
+        short_message=short_message,
+        short_code=short_code,
+    )
 
 
-def _transfer(debit_id: int, credit_id: int, amount: int, *, reason, cause, key, actor_id,
-              pending, short_message, short_code, reverses_id: int | None = None) -> Posted:
+def _transfer(
+    debit_id: int,
+    credit_id: int,
+    amount: int,
+    *,
+    reason,
+    cause,
+    key,
+    actor_id,
+    pending,
+    short_message,
+    short_code,
+    reverses_id: int | None = None,
+) -> Posted:
     conn = _conn()
     status = PENDING if pending else POSTED
     content = _content(debit_id, credit_id, amount, reason, cause, status)
     if conn.dialect.name == "postgresql":
-        return _transfer_pg(conn, content, key=key, actor_id=actor_id, reverses_id=reverses_id,
-                            short_message=short_message, short_code=short_code)
+        return _transfer_pg(
+            conn,
+            content,
+            key=key,
+            actor_id=actor_id,
+            reverses_id=reverses_id,
+            short_message=short_message,
+            short_code=short_code,
+        )
     locked = lock((debit_id, credit_id), conn)
     currency = locked[debit_id][3]
     if locked[credit_id][3] != currency:
         raise ValueError("accounts of different currencies")
-    values = dict(content, currency=currency, idempotency_key=key, actor_id=actor_id,
-                  reverses_id=reverses_id, pending_id=None, created_at=utcnow())
+    values = dict(
+        content,
+        currency=currency,
+        idempotency_key=key,
+        actor_id=actor_id,
+        reverses_id=reverses_id,
+        pending_id=None,
+        created_at=utcnow(),
+    )
     if key is not None:
         new_id = conn.execute(_insert_keyed(), values).scalar()
         if new_id is None:
@@ -495,15 +633,27 @@ SELECT (SELECT id FROM ins) AS new_id, (SELECT count(*) FROM locked) AS found,
 """)
 
 
-def _transfer_pg(conn, content: dict, *, key, actor_id, reverses_id, short_message,
-                 short_code) -> Posted:
+def _transfer_pg(
+    conn, content: dict, *, key, actor_id, reverses_id, short_message, short_code
+) -> Posted:
     debit_id, credit_id = content["debit_account_id"], content["credit_account_id"]
-    row = conn.execute(_PG_TRANSFER, {
-        "debit": debit_id, "credit": credit_id, "amount": content["amount"],
-        "reason": content["reason"], "cause_type": content["cause_type"],
-        "cause_id": content["cause_id"], "key": key, "actor_id": actor_id,
-        "status": content["status"], "pending": content["status"] == PENDING,
-        "reverses_id": reverses_id, "created_at": utcnow()}).one()
+    row = conn.execute(
+        _PG_TRANSFER,
+        {
+            "debit": debit_id,
+            "credit": credit_id,
+            "amount": content["amount"],
+            "reason": content["reason"],
+            "cause_type": content["cause_type"],
+            "cause_id": content["cause_id"],
+            "key": key,
+            "actor_id": actor_id,
+            "status": content["status"],
+            "pending": content["status"] == PENDING,
+            "reverses_id": reverses_id,
+            "created_at": utcnow(),
+        },
+    ).one()
     if row.found != 2:
         raise AccountNotFound()
     if row.new_id is not None:
@@ -514,18 +664,22 @@ def _transfer_pg(conn, content: dict, *, key, actor_id, reverses_id, short_messa
         used = _rows_by_key([key]).get(key)
         if used is not None:
             return _replay(used, content)
-    currencies = set(db.session.scalars(select(Account.currency).where(
-        Account.id.in_((debit_id, credit_id)))))
+    currencies = set(
+        db.session.scalars(select(Account.currency).where(Account.id.in_((debit_id, credit_id))))
+    )
     if len(currencies) != 1:
         raise ValueError("accounts of different currencies")
     raise InsufficientFunds(short_message, short_code)
 
 
-def _apply(debit_id: int, credit_id: int, amount: int, *, release_hold: bool = False,
-           conn=None) -> None:
+def _apply(
+    debit_id: int, credit_id: int, amount: int, *, release_hold: bool = False, conn=None
+) -> None:
     """Both balance changes in one statement (one round trip)."""
-    (conn or _conn()).execute(_APPLY_RELEASING if release_hold else _APPLY,
-                    {"debit": debit_id, "credit": credit_id, "amount": amount})
+    (conn or _conn()).execute(
+        _APPLY_RELEASING if release_hold else _APPLY,
+        {"debit": debit_id, "credit": credit_id, "amount": amount},
+    )
 
 
 # -- holds and reversals: new rows pointing at old ones -----------------------------------
@@ -540,22 +694,37 @@ def _settle(pending_id: int, outcome: str, actor_id: int | None) -> Posted:
         raise NotPending()
     conn = _conn()
     lock((hold.debit_account_id, hold.credit_account_id), conn)
-    done = conn.execute(select(_tr.c.id, _tr.c.status)
-                        .where(_tr.c.pending_id == pending_id)).one_or_none()
+    done = conn.execute(
+        select(_tr.c.id, _tr.c.status).where(_tr.c.pending_id == pending_id)
+    ).one_or_none()
     if done is not None:
         if done.status == outcome:
             return Posted(done.id, outcome, hold.amount, replayed=True)
-        raise AlreadySettled("这笔冻结已入账，不能再取消" if done.status == POSTED
-                             else "这笔冻结已取消，不能再入账")
-    new_id = conn.execute(_INSERT, dict(
-        debit_account_id=hold.debit_account_id, credit_account_id=hold.credit_account_id,
-        amount=hold.amount, currency=hold.currency, reason=hold.reason,
-        cause_type=hold.cause_type, cause_id=hold.cause_id, idempotency_key=None,
-        actor_id=actor_id, status=outcome, reverses_id=None, pending_id=pending_id,
-        created_at=utcnow())).scalar_one()
+        raise AlreadySettled(
+            "这笔冻结已入账，不能再取消" if done.status == POSTED else "这笔冻结已取消，不能再入账"
+        )
+    new_id = conn.execute(
+        _INSERT,
+        dict(
+            debit_account_id=hold.debit_account_id,
+            credit_account_id=hold.credit_account_id,
+            amount=hold.amount,
+            currency=hold.currency,
+            reason=hold.reason,
+            cause_type=hold.cause_type,
+            cause_id=hold.cause_id,
+            idempotency_key=None,
+            actor_id=actor_id,
+            status=outcome,
+            reverses_id=None,
+            pending_id=pending_id,
+            created_at=utcnow(),
+        ),
+    ).scalar_one()
     if outcome == POSTED:
-        _apply(hold.debit_account_id, hold.credit_account_id, hold.amount, release_hold=True,
-               conn=conn)
+        _apply(
+            hold.debit_account_id, hold.credit_account_id, hold.amount, release_hold=True, conn=conn
+        )
     else:
         conn.execute(_RELEASE, {"debit": hold.debit_account_id, "amount": hold.amount})
     return Posted(new_id, outcome, hold.amount)
@@ -573,8 +742,13 @@ def void_pending(transfer_id: int, *, actor_id: int | None = None) -> Posted:
     return _settle(transfer_id, VOIDED, actor_id)
 
 
-def reverse(transfer_id: int, *, reason: str, actor_id: int | None = None,
-            short_message: str = "余额不足，无法冲正") -> Posted:
+def reverse(
+    transfer_id: int,
+    *,
+    reason: str,
+    actor_id: int | None = None,
+    short_message: str = "余额不足，无法冲正",
+) -> Posted:
     """Undo a posted transfer with an opposite one, once.
 
     Repeating the same request (same reason and actor) returns the first
@@ -590,16 +764,28 @@ def reverse(transfer_id: int, *, reason: str, actor_id: int | None = None,
     if len(reason) > 200:
         raise ValueError("reason is longer than 200 characters")
     lock((original.debit_account_id, original.credit_account_id))
-    done = db.session.execute(select(_tr.c.id, _tr.c.reason, _tr.c.actor_id, _tr.c.amount)
-                              .where(_tr.c.reverses_id == transfer_id)).one_or_none()
+    done = db.session.execute(
+        select(_tr.c.id, _tr.c.reason, _tr.c.actor_id, _tr.c.amount).where(
+            _tr.c.reverses_id == transfer_id
+        )
+    ).one_or_none()
     if done is not None:
         if (done.reason, done.actor_id) == (reason, actor_id):
             return Posted(done.id, POSTED, done.amount, replayed=True)
         raise AlreadyReversed()
-    return _transfer(original.credit_account_id, original.debit_account_id, original.amount,
-                     reason=reason, cause=("reversal", original.id), key=None,
-                     actor_id=actor_id, pending=False, short_message=short_message,
-                     short_code=InsufficientFunds.code, reverses_id=original.id)
+    return _transfer(
+        original.credit_account_id,
+        original.debit_account_id,
+        original.amount,
+        reason=reason,
+        cause=("reversal", original.id),
+        key=None,
+        actor_id=actor_id,
+        pending=False,
+        short_message=short_message,
+        short_code=InsufficientFunds.code,
+        reverses_id=original.id,
+    )
 
 
 # -- batches -----------------------------------------------------------------------------
@@ -620,8 +806,13 @@ class Leg:
 CHUNK = 5000
 
 
-def post_batch(legs: list[Leg], *, actor_id: int | None = None,
-               short_message: str = "余额不足", short_code: str = "insufficient_balance") -> int:
+def post_batch(
+    legs: list[Leg],
+    *,
+    actor_id: int | None = None,
+    short_message: str = "余额不足",
+    short_code: str = "insufficient_balance",
+) -> int:
     """Post many transfers in the caller's transaction, set-based.
 
     Locks every account once (ascending id), checks each account's net
@@ -632,8 +823,12 @@ def post_batch(legs: list[Leg], *, actor_id: int | None = None,
     Returns how many transfers were posted.
     """
     for leg in legs:
-        if isinstance(leg.amount, bool) or not isinstance(leg.amount, int) or \
-                not 0 < leg.amount <= MAX_AMOUNT or leg.debit_id == leg.credit_id:
+        if (
+            isinstance(leg.amount, bool)
+            or not isinstance(leg.amount, int)
+            or not 0 < leg.amount <= MAX_AMOUNT
+            or leg.debit_id == leg.credit_id
+        ):
             raise ValueError(f"bad leg {leg!r}")
     keys = [leg.key for leg in legs if leg.key is not None]
     if len(keys) != len(set(keys)):
@@ -642,8 +837,10 @@ def post_batch(legs: list[Leg], *, actor_id: int | None = None,
     fresh = []
     for leg in legs:
         if leg.key in seen:
-            _replay(seen[leg.key], _content(leg.debit_id, leg.credit_id, leg.amount, leg.reason,
-                                            leg.cause, POSTED))
+            _replay(
+                seen[leg.key],
+                _content(leg.debit_id, leg.credit_id, leg.amount, leg.reason, leg.cause, POSTED),
+            )
         else:
             fresh.append(leg)
     if not fresh:
@@ -661,15 +858,41 @@ def post_batch(legs: list[Leg], *, actor_id: int | None = None,
             raise InsufficientFunds(short_message, short_code)
     currency = _one_currency(sorted(delta))
     now = utcnow()
-    _insert_many([(leg.debit_id, leg.credit_id, leg.amount, currency, leg.reason,
-                   leg.cause[0] if leg.cause else None, leg.cause[1] if leg.cause else None,
-                   leg.key, actor_id, POSTED, now) for leg in fresh])
+    _insert_many(
+        [
+            (
+                leg.debit_id,
+                leg.credit_id,
+                leg.amount,
+                currency,
+                leg.reason,
+                leg.cause[0] if leg.cause else None,
+                leg.cause[1] if leg.cause else None,
+                leg.key,
+                actor_id,
+                POSTED,
+                now,
+            )
+            for leg in fresh
+        ]
+    )
     _add_to_balances(delta)
     return len(fresh)
 
 
-_BATCH_COLUMNS = ("debit_account_id", "credit_account_id", "amount", "currency", "reason",
-                  "cause_type", "cause_id", "idempotency_key", "actor_id", "status", "created_at")
+_BATCH_COLUMNS = (
+    "debit_account_id",
+    "credit_account_id",
+    "amount",
+    "currency",
+    "reason",
+    "cause_type",
+    "cause_id",
+    "idempotency_key",
+    "actor_id",
+    "status",
+    "created_at",
+)
 
 
 def _lock_many(ids: list[int]) -> dict[int, tuple]:
@@ -677,11 +900,19 @@ def _lock_many(ids: list[int]) -> dict[int, tuple]:
     if db.session.get_bind().dialect.name != "postgresql":
         locked: dict[int, tuple] = {}
         for start in range(0, len(ids), CHUNK):  # SQLite: the write lock is already ours
-            locked.update(lock(ids[start:start + CHUNK]))
+            locked.update(lock(ids[start : start + CHUNK]))
         return locked
-    rows = _conn().execute(text(
-        "SELECT id, balance, held, allow_negative, currency FROM ledger_account "
-        "WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids}).all()
+    rows = (
+        _conn()
+        .execute(
+            text(
+                "SELECT id, balance, held, allow_negative, currency FROM ledger_account "
+                "WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
+            ),
+            {"ids": ids},
+        )
+        .all()
+    )
     if len(rows) != len(ids):
         raise AccountNotFound()
     return {r.id: (r.balance, r.held, r.allow_negative, r.currency) for r in rows}
@@ -692,11 +923,19 @@ def _one_currency(ids: list[int]) -> str:
     counts: dict[str, int] = defaultdict(int)
     chunks: list
     if db.session.get_bind().dialect.name == "postgresql":
-        chunks = [text("SELECT currency, count(*) FROM ledger_account WHERE id = ANY(:ids) "
-                       "GROUP BY currency").bindparams(ids=ids)]
+        chunks = [
+            text(
+                "SELECT currency, count(*) FROM ledger_account WHERE id = ANY(:ids) "
+                "GROUP BY currency"
+            ).bindparams(ids=ids)
+        ]
     else:
-        chunks = [select(_acc.c.currency, func.count()).where(_acc.c.id.in_(ids[i:i + CHUNK]))
-                  .group_by(_acc.c.currency) for i in range(0, len(ids), CHUNK)]
+        chunks = [
+            select(_acc.c.currency, func.count())
+            .where(_acc.c.id.in_(ids[i : i + CHUNK]))
+            .group_by(_acc.c.currency)
+            for i in range(0, len(ids), CHUNK)
+        ]
     for stmt in chunks:
         for currency, n in _conn().execute(stmt).all():
             counts[currency] += n
@@ -712,8 +951,10 @@ def _insert_many(rows: list[tuple]) -> None:
     conn = _conn()
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(
-                f"COPY ledger_transfer ({', '.join(_BATCH_COLUMNS)}) FROM STDIN") as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY ledger_transfer ({', '.join(_BATCH_COLUMNS)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
     else:
@@ -723,16 +964,23 @@ def _insert_many(rows: list[tuple]) -> None:
 def _add_to_balances(delta: dict[int, int]) -> None:
     """One UPDATE for all accounts, the deltas passed as one JSON/array parameter."""
     if db.session.get_bind().dialect.name == "postgresql":
-        _conn().execute(text(
-            "UPDATE ledger_account AS a SET balance = a.balance + d.delta "
-            "FROM unnest(CAST(:ids AS integer[]), CAST(:deltas AS bigint[])) AS d(id, delta) "
-            "WHERE a.id = d.id"), {"ids": list(delta), "deltas": list(delta.values())})
+        _conn().execute(
+            text(
+                "UPDATE ledger_account AS a SET balance = a.balance + d.delta "
+                "FROM unnest(CAST(:ids AS integer[]), CAST(:deltas AS bigint[])) AS d(id, delta) "
+                "WHERE a.id = d.id"
+            ),
+            {"ids": list(delta), "deltas": list(delta.values())},
+        )
     else:
-        _conn().execute(text(
-            "UPDATE ledger_account SET balance = balance + d.delta "
-            "FROM (SELECT value ->> 0 AS id, value ->> 1 AS delta FROM json_each(:deltas)) AS d "
-            "WHERE ledger_account.id = d.id"),
-            {"deltas": json.dumps([[k, v] for k, v in delta.items()])})
+        _conn().execute(
+            text(
+                "UPDATE ledger_account SET balance = balance + d.delta "
+                "FROM (SELECT value ->> 0 AS id, value ->> 1 AS delta FROM json_each(:deltas)) AS d "
+                "WHERE ledger_account.id = d.id"
+            ),
+            {"deltas": json.dumps([[k, v] for k, v in delta.items()])},
+        )
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -742,8 +990,10 @@ _Settlement = aliased(Transfer, name="settlement")
 
 def open_hold():
     """A condition: the transfer is a hold that no post or void has ended yet."""
-    return and_(Transfer.status == PENDING,
-                ~select(_Settlement.id).where(_Settlement.pending_id == Transfer.id).exists())
+    return and_(
+        Transfer.status == PENDING,
+        ~select(_Settlement.id).where(_Settlement.pending_id == Transfer.id).exists(),
+    )
 
 
 def in_effect():
@@ -770,15 +1020,22 @@ def transfers_of(account_id: int, *, statuses=(POSTED, PENDING)):
         wanted.append(Transfer.status == VOIDED)
     return select(Transfer).where(
         or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id),
-        or_(*wanted))
+        or_(*wanted),
+    )
 
 
 def posted_sum(account_id: int) -> int:
     """What the account's posted transfers add up to (equals its balance)."""
-    credit = db.session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-        Transfer.credit_account_id == account_id, Transfer.status == POSTED))
-    debit = db.session.scalar(select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-        Transfer.debit_account_id == account_id, Transfer.status == POSTED))
+    credit = db.session.scalar(
+        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            Transfer.credit_account_id == account_id, Transfer.status == POSTED
+        )
+    )
+    debit = db.session.scalar(
+        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            Transfer.debit_account_id == account_id, Transfer.status == POSTED
+        )
+    )
     return int(credit or 0) - int(debit or 0)
 
 
@@ -787,53 +1044,68 @@ def posted_sum(account_id: int) -> int:
 # transfer ids, or currencies): no query per account, there may be a million of them.
 
 INVARIANTS: tuple[tuple[str, str], ...] = (
-    ("amounts_positive",
-     "SELECT id FROM ledger_transfer WHERE amount <= 0 ORDER BY id"),
-    ("currencies_match",
-     "SELECT t.id FROM ledger_transfer t "
-     "JOIN ledger_account d ON d.id = t.debit_account_id "
-     "JOIN ledger_account c ON c.id = t.credit_account_id "
-     "WHERE d.currency <> t.currency OR c.currency <> t.currency ORDER BY t.id"),
-    ("settlements_end_holds",
-     "SELECT s.id FROM ledger_transfer s LEFT JOIN ledger_transfer p ON p.id = s.pending_id "
-     "WHERE s.pending_id IS NOT NULL AND (p.id IS NULL OR p.status <> 'pending' "
-     "OR s.status NOT IN ('posted', 'voided') OR s.debit_account_id <> p.debit_account_id "
-     "OR s.credit_account_id <> p.credit_account_id OR s.amount <> p.amount) ORDER BY s.id"),
-    ("reversals_mirror_posted",
-     "SELECT r.id FROM ledger_transfer r LEFT JOIN ledger_transfer o ON o.id = r.reverses_id "
-     "WHERE r.reverses_id IS NOT NULL AND (o.id IS NULL OR o.status <> 'posted' "
-     "OR r.status <> 'posted' OR o.reverses_id IS NOT NULL "
-     "OR r.debit_account_id <> o.credit_account_id "
-     "OR r.credit_account_id <> o.debit_account_id OR r.amount <> o.amount) ORDER BY r.id"),
-    ("currencies_sum_to_zero",
-     "SELECT currency FROM ledger_account GROUP BY currency HAVING sum(balance) <> 0 "
-     "ORDER BY currency"),
-    ("balance_is_posted_transfers",
-     "SELECT a.id FROM ledger_account a LEFT JOIN ("
-     " SELECT account_id, sum(change) AS total FROM ("
-     "  SELECT credit_account_id AS account_id, amount AS change FROM ledger_transfer"
-     "  WHERE status = 'posted'"
-     "  UNION ALL SELECT debit_account_id, -amount FROM ledger_transfer WHERE status = 'posted'"
-     " ) moves GROUP BY account_id) p ON p.account_id = a.id "
-     "WHERE a.balance <> coalesce(p.total, 0) ORDER BY a.id"),
-    ("held_is_open_holds",
-     "SELECT a.id FROM ledger_account a LEFT JOIN ("
-     " SELECT h.debit_account_id AS account_id, sum(h.amount) AS total FROM ledger_transfer h"
-     " WHERE h.status = 'pending' AND NOT EXISTS ("
-     "  SELECT 1 FROM ledger_transfer s WHERE s.pending_id = h.id)"
-     " GROUP BY h.debit_account_id) o ON o.account_id = a.id "
-     "WHERE a.held <> coalesce(o.total, 0) ORDER BY a.id"),
-    ("not_overdrawn",
-     "SELECT id FROM ledger_account WHERE held < 0 "
-     "OR (NOT allow_negative AND balance - held < 0) ORDER BY id"),
+    ("amounts_positive", "SELECT id FROM ledger_transfer WHERE amount <= 0 ORDER BY id"),
+    (
+        "currencies_match",
+        "SELECT t.id FROM ledger_transfer t "
+        "JOIN ledger_account d ON d.id = t.debit_account_id "
+        "JOIN ledger_account c ON c.id = t.credit_account_id "
+        "WHERE d.currency <> t.currency OR c.currency <> t.currency ORDER BY t.id",
+    ),
+    (
+        "settlements_end_holds",
+        "SELECT s.id FROM ledger_transfer s LEFT JOIN ledger_transfer p ON p.id = s.pending_id "
+        "WHERE s.pending_id IS NOT NULL AND (p.id IS NULL OR p.status <> 'pending' "
+        "OR s.status NOT IN ('posted', 'voided') OR s.debit_account_id <> p.debit_account_id "
+        "OR s.credit_account_id <> p.credit_account_id OR s.amount <> p.amount) ORDER BY s.id",
+    ),
+    (
+        "reversals_mirror_posted",
+        "SELECT r.id FROM ledger_transfer r LEFT JOIN ledger_transfer o ON o.id = r.reverses_id "
+        "WHERE r.reverses_id IS NOT NULL AND (o.id IS NULL OR o.status <> 'posted' "
+        "OR r.status <> 'posted' OR o.reverses_id IS NOT NULL "
+        "OR r.debit_account_id <> o.credit_account_id "
+        "OR r.credit_account_id <> o.debit_account_id OR r.amount <> o.amount) ORDER BY r.id",
+    ),
+    (
+        "currencies_sum_to_zero",
+        "SELECT currency FROM ledger_account GROUP BY currency HAVING sum(balance) <> 0 "
+        "ORDER BY currency",
+    ),
+    (
+        "balance_is_posted_transfers",
+        "SELECT a.id FROM ledger_account a LEFT JOIN ("
+        " SELECT account_id, sum(change) AS total FROM ("
+        "  SELECT credit_account_id AS account_id, amount AS change FROM ledger_transfer"
+        "  WHERE status = 'posted'"
+        "  UNION ALL SELECT debit_account_id, -amount FROM ledger_transfer WHERE status = 'posted'"
+        " ) moves GROUP BY account_id) p ON p.account_id = a.id "
+        "WHERE a.balance <> coalesce(p.total, 0) ORDER BY a.id",
+    ),
+    (
+        "held_is_open_holds",
+        "SELECT a.id FROM ledger_account a LEFT JOIN ("
+        " SELECT h.debit_account_id AS account_id, sum(h.amount) AS total FROM ledger_transfer h"
+        " WHERE h.status = 'pending' AND NOT EXISTS ("
+        "  SELECT 1 FROM ledger_transfer s WHERE s.pending_id = h.id)"
+        " GROUP BY h.debit_account_id) o ON o.account_id = a.id "
+        "WHERE a.held <> coalesce(o.total, 0) ORDER BY a.id",
+    ),
+    (
+        "not_overdrawn",
+        "SELECT id FROM ledger_account WHERE held < 0 "
+        "OR (NOT allow_negative AND balance - held < 0) ORDER BY id",
+    ),
 )
 
 
 def audit(limit: int = 5) -> list[tuple[str, list]]:
     """Every invariant in order, with its first ``limit`` offenders (empty: it holds)."""
     conn = _conn()
-    return [(name, list(conn.execute(text(f"{sql} LIMIT {int(limit)}")).scalars()))
-            for name, sql in INVARIANTS]
+    return [
+        (name, list(conn.execute(text(f"{sql} LIMIT {int(limit)}")).scalars()))
+        for name, sql in INVARIANTS
+    ]
 
 
 def failures(limit: int = 5) -> list[str]:

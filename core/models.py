@@ -51,8 +51,13 @@ class Level(enum.StrEnum):
 
 
 LEVELS = list(Level)
-LEVEL_TITLES = {"district": "区", "subdistrict": "街道", "community": "社区",
-                "group": "居民小组", "building": "楼栋"}
+LEVEL_TITLES = {
+    "district": "区",
+    "subdistrict": "街道",
+    "community": "社区",
+    "group": "居民小组",
+    "building": "楼栋",
+}
 
 
 class Role(enum.StrEnum):
@@ -68,6 +73,7 @@ class Role(enum.StrEnum):
 ROLE_RANKS = {Role.resident: 1, Role.staff: 2, Role.admin: 3}
 ROLE_TITLES = {"resident": "居民", "staff": "工作人员", "admin": "管理员"}
 CORE_ROLES = tuple(r.value for r in Role)
+
 
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes on both databases (SQLite keeps no offset)."""
@@ -202,8 +208,9 @@ class Membership(db.Model):
     __tablename__ = "membership"
     __table_args__ = (
         UniqueConstraint("user_id", "org_id", "role"),
-        CheckConstraint("role IN ('resident','staff','admin') OR role LIKE '_%._%'",
-                        name="role_known"),
+        CheckConstraint(
+            "role IN ('resident','staff','admin') OR role LIKE '_%._%'", name="role_known"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -279,9 +286,14 @@ class JoinRequest(db.Model):
     __tablename__ = "join_request"
     __table_args__ = (
         CheckConstraint("status IN ('pending','approved','rejected')", name="status_known"),
-        Index("uq_join_request_pending", "user_id", "org_id", unique=True,
-              sqlite_where=text("status = 'pending'"),
-              postgresql_where=text("status = 'pending'")),
+        Index(
+            "uq_join_request_pending",
+            "user_id",
+            "org_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -13,9 +13,17 @@ from core.api import API_DOCS
 
 ERROR_SCHEMA = {
     "type": "object",
-    "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"},
-        "fields": {"type": "object"}}, "required": ["code", "message"]}},
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object"},
+            },
+            "required": ["code", "message"],
+        }
+    },
 }
 
 
@@ -24,8 +32,9 @@ def _path(rule: str) -> str:
 
 
 def build_spec(app: Flask) -> dict:
-    spec = APISpec(title="Jindou 金豆 API", version="1", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()])
+    spec = APISpec(
+        title="Jindou 金豆 API", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin()]
+    )
     spec.components.schema("Error", ERROR_SCHEMA)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     paths: dict[str, dict] = {}
@@ -38,12 +47,20 @@ def build_spec(app: Flask) -> dict:
             view = view.__wrapped__
             info = API_DOCS.get(view)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            operation: dict = {"operationId": f"{rule.endpoint}.{method.lower()}",
-                               "security": [{"bearer": []}], "responses": {}}
-            parameters = [{"in": "path", "name": arg, "required": True,
-                           "schema": {"type": "integer" if conv == "IntegerConverter" else "string"}}
-                          for arg, conv in ((a, type(c).__name__)
-                                            for a, c in rule._converters.items())]
+            operation: dict = {
+                "operationId": f"{rule.endpoint}.{method.lower()}",
+                "security": [{"bearer": []}],
+                "responses": {},
+            }
+            parameters = [
+                {
+                    "in": "path",
+                    "name": arg,
+                    "required": True,
+                    "schema": {"type": "integer" if conv == "IntegerConverter" else "string"},
+                }
+                for arg, conv in ((a, type(c).__name__) for a, c in rule._converters.items())
+            ]
             if parameters:
                 operation["parameters"] = parameters
             status = "200"
@@ -51,28 +68,41 @@ def build_spec(app: Flask) -> dict:
                 operation["summary"] = info["summary"].splitlines()[0] if info["summary"] else ""
                 status = str(info["status"])
                 if info["body"] is not None:
-                    operation["requestBody"] = {"required": True, "content": {
-                        "application/json": {"schema": info["body"]}}}
+                    operation["requestBody"] = {
+                        "required": True,
+                        "content": {"application/json": {"schema": info["body"]}},
+                    }
                 if info["query"] is not None:
                     operation.setdefault("parameters", []).append(
-                        {"in": "query", "schema": info["query"]})
+                        {"in": "query", "schema": info["query"]}
+                    )
                 if info["response"] is not None:
                     schema = info["response"]
                     if info["many"]:
-                        content = {"type": "object", "properties": {
-                            "items": {"type": "array", "items": schema},
-                            "next": {"type": "string", "nullable": True}}}
+                        content = {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": schema},
+                                "next": {"type": "string", "nullable": True},
+                            },
+                        }
                     else:
                         content = schema
                     for code in (status, *map(str, info["also"])):
-                        operation["responses"][code] = {"description": "OK", "content": {
-                            "application/json": {"schema": content}}}
+                        operation["responses"][code] = {
+                            "description": "OK",
+                            "content": {"application/json": {"schema": content}},
+                        }
                 if info["public"]:
                     operation["security"] = []
             operation["responses"].setdefault(status, {"description": "OK"})
             for code in ("400", "401", "403", "404", "409", "413", "429", "503"):
-                operation["responses"][code] = {"description": "error", "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                operation["responses"][code] = {
+                    "description": "error",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
             paths.setdefault(_path(rule.rule), {})[method.lower()] = operation
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)

@@ -24,11 +24,26 @@ from core.ledger import LedgerError
 
 # Field names a person may see in an error, in Chinese (plugins add their own).
 FIELD_TITLES = {
-    "amount": "数量", "quantity": "数量", "phone": "手机号", "reason": "原因", "name": "名称",
-    "title": "标题", "description": "说明", "note": "备注", "location": "地点",
-    "starts_at": "开始时间", "ends_at": "结束时间", "capacity": "人数上限",
-    "idempotency_key": "表单", "month": "月份", "password": "密码", "role": "角色",
-    "old_password": "原密码", "code": "重置码", "parent_id": "上级组织", "level": "层级",
+    "amount": "数量",
+    "quantity": "数量",
+    "phone": "手机号",
+    "reason": "原因",
+    "name": "名称",
+    "title": "标题",
+    "description": "说明",
+    "note": "备注",
+    "location": "地点",
+    "starts_at": "开始时间",
+    "ends_at": "结束时间",
+    "capacity": "人数上限",
+    "idempotency_key": "表单",
+    "month": "月份",
+    "password": "密码",
+    "role": "角色",
+    "old_password": "原密码",
+    "code": "重置码",
+    "parent_id": "上级组织",
+    "level": "层级",
 }
 _ASCII_INT = re.compile(r"-?\d{1,18}", re.ASCII)
 
@@ -90,8 +105,9 @@ def shows_error_page(err: Exception) -> bool:
     return isinstance(err, ApiError) and (err.status, err.code) in PAGE_CODES
 
 
-def form_action(action: Callable[[], object], success: str, back: str, *,
-                titles: dict | None = None):
+def form_action(
+    action: Callable[[], object], success: str, back: str, *, titles: dict | None = None
+):
     """Run a page's action and commit; flash its outcome and go ``back``.
 
     Refusals are flashed (see the module's rule) and the typed values are kept
@@ -121,8 +137,11 @@ def confirmed() -> bool:
 def keep_form() -> None:
     """Keep what was typed into the posted form for the page it goes back to
     (never passwords or the CSRF token); :func:`form_action` does it itself."""
-    session["_kept_form"] = {k: v[:2000] for k, v in request.form.items()
-                             if k not in ("csrf_token", "password", "old_password")}
+    session["_kept_form"] = {
+        k: v[:2000]
+        for k, v in request.form.items()
+        if k not in ("csrf_token", "password", "old_password")
+    }
 
 
 def kept_form() -> dict:
@@ -133,8 +152,7 @@ def kept_form() -> dict:
 def safe_back(url: str | None, default: str) -> str:
     """A local path to return to (never another site), else ``default``."""
     url = url or ""
-    return url if url.startswith("/") and not url.startswith("//") and "\\" not in url \
-        else default
+    return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else default
 
 
 def template_helpers() -> dict:

@@ -150,8 +150,11 @@ class PluginManager:
     @property
     def role_titles(self) -> dict[str, str]:
         """Every loaded plugin's roles, ``"<plugin>.<name>"`` -> Chinese title."""
-        return {f"{info.name}.{role.name}": role.title
-                for info in self.meta.values() for role in info.roles}
+        return {
+            f"{info.name}.{role.name}": role.title
+            for info in self.meta.values()
+            for role in info.roles
+        }
 
     def load(self, modules: Iterable[object]) -> None:
         for module in modules:
@@ -297,8 +300,10 @@ def _check_declarations(info: PluginMeta) -> None:
         if not spec.name.isidentifier() or len(spec.name) > 64:
             raise PluginError(f"setting {info.name}.{spec.name}: not a valid name")
         if spec.check(spec.default) is not None:
-            raise PluginError(f"setting {info.name}.{spec.name}: default {spec.default!r} "
-                              "does not fit its own type")
+            raise PluginError(
+                f"setting {info.name}.{spec.name}: default {spec.default!r} "
+                "does not fit its own type"
+            )
     roles = [role.name for role in info.roles]
     if len(set(roles)) != len(roles):
         raise PluginError(f"plugin {info.name} declares a role twice")
@@ -351,12 +356,17 @@ def orgs_where_enabled(plugin: str):
     switch = aliased(OrgPlugin)
     switched_org = aliased(Organization)
     # The deepest switch on the path of each organization: its path is the longest prefix.
-    nearest = (select(switch.enabled)
-               .join(switched_org, switched_org.id == switch.org_id)
-               .where(switch.plugin == plugin,
-                      Organization.path.startswith(switched_org.path))  # paths: digits and slashes
-               .order_by(func.length(switched_org.path).desc())
-               .limit(1).correlate(Organization).scalar_subquery())
+    nearest = (
+        select(switch.enabled)
+        .join(switched_org, switched_org.id == switch.org_id)
+        .where(
+            switch.plugin == plugin, Organization.path.startswith(switched_org.path)
+        )  # paths: digits and slashes
+        .order_by(func.length(switched_org.path).desc())
+        .limit(1)
+        .correlate(Organization)
+        .scalar_subquery()
+    )
     return select(Organization.id).where(nearest.is_(True))
 
 
@@ -368,9 +378,15 @@ def plugin_blueprint(import_name: str, name: str | None = None) -> Blueprint:
     root = Path(sys.modules[import_name].__file__ or ".").parent
     package = import_name.rpartition(".")[0] or import_name
     name = name or package.rpartition(".")[2]
-    return Blueprint(name, import_name, root_path=str(root), template_folder="templates",
-                     static_folder="static" if (root / "static").is_dir() else None,
-                     static_url_path=f"/static/{name}", cli_group=name)
+    return Blueprint(
+        name,
+        import_name,
+        root_path=str(root),
+        template_folder="templates",
+        static_folder="static" if (root / "static").is_dir() else None,
+        static_url_path=f"/static/{name}",
+        cli_group=name,
+    )
 
 
 def load_plugins(app: Flask, modules: Iterable[object] | None = None) -> PluginManager:
@@ -391,7 +407,9 @@ def load_plugins(app: Flask, modules: Iterable[object] | None = None) -> PluginM
     for name, bps in manager.call_each("blueprints"):
         for bp in bps or ():  # type: ignore[attr-defined]
             if bp.name != name:
-                raise PluginError(f"plugin {name} registers blueprint {bp.name!r}; name it {name!r}")
+                raise PluginError(
+                    f"plugin {name} registers blueprint {bp.name!r}; name it {name!r}"
+                )
             app.register_blueprint(bp)
     _refuse_route_collisions(app)
     for _name, commands in manager.call_each("cli_commands"):

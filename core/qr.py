@@ -42,9 +42,15 @@ PURPOSES: dict[str, int | None] = {
     "card": None,  # a printed card (core.people); revoked by its row, not by time
     "join": None,  # printed on a building's door: asking to join still needs staff
 }
-PURPOSE_TITLES = {"checkin": "签到码", "checkout": "签退码", "person": "个人码",
-                  "patrol": "巡逻点码", "certificate": "证明核验码", "card": "服务卡",
-                  "join": "加入码"}
+PURPOSE_TITLES = {
+    "checkin": "签到码",
+    "checkout": "签退码",
+    "person": "个人码",
+    "patrol": "巡逻点码",
+    "certificate": "证明核验码",
+    "card": "服务卡",
+    "join": "加入码",
+}
 SHORT_CODE_DIGITS = 8
 # How long a scan opened before logging in stays good (a slow login on a phone).
 SCAN_INTENT_TTL = 600
@@ -240,8 +246,14 @@ def dispatch(user, token: str, now: float | None = None) -> ScanOutcome:
         org_id = payload.get("o")
         if not isinstance(org_id, int):
             raise TokenError("token_malformed")
-        return ScanOutcome("申请加入", data={"purpose": "join", "org_id": org_id,
-                                            "url": url_for("join.pick", org_id=org_id, via="qr")})
+        return ScanOutcome(
+            "申请加入",
+            data={
+                "purpose": "join",
+                "org_id": org_id,
+                "url": url_for("join.pick", org_id=org_id, via="qr"),
+            },
+        )
     manager = current_app.extensions["jindou_plugins"]
     outcome = manager.hook.scan_token(user=user, purpose=purpose, payload=payload)
     if outcome is None:
@@ -251,13 +263,23 @@ def dispatch(user, token: str, now: float | None = None) -> ScanOutcome:
 
 # What a refusal's code means, for the result page: codes stay out of pages.
 REASONS = {
-    "token_forged": "二维码无效", "token_expired": "二维码已过期",
-    "token_wrong_purpose": "二维码用错了地方", "token_malformed": "二维码无法识别",
-    "card_revoked": "服务卡已作废", "person_not_found": "查无此人",
-    "not_found": "未找到", "forbidden": "没有权限", "plugin_disabled": "功能未开通",
-    "not_signed_up": "未报名", "not_confirmed": "候补中", "checkin_not_open": "签到未开始",
-    "checkin_closed": "签到已结束", "not_checked_in": "尚未签到", "checkout_closed": "签退已结束",
-    "other_activity": "不是本活动的码", "cancelled": "活动已取消",
+    "token_forged": "二维码无效",
+    "token_expired": "二维码已过期",
+    "token_wrong_purpose": "二维码用错了地方",
+    "token_malformed": "二维码无法识别",
+    "card_revoked": "服务卡已作废",
+    "person_not_found": "查无此人",
+    "not_found": "未找到",
+    "forbidden": "没有权限",
+    "plugin_disabled": "功能未开通",
+    "not_signed_up": "未报名",
+    "not_confirmed": "候补中",
+    "checkin_not_open": "签到未开始",
+    "checkin_closed": "签到已结束",
+    "not_checked_in": "尚未签到",
+    "checkout_closed": "签退已结束",
+    "other_activity": "不是本活动的码",
+    "cancelled": "活动已取消",
 }
 
 
@@ -300,12 +322,18 @@ def scan(token):
         outcome = dispatch(current_user, token, now=take_scan_intent(token))
     except ApiError as err:
         db.session.rollback()
-        return render_template("qr/result.html", ok=False, headline=_fail_headline(err),
-                               detail=err.message, code=reason_text(err.code)), err.status
+        return render_template(
+            "qr/result.html",
+            ok=False,
+            headline=_fail_headline(err),
+            detail=err.message,
+            code=reason_text(err.code),
+        ), err.status
     if outcome.data.get("purpose") == "join":
         return redirect(outcome.data["url"])
-    return render_template("qr/result.html", ok=True, headline=outcome.headline,
-                           detail=outcome.detail, code=None)
+    return render_template(
+        "qr/result.html", ok=True, headline=outcome.headline, detail=outcome.detail, code=None
+    )
 
 
 def _fail_headline(err: ApiError) -> str:

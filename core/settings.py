@@ -44,13 +44,16 @@ def _resolved(org: Organization, plugin: str) -> dict[str, tuple[object, int | N
     depth = {org_id: i for i, org_id in enumerate(ancestors)}
     rows = db.session.execute(
         select(OrgSetting.org_id, OrgSetting.name, OrgSetting.value).where(
-            OrgSetting.plugin == plugin, OrgSetting.org_id.in_(ancestors))
+            OrgSetting.plugin == plugin, OrgSetting.org_id.in_(ancestors)
+        )
     ).all()
     nearest: dict[str, tuple[object, int]] = {}
     for org_id, name, value in rows:
         if name in declared and (name not in nearest or depth[org_id] > depth[nearest[name][1]]):
             nearest[name] = (value, org_id)
-    result: dict[str, tuple[object, int | None]] = {name: nearest.get(name, (spec.default, None)) for name, spec in declared.items()}
+    result: dict[str, tuple[object, int | None]] = {
+        name: nearest.get(name, (spec.default, None)) for name, spec in declared.items()
+    }
     cache[key] = result
     return result
 
@@ -95,17 +98,36 @@ def put(actor: User, org: Organization, plugin: str, values: dict) -> dict[str, 
     specs(plugin)
     require_role(actor, org, Role.admin)
     validate(plugin, values)
-    own = {row.name: row for row in db.session.scalars(select(OrgSetting).where(
-        OrgSetting.org_id == org.id, OrgSetting.plugin == plugin, OrgSetting.name.in_(values)))}
+    own = {
+        row.name: row
+        for row in db.session.scalars(
+            select(OrgSetting).where(
+                OrgSetting.org_id == org.id,
+                OrgSetting.plugin == plugin,
+                OrgSetting.name.in_(values),
+            )
+        )
+    }
     for name, value in values.items():
         row = own.get(name)
         if row is not None and row.value == value and type(row.value) is type(value):
             continue  # unchanged: no write, no audit row
-        audit("setting.set", actor=actor, org=org, plugin=plugin, name=name,
-              before=None if row is None else row.value, had_own=row is not None, after=value)
+        audit(
+            "setting.set",
+            actor=actor,
+            org=org,
+            plugin=plugin,
+            name=name,
+            before=None if row is None else row.value,
+            had_own=row is not None,
+            after=value,
+        )
         if row is None:
-            db.session.add(OrgSetting(org_id=org.id, plugin=plugin, name=name, value=value,
-                                      updated_by_id=actor.id))
+            db.session.add(
+                OrgSetting(
+                    org_id=org.id, plugin=plugin, name=name, value=value, updated_by_id=actor.id
+                )
+            )
         else:
             row.value, row.updated_by_id = value, actor.id
     try:
@@ -126,7 +148,10 @@ def clear(actor: User, org: Organization, plugin: str, name: str) -> None:
     row = db.session.get(OrgSetting, (org.id, plugin, name))
     if row is not None:
         audit("setting.clear", actor=actor, org=org, plugin=plugin, name=name, before=row.value)
-        db.session.execute(delete(OrgSetting).where(
-            OrgSetting.org_id == org.id, OrgSetting.plugin == plugin, OrgSetting.name == name))
+        db.session.execute(
+            delete(OrgSetting).where(
+                OrgSetting.org_id == org.id, OrgSetting.plugin == plugin, OrgSetting.name == name
+            )
+        )
         db.session.flush()
     forget_cache()

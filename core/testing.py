@@ -33,8 +33,10 @@ PASSWORD = "correct-horse"
 
 def pytest_report_header(config):
     plugins = os.environ.get("JINDOU_PLUGINS") or "all installed"
-    return (f"database: {os.environ.get('JINDOU_TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
-            f"; plugins: {plugins}")
+    return (
+        f"database: {os.environ.get('JINDOU_TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
+        f"; plugins: {plugins}"
+    )
 
 
 def pytest_configure(config):
@@ -128,8 +130,13 @@ def truncate_all() -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables) if t.name in existing]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE {} RESTART IDENTITY CASCADE".format(
-                ", ".join(f'"{t}"' for t in tables))))
+            conn.execute(
+                text(
+                    "TRUNCATE {} RESTART IDENTITY CASCADE".format(
+                        ", ".join(f'"{t}"' for t in tables)
+                    )
+                )
+            )
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
@@ -291,8 +298,9 @@ def tree(app) -> Tree:
     other_subdistrict = make_org("拓东街道", "subdistrict", district)
     other_community = make_org("东华社区", "community", other_subdistrict)
     db.session.commit()
-    return Tree(district, subdistrict, community, group, building, other_subdistrict,
-                other_community)
+    return Tree(
+        district, subdistrict, community, group, building, other_subdistrict, other_community
+    )
 
 
 @dataclass

@@ -27,8 +27,11 @@ def _zone(name: str) -> ZoneInfo:
 
 def local_zone() -> ZoneInfo:
     """The people's time zone (the app's ``JINDOU_TIMEZONE``)."""
-    name = current_app.config.get("JINDOU_TIMEZONE", DEFAULT_ZONE) if has_app_context() \
+    name = (
+        current_app.config.get("JINDOU_TIMEZONE", DEFAULT_ZONE)
+        if has_app_context()
         else DEFAULT_ZONE
+    )
     return _zone(name)
 
 
@@ -60,8 +63,9 @@ def month_bounds(month: date) -> tuple[datetime, datetime]:
     400 for a year outside 2000–2100 (a report month comes from user input).
     """
     if not MIN_YEAR <= month.year <= MAX_YEAR:
-        raise BadRequest("月份应为 YYYY-MM",
-                         fields={"month": [f"须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"]})
+        raise BadRequest(
+            "月份应为 YYYY-MM", fields={"month": [f"须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"]}
+        )
     zone = local_zone()
     start = datetime(month.year, month.month, 1, tzinfo=zone)
     end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=zone)
@@ -90,8 +94,10 @@ def parse_day(raw: str | None, *, field: str) -> date | None:
     except ValueError as err:
         raise BadRequest("日期格式应为 YYYY-MM-DD", fields={field: ["无效"]}) from err
     if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise BadRequest(f"日期须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间",
-                         fields={field: [f"须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"]})
+        raise BadRequest(
+            f"日期须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间",
+            fields={field: [f"须在 {MIN_YEAR} 至 {MAX_YEAR} 年之间"]},
+        )
     return day
 
 
@@ -126,8 +132,9 @@ WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日"
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def friendly_time(moment: datetime | str | None, *, english: bool | None = None,
-                  now: datetime | None = None) -> str:
+def friendly_time(
+    moment: datetime | str | None, *, english: bool | None = None, now: datetime | None = None
+) -> str:
     """Template filter ``friendly_time``: 今天 14:00, 明天 9:00, 昨天 …, 周三 14:00 within
     the coming week, else 12月3日 周三 14:00 (with the year when not this year).
 

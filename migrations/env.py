@@ -45,9 +45,12 @@ def process_revision_directives(ctx, revision, directives):
 
 
 def run_migrations_offline():
-    context.configure(url=config.get_main_option("sqlalchemy.url"),
-                      target_metadata=target_db.metadata, literal_binds=True,
-                      include_object=include_object)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_db.metadata,
+        literal_binds=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -63,9 +66,13 @@ def run_migrations_online():
             # transaction, so it goes to the driver before ours begins; checked at the end.
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         try:
-            context.configure(connection=connection, target_metadata=target_db.metadata,
-                              include_object=include_object, render_item=render_item,
-                              **conf_args)
+            context.configure(
+                connection=connection,
+                target_metadata=target_db.metadata,
+                include_object=include_object,
+                render_item=render_item,
+                **conf_args,
+            )
             with context.begin_transaction():
                 context.run_migrations()
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():

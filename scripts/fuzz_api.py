@@ -49,9 +49,15 @@ def build_app(database_url: str):
     from core import create_app
     from core.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "fuzz",
-                      "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
-                      "JINDOU_SECURE_COOKIES": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "fuzz",
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False,
+            "JINDOU_SECURE_COOKIES": False,
+        }
+    )
     with app.app_context():
         db.drop_all()
         upgrade(revision="heads")
@@ -63,6 +69,7 @@ def seed(app) -> dict[str, int]:
     from core.models import Membership, Organization, OrgPlugin, User
 
     with app.app_context():
+
         def org(name, level, parent=None):
             o = Organization(name=name, level=level, parent_id=parent.id if parent else None)
             db.session.add(o)
@@ -75,8 +82,10 @@ def seed(app) -> dict[str, int]:
         community = org("金星社区", "community", sub)
         org("东华社区", "community", sub)
         people = {}
-        for key, phone, role, where in [("staff", "13800000001", "staff", community),
-                                        ("volunteer", "13800000002", "resident", community)]:
+        for key, phone, role, where in [
+            ("staff", "13800000001", "staff", community),
+            ("volunteer", "13800000002", "resident", community),
+        ]:
             user = User(phone=phone, name=key)
             user.set_password("fuzz-password-1")
             db.session.add(user)
@@ -118,33 +127,40 @@ def fuzz(app, people, examples: int, only: str | None) -> dict:
 def _fuzzer(app, people, operation, label, examples, failures):
     """One hypothesis test for ``operation`` (a factory: @given allows no defaults)."""
     # Valid and invalid bodies alike: a bad input must be a 4xx, never a 5xx.
-    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                      operation.as_strategy(GenerationMode.NEGATIVE))
+    cases = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    )
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(case=cases, who=st.sampled_from(sorted(people)),
-           small_ids=st.booleans(), data=st.data())
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=cases, who=st.sampled_from(sorted(people)), small_ids=st.booleans(), data=st.data())
     def run(case, who, small_ids, data):
         if small_ids and case.path_parameters:  # hit rows that exist, not only 404s
-            case.path_parameters = {k: data.draw(st.integers(1, 4))
-                                    for k in case.path_parameters}
+            case.path_parameters = {k: data.draw(st.integers(1, 4)) for k in case.path_parameters}
         headers = fresh_token(app, people[who])
         Errors.last = ""
         response = case.call(headers=headers)
         STATS[response.status_code // 100] += 1
         try:
-            case.validate_response(response, checks=[not_a_server_error,
-                                                     response_schema_conformance],
-                                   headers=headers)
+            case.validate_response(
+                response, checks=[not_a_server_error, response_schema_conformance], headers=headers
+            )
         except (Exception, BaseExceptionGroup) as err:  # schemathesis groups failures
             cause = Errors.last or str(err).strip().splitlines()[0][:160]
             key = (label, response.status_code, cause)
             if len(failures[key]) < 1:
                 body = response.content[:200] if response.content else b""
-                failures[key].append(f"{who}: {case.method} {case.formatted_path} "
-                                     f"body={case.body!r:.120} -> {body!r}")
+                failures[key].append(
+                    f"{who}: {case.method} {case.formatted_path} "
+                    f"body={case.body!r:.120} -> {body!r}"
+                )
 
     return run
 
@@ -166,8 +182,10 @@ def main() -> int:
         print(f"FAIL {label} -> {status}: {cause}")
         for sample in samples:
             print(f"     e.g. {sample}")
-    print(f"requests by status class: {dict(sorted(STATS.items()))}; "
-          f"{len(failures)} distinct failure(s)")
+    print(
+        f"requests by status class: {dict(sorted(STATS.items()))}; "
+        f"{len(failures)} distinct failure(s)"
+    )
     return 1 if failures else 0
 
 

@@ -8,8 +8,9 @@ PHONE = validate.Regexp(r"^1\d{10}$", error="请输入 11 位手机号（以 1 �
 
 
 def _password_field(**kwargs):
-    return fields.String(required=True, load_only=True,
-                         validate=validate.Length(max=MAX_LENGTH), **kwargs)
+    return fields.String(
+        required=True, load_only=True, validate=validate.Length(max=MAX_LENGTH), **kwargs
+    )
 
 
 class _NewPassword(Schema):
@@ -41,8 +42,11 @@ class ChangePasswordSchema(_NewPassword):
 
 class ResetPasswordSchema(_NewPassword):
     phone = text_field(20, required=True)
-    code = fields.String(required=True, load_only=True,
-                         validate=validate.Regexp(r"^\d{6}$", error="重置码为 6 位数字"))
+    code = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Regexp(r"^\d{6}$", error="重置码为 6 位数字"),
+    )
     password = _password_field()
 
 

@@ -75,8 +75,9 @@ def end_everything(user: User, *, keep_token_id: int | None = None) -> None:
     db.session.execute(stmt.values(revoked_at=utcnow()))
 
 
-def change_password(user: User, old_password: str, new_password: str, *,
-                    keep_token_id: int | None = None) -> None:
+def change_password(
+    user: User, old_password: str, new_password: str, *, keep_token_id: int | None = None
+) -> None:
     """401 when ``old_password`` is wrong; ends the person's other sessions and tokens."""
     if not user.check_password(old_password):
         raise ApiError(401, "bad_credentials", "原密码错误")
@@ -109,7 +110,8 @@ def check_can_reset(actor: User, person: User) -> None:
     # Plugin roles (``meals.cashier``) carry no rank: only core roles can outrank.
     outranked = person.is_platform_admin or any(
         role in CORE_ROLES and Role(role) != Role.resident and not has_role(actor, org, Role(role))
-        for role, org in rows)
+        for role, org in rows
+    )
     if outranked:
         raise Forbidden("该用户的权限不在您的管辖范围内，无法重置其密码")
 
@@ -118,12 +120,18 @@ def issue_reset_code(actor: User, person: User) -> tuple[str, datetime]:
     """A one-time 6-digit code for ``person`` (earlier unused codes stop working)."""
     check_can_reset(actor, person)
     now = utcnow()
-    db.session.execute(update(PasswordReset)
-                       .where(PasswordReset.user_id == person.id, PasswordReset.used_at.is_(None))
-                       .values(used_at=now))
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == person.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
     code = f"{secrets.randbelow(10**6):06d}"
-    reset = PasswordReset(user_id=person.id, created_by_id=actor.id,
-                          code_hash=_code_hash(person.id, code), expires_at=now + RESET_TTL)
+    reset = PasswordReset(
+        user_id=person.id,
+        created_by_id=actor.id,
+        code_hash=_code_hash(person.id, code),
+        expires_at=now + RESET_TTL,
+    )
     db.session.add(reset)
     audit("password.reset_issued", actor=actor, obj=person)
     return code, reset.expires_at
@@ -132,14 +140,25 @@ def issue_reset_code(actor: User, person: User) -> tuple[str, datetime]:
 def redeem_reset_code(phone: str, code: str, new_password: str) -> User:
     """Set a new password with a desk code; 400 ``reset_code_invalid`` when the
     code is wrong, used, expired or the phone unknown (all alike)."""
-    invalid = BadRequest("重置码无效或已过期", fields={"code": ["重置码无效或已过期"]},
-                         code="reset_code_invalid")
+    invalid = BadRequest(
+        "重置码无效或已过期", fields={"code": ["重置码无效或已过期"]}, code="reset_code_invalid"
+    )
     user = db.session.scalar(select(User).where(User.phone == phone))
-    reset = None if user is None else db.session.scalar(
-        select(PasswordReset)
-        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None),
-               PasswordReset.expires_at > utcnow())
-        .order_by(PasswordReset.id.desc()).limit(1).with_for_update())
+    reset = (
+        None
+        if user is None
+        else db.session.scalar(
+            select(PasswordReset)
+            .where(
+                PasswordReset.user_id == user.id,
+                PasswordReset.used_at.is_(None),
+                PasswordReset.expires_at > utcnow(),
+            )
+            .order_by(PasswordReset.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    )
     if user is None or reset is None:
         raise invalid
     if not hmac.compare_digest(reset.code_hash, _code_hash(user.id, code)):

@@ -48,15 +48,24 @@ def _account_rate():
 
 # One bucket per phone number across log-in, tokens, register and reset, on top of
 # the per-address limits: many addresses cannot guess one account's password.
-per_account = limiter.shared_limit(_account_rate, scope="account", key_func=account_key,
-                                   exempt_when=lambda: request.method != "POST")
+per_account = limiter.shared_limit(
+    _account_rate,
+    scope="account",
+    key_func=account_key,
+    exempt_when=lambda: request.method != "POST",
+)
 
 
 def safe_next(default: str) -> str:
     """Only same-site relative paths: an open redirect would help phishing."""
     target = request.values.get("next") or ""
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and not parts.netloc
+        and not parts.scheme
+    ):
         return target
     return default
 
@@ -123,8 +132,9 @@ def api_me():
 def api_change_password():
     """Change my password; every other session and token of mine ends."""
     data = load(ChangePasswordSchema())
-    services.change_password(current_user, data["old_password"], data["password"],
-                             keep_token_id=g.get("api_token_id"))
+    services.change_password(
+        current_user, data["old_password"], data["password"], keep_token_id=g.get("api_token_id")
+    )
     db.session.commit()
     _stay_logged_in()
     return "", 204
@@ -174,8 +184,12 @@ def login():
     errors = {}
     if request.method == "POST":
         try:
-            data = LoginSchema().load({"phone": request.form.get("phone", ""),
-                                       "password": request.form.get("password", "")})
+            data = LoginSchema().load(
+                {
+                    "phone": request.form.get("phone", ""),
+                    "password": request.form.get("password", ""),
+                }
+            )
         except ValidationError as err:
             errors = err.normalized_messages()
         else:
@@ -268,8 +282,9 @@ def issue_reset_page(user_id: int):
     code, expires_at = services.issue_reset_code(current_user, person)
     db.session.commit()
     back = safe_back(request.form.get("back"), url_for("orgs.home"))
-    response = render_template("auth/reset_code.html", person=person, code=code,
-                               expires_at=expires_at, back=back)
+    response = render_template(
+        "auth/reset_code.html", person=person, code=code, expires_at=expires_at, back=back
+    )
     return response, 200, {"Cache-Control": "no-store"}
 
 

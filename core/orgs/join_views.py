@@ -20,9 +20,16 @@ bp = Blueprint("join", __name__)
 
 
 def _pending_dict(req, user, org) -> dict:
-    return {"id": req.id, "status": req.status, "user_id": req.user_id, "org_id": req.org_id,
-            "created_at": req.created_at, "name": user.name, "phone": user.phone,
-            "org_name": org.name}
+    return {
+        "id": req.id,
+        "status": req.status,
+        "user_id": req.user_id,
+        "org_id": req.org_id,
+        "created_at": req.created_at,
+        "name": user.name,
+        "phone": user.phone,
+        "org_name": org.name,
+    }
 
 
 # -- API ------------------------------------------------------------------------
@@ -48,8 +55,12 @@ def api_pending(org_id):
     require_role(current_user, org, Role.staff)
     limit, after = limit_arg(50), cursor_arg([int])
     rows, more = joining.pending_page(org, after[0] if after else None, limit)
-    return jsonify({"items": PendingJoinSchema(many=True).dump([_pending_dict(*r) for r in rows]),
-                    "next": encode_cursor([more]) if more else None})
+    return jsonify(
+        {
+            "items": PendingJoinSchema(many=True).dump([_pending_dict(*r) for r in rows]),
+            "next": encode_cursor([more]) if more else None,
+        }
+    )
 
 
 @bp.post("/api/v1/join-requests/<int:request_id>/approve")
@@ -97,8 +108,14 @@ def pick_start():
     districts = joining.choices(None)
     if len(districts) == 1:
         return redirect(url_for("join.pick", org_id=districts[0].id))
-    return render_template("orgs/join_pick.html", org=None, lineage=[], choices=districts,
-                           child_title=LEVEL_TITLES["district"], can_join=False)
+    return render_template(
+        "orgs/join_pick.html",
+        org=None,
+        lineage=[],
+        choices=districts,
+        child_title=LEVEL_TITLES["district"],
+        can_join=False,
+    )
 
 
 @bp.get("/join/<int:org_id>")
@@ -109,18 +126,25 @@ def pick(org_id):
     org = get_org(org_id)
     child = Level(org.level).child
     return render_template(
-        "orgs/join_pick.html", org=org, lineage=joining.lineage(org),
-        choices=joining.choices(org), child_title=LEVEL_TITLES[child.value] if child else "",
-        can_join=org.level != Level.district.value, via_qr=request.args.get("via") == "qr")
+        "orgs/join_pick.html",
+        org=org,
+        lineage=joining.lineage(org),
+        choices=joining.choices(org),
+        child_title=LEVEL_TITLES[child.value] if child else "",
+        can_join=org.level != Level.district.value,
+        via_qr=request.args.get("via") == "qr",
+    )
 
 
 @bp.post("/join/<int:org_id>")
 @login_required
 def ask(org_id):
     org = get_org(org_id)
-    return form_action(lambda: joining.ask_to_join(current_user, org),
-                       _("Request sent. Staff of %(name)s will confirm it.", name=org.name),
-                       url_for("orgs.home"))
+    return form_action(
+        lambda: joining.ask_to_join(current_user, org),
+        _("Request sent. Staff of %(name)s will confirm it.", name=org.name),
+        url_for("orgs.home"),
+    )
 
 
 # -- staff pages ----------------------------------------------------------------------
@@ -159,5 +183,6 @@ def join_code(org_id):
     org: Organization = get_org(org_id)
     require_role(current_user, org, Role.staff)
     url = qr.scan_url(qr.join_token(org.id))
-    return render_template("orgs/join_code.html", org=org, svg=qr.svg(url), url=url,
-                           lineage=joining.lineage(org))
+    return render_template(
+        "orgs/join_code.html", org=org, svg=qr.svg(url), url=url, lineage=joining.lineage(org)
+    )

@@ -23,9 +23,13 @@ def ask_to_join(user: User, org: Organization) -> tuple[JoinRequest, bool]:
     """``(request, created)``: the pending request of ``user`` for ``org``, new
     or the one already waiting. 409 ``already_member`` when they hold a core
     role there already."""
-    held = db.session.scalar(select(Membership.id).where(
-        Membership.user_id == user.id, Membership.org_id == org.id,
-        Membership.role.in_(CORE_ROLES)))
+    held = db.session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user.id,
+            Membership.org_id == org.id,
+            Membership.role.in_(CORE_ROLES),
+        )
+    )
     if held is not None:
         raise Conflict("您已是本组织成员", code="already_member")
     pending = _pending(user.id, org.id)
@@ -46,17 +50,23 @@ def ask_to_join(user: User, org: Organization) -> tuple[JoinRequest, bool]:
 
 
 def _pending(user_id: int, org_id: int) -> JoinRequest | None:
-    return db.session.scalar(select(JoinRequest).where(
-        JoinRequest.user_id == user_id, JoinRequest.org_id == org_id,
-        JoinRequest.status == "pending"))
+    return db.session.scalar(
+        select(JoinRequest).where(
+            JoinRequest.user_id == user_id,
+            JoinRequest.org_id == org_id,
+            JoinRequest.status == "pending",
+        )
+    )
 
 
 def pending_stmt(org: Organization):
     """Pending requests of ``org`` and below, joined with the person and the place."""
-    return (select(JoinRequest, User, Organization)
-            .join(User, User.id == JoinRequest.user_id)
-            .join(Organization, Organization.id == JoinRequest.org_id)
-            .where(JoinRequest.status == "pending", JoinRequest.org_id.in_(subtree_ids(org))))
+    return (
+        select(JoinRequest, User, Organization)
+        .join(User, User.id == JoinRequest.user_id)
+        .join(Organization, Organization.id == JoinRequest.org_id)
+        .where(JoinRequest.status == "pending", JoinRequest.org_id.in_(subtree_ids(org)))
+    )
 
 
 def pending_page(org: Organization, after_id: int | None = None, limit: int = 20):
@@ -72,16 +82,19 @@ def pending_page(org: Organization, after_id: int | None = None, limit: int = 20
 
 def my_pending(user: User) -> Sequence:
     return db.session.execute(
-        select(JoinRequest, Organization).join(Organization, Organization.id == JoinRequest.org_id)
+        select(JoinRequest, Organization)
+        .join(Organization, Organization.id == JoinRequest.org_id)
         .where(JoinRequest.user_id == user.id, JoinRequest.status == "pending")
-        .order_by(JoinRequest.id)).all()
+        .order_by(JoinRequest.id)
+    ).all()
 
 
 def request_for_staff(actor: User, request_id: int) -> tuple[JoinRequest, Organization]:
     """The request and its organization, if ``actor`` is staff over it (404 for
     a stranger, 403 for a member there without the role). Locked for the decision."""
     request = db.session.scalar(
-        select(JoinRequest).where(JoinRequest.id == request_id).with_for_update())
+        select(JoinRequest).where(JoinRequest.id == request_id).with_for_update()
+    )
     if request is None:
         raise NotFound("未找到该申请")
     org = db.session.get(Organization, request.org_id)
@@ -99,12 +112,15 @@ def approve(actor: User, request_id: int) -> JoinRequest:
         return request
     if request.status != "pending":
         raise Conflict("该申请已被拒绝", code="already_decided")
-    held = db.session.scalar(select(Membership.id).where(
-        Membership.user_id == request.user_id, Membership.org_id == org.id,
-        Membership.role.in_(CORE_ROLES)))
+    held = db.session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == request.user_id,
+            Membership.org_id == org.id,
+            Membership.role.in_(CORE_ROLES),
+        )
+    )
     if held is None:  # staff may have added them by phone meanwhile
-        db.session.add(Membership(user_id=request.user_id, org_id=org.id,
-                                  role=Role.resident.value))
+        db.session.add(Membership(user_id=request.user_id, org_id=org.id, role=Role.resident.value))
     _decide(actor, request, org, "approved", "join.approve")
     return request
 
@@ -120,8 +136,7 @@ def reject(actor: User, request_id: int) -> JoinRequest:
     return request
 
 
-def _decide(actor: User, request: JoinRequest, org: Organization, status: str,
-            action: str) -> None:
+def _decide(actor: User, request: JoinRequest, org: Organization, status: str, action: str) -> None:
     request.status, request.decided_at, request.decided_by_id = status, utcnow(), actor.id
     db.session.flush()
     audit(action, actor=actor, org=org, obj=request, user_id=request.user_id)
@@ -132,12 +147,18 @@ def choices(parent: Organization | None) -> Sequence[Organization]:
     organizations directly below ``parent``, by name. Names of the tree are
     no secret: they are on the buildings' doors."""
     stmt = select(Organization)
-    stmt = (stmt.where(Organization.level == Level.district.value) if parent is None
-            else stmt.where(Organization.parent_id == parent.id))
+    stmt = (
+        stmt.where(Organization.level == Level.district.value)
+        if parent is None
+        else stmt.where(Organization.parent_id == parent.id)
+    )
     return db.session.scalars(stmt.order_by(Organization.name, Organization.id)).all()
 
 
 def lineage(org: Organization) -> Sequence[Organization]:
     """``org``'s ancestors and itself, from the top: to say where the person is joining."""
-    return db.session.scalars(select(Organization).where(
-        Organization.id.in_(org.ancestor_ids)).order_by(Organization.path)).all()
+    return db.session.scalars(
+        select(Organization)
+        .where(Organization.id.in_(org.ancestor_ids))
+        .order_by(Organization.path)
+    ).all()

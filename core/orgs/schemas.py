@@ -21,7 +21,10 @@ class OrgSchema(Schema):
 
 def known_role(value: str) -> None:
     """A core role or a loaded plugin's ``"<plugin>.<name>"``."""
-    if value not in CORE_ROLES and value not in current_app.extensions["jindou_plugins"].role_titles:
+    if (
+        value not in CORE_ROLES
+        and value not in current_app.extensions["jindou_plugins"].role_titles
+    ):
         raise ValidationError("没有这个角色")
 
 

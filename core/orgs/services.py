@@ -43,8 +43,11 @@ def create_org(actor: User, *, name: str, level: str, parent_id: int | None) -> 
         if Level(parent.level).child is not level:
             raise BadRequest(
                 f"层级不对：{parent.level_title}的下级应是{_child_title(parent)}",
-                fields={"parent_id": [f"a {level.value} must sit directly below a "
-                                      f"{LEVELS_ABOVE[level]}"]},
+                fields={
+                    "parent_id": [
+                        f"a {level.value} must sit directly below a {LEVELS_ABOVE[level]}"
+                    ]
+                },
             )
     org = Organization(name=name.strip(), level=level.value, parent_id=parent_id)
     db.session.add(org)
@@ -71,7 +74,8 @@ def children(org: Organization) -> Sequence[Organization]:
 def subtree(org: Organization) -> Sequence[Organization]:
     """``org`` and everything below it, in tree order: one query."""
     return db.session.scalars(
-        select(Organization).where(Organization.path.startswith(org.path, autoescape=True))
+        select(Organization)
+        .where(Organization.path.startswith(org.path, autoescape=True))
         .order_by(Organization.path)
     ).all()
 
@@ -95,8 +99,7 @@ def grantable_roles(actor: User, org: Organization) -> list[str]:
 def _require_grantable(actor: User, org: Organization, role: str) -> None:
     require_role(actor, org, Role.staff)
     if role not in grantable_roles(actor, org):
-        raise Forbidden("工作人员只能添加或移除居民，其他角色请找管理员",
-                        code="role_not_grantable")
+        raise Forbidden("工作人员只能添加或移除居民，其他角色请找管理员", code="role_not_grantable")
 
 
 def add_member(actor: User, org: Organization, *, phone: str, role: str) -> Membership:
@@ -110,11 +113,18 @@ def add_member(actor: User, org: Organization, *, phone: str, role: str) -> Memb
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None:
         raise NotFound("该手机号尚未注册", code="user_not_found")
-    held = set(db.session.scalars(
-        select(Membership.role).where(Membership.user_id == user.id, Membership.org_id == org.id)))
+    held = set(
+        db.session.scalars(
+            select(Membership.role).where(
+                Membership.user_id == user.id, Membership.org_id == org.id
+            )
+        )
+    )
     if role in held or (role in CORE_ROLES and held & set(CORE_ROLES)):
-        raise Conflict("此人已是本组织成员" if role in CORE_ROLES else "此人已有这个角色",
-                       code="already_member")
+        raise Conflict(
+            "此人已是本组织成员" if role in CORE_ROLES else "此人已有这个角色",
+            code="already_member",
+        )
     membership = Membership(user_id=user.id, org_id=org.id, role=role)
     db.session.add(membership)
     try:
@@ -150,8 +160,14 @@ def remove_member(actor: User, org: Organization, user_id: int, role: str | None
     if any(m.role == Role.admin.value for m in rows):
         _keep_an_admin(org, user_id)
     for membership in rows:
-        audit("member.remove", actor=actor, org=org, obj=membership, user_id=user_id,
-              role=membership.role)
+        audit(
+            "member.remove",
+            actor=actor,
+            org=org,
+            obj=membership,
+            user_id=user_id,
+            role=membership.role,
+        )
         db.session.delete(membership)
 
 
@@ -165,28 +181,37 @@ def _keep_an_admin(org: Organization, leaving_user_id: int) -> None:
         .with_for_update()
     ).all()
     if not any(not (uid == leaving_user_id and oid == org.id) for uid, oid in admins):
-        raise Conflict(f"不能移除最后一位管理员：移除后将没有人能管理「{org.name}」。"
-                       "请先添加另一位管理员。", code="last_admin")
+        raise Conflict(
+            f"不能移除最后一位管理员：移除后将没有人能管理「{org.name}」。请先添加另一位管理员。",
+            code="last_admin",
+        )
 
 
 def members(org: Organization) -> Sequence:
     """Every member of ``org`` (small organizations, tests); pages use member_page."""
     return db.session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id)
-        .where(Membership.org_id == org.id).order_by(Membership.id)
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == org.id)
+        .order_by(Membership.id)
     ).all()
 
 
-def member_page(org: Organization, q: str = "", after_id: int | None = None,
-                limit: int = 20) -> tuple[Sequence, int | None]:
+def member_page(
+    org: Organization, q: str = "", after_id: int | None = None, limit: int = 20
+) -> tuple[Sequence, int | None]:
     """One page of the members of ``org`` itself (not below), oldest first,
     those whose name or phone contains ``q``; and the id to continue after."""
-    stmt = (select(Membership, User).join(User, User.id == Membership.user_id)
-            .where(Membership.org_id == org.id))
+    stmt = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.org_id == org.id)
+    )
     q = (q or "").strip()
     if q:
-        stmt = stmt.where(or_(User.name.contains(q, autoescape=True),
-                              User.phone.contains(q, autoescape=True)))
+        stmt = stmt.where(
+            or_(User.name.contains(q, autoescape=True), User.phone.contains(q, autoescape=True))
+        )
     if after_id is not None:
         stmt = stmt.where(Membership.id > after_id)
     rows = db.session.execute(stmt.order_by(Membership.id).limit(limit + 1)).all()
@@ -195,8 +220,9 @@ def member_page(org: Organization, q: str = "", after_id: int | None = None,
     return rows, (rows[-1][0].id if more else None)
 
 
-def set_plugin(actor: User, manager: PluginManager, org: Organization, name: str,
-               enabled: bool | None) -> PluginState:
+def set_plugin(
+    actor: User, manager: PluginManager, org: Organization, name: str, enabled: bool | None
+) -> PluginState:
     """Switch ``name`` on or off at ``org`` (and so below it); ``None`` inherits again."""
     if name not in manager.meta:
         raise NotFound("没有这个插件", code="unknown_plugin")
@@ -209,8 +235,9 @@ def set_plugin(actor: User, manager: PluginManager, org: Organization, name: str
     row = db.session.get(OrgPlugin, (org.id, name))
     before = None if row is None else row.enabled
     if enabled is None:
-        db.session.execute(delete(OrgPlugin).where(OrgPlugin.org_id == org.id,
-                                                   OrgPlugin.plugin == name))
+        db.session.execute(
+            delete(OrgPlugin).where(OrgPlugin.org_id == org.id, OrgPlugin.plugin == name)
+        )
     elif row is None:
         db.session.add(OrgPlugin(org_id=org.id, plugin=name, enabled=enabled))
     else:
@@ -227,14 +254,25 @@ def inheriting_below(org: Organization, name: str) -> int:
     change here affects. One query."""
     below = Organization.__table__.alias("below")
     setter = Organization.__table__.alias("setter")
-    shadowed = (select(OrgPlugin.org_id).join(setter, setter.c.id == OrgPlugin.org_id)
-                .where(OrgPlugin.plugin == name, setter.c.id != org.id,
-                       setter.c.path.startswith(org.path, autoescape=True),
-                       below.c.path.startswith(setter.c.path)))
+    shadowed = (
+        select(OrgPlugin.org_id)
+        .join(setter, setter.c.id == OrgPlugin.org_id)
+        .where(
+            OrgPlugin.plugin == name,
+            setter.c.id != org.id,
+            setter.c.path.startswith(org.path, autoescape=True),
+            below.c.path.startswith(setter.c.path),
+        )
+    )
     return db.session.scalar(  # type: ignore[return-value]
-        select(func.count()).select_from(below)
-        .where(below.c.path.startswith(org.path, autoescape=True), below.c.id != org.id,
-               ~shadowed.exists()))
+        select(func.count())
+        .select_from(below)
+        .where(
+            below.c.path.startswith(org.path, autoescape=True),
+            below.c.id != org.id,
+            ~shadowed.exists(),
+        )
+    )
 
 
 def forget_plugin_cache() -> None:
@@ -250,8 +288,9 @@ def plugin_matrix(manager: PluginManager, root: Organization):
     orgs = subtree(root)
     ids = {o.id for o in orgs} | set(root.ancestor_ids)
     rows = db.session.execute(
-        select(OrgPlugin.org_id, OrgPlugin.plugin, OrgPlugin.enabled)
-        .where(OrgPlugin.org_id.in_(ids))
+        select(OrgPlugin.org_id, OrgPlugin.plugin, OrgPlugin.enabled).where(
+            OrgPlugin.org_id.in_(ids)
+        )
     ).all()
     explicit = {(org_id, plugin): enabled for org_id, plugin, enabled in rows}
     matrix = []

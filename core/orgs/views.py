@@ -69,8 +69,12 @@ def role_titles() -> dict[str, str]:
 
 
 def _state_dict(state) -> dict:
-    return {"name": state.name, "title": plugins().meta[state.name].title,
-            "enabled": state.enabled, "source_org_id": state.source_org_id}
+    return {
+        "name": state.name,
+        "title": plugins().meta[state.name].title,
+        "enabled": state.enabled,
+        "source_org_id": state.source_org_id,
+    }
 
 
 # -- API ------------------------------------------------------------------------
@@ -125,12 +129,19 @@ def api_members(org_id):
     require_role(current_user, org, Role.staff)
     limit = limit_arg(50)
     after = cursor_arg([int])
-    rows, more = services.member_page(org, request.args.get("q", ""),
-                                      after[0] if after else None, limit)
-    items = [{"user_id": u.id, "org_id": org.id, "role": m.role, "name": u.name, "phone": u.phone}
-             for m, u in rows]
-    return jsonify({"items": MemberSchema(many=True).dump(items),
-                    "next": encode_cursor([more]) if more else None})
+    rows, more = services.member_page(
+        org, request.args.get("q", ""), after[0] if after else None, limit
+    )
+    items = [
+        {"user_id": u.id, "org_id": org.id, "role": m.role, "name": u.name, "phone": u.phone}
+        for m, u in rows
+    ]
+    return jsonify(
+        {
+            "items": MemberSchema(many=True).dump(items),
+            "next": encode_cursor([more]) if more else None,
+        }
+    )
 
 
 @bp.delete("/api/v1/orgs/<int:org_id>/members/<int:user_id>")
@@ -234,12 +245,21 @@ def home():
             cards.extend(answer or ())
     districts = []
     if current_user.is_platform_admin:
-        districts = db.session.scalars(db.select(Organization).where(
-            Organization.level == Level.district.value).order_by(Organization.name)).all()
-    return render_template("orgs/home.html", memberships=rows, org=org, cards=cards,
-                           role_titles=role_titles(), districts=districts,
-                           has_family=bool(dependants_of(current_user)),
-                           waiting=joining.my_pending(current_user))
+        districts = db.session.scalars(
+            db.select(Organization)
+            .where(Organization.level == Level.district.value)
+            .order_by(Organization.name)
+        ).all()
+    return render_template(
+        "orgs/home.html",
+        memberships=rows,
+        org=org,
+        cards=cards,
+        role_titles=role_titles(),
+        districts=districts,
+        has_family=bool(dependants_of(current_user)),
+        waiting=joining.my_pending(current_user),
+    )
 
 
 @bp.post("/orgs/districts")
@@ -263,7 +283,8 @@ def org_page(org_id):
     org = visible_org(org_id)
     role = effective_role(current_user, org)
     ancestors = db.session.scalars(
-        db.select(Organization).where(Organization.id.in_(org.ancestor_ids[:-1]))
+        db.select(Organization)
+        .where(Organization.id.in_(org.ancestor_ids[:-1]))
         .order_by(Organization.path)
     ).all()
     is_staff = has_role(current_user, org, Role.staff)
@@ -277,13 +298,27 @@ def org_page(org_id):
     members, more = services.member_page(org, q, arg_id("after")) if is_staff else ([], None)
     grantable = services.grantable_roles(current_user, org) if is_staff else []
     return render_template(
-        "orgs/org.html", org=org, role=role, ancestors=ancestors,
-        children=children, members=members, more=more, q=q, grantable=grantable,
-        pending=db.session.scalar(db.select(db.func.count()).select_from(
-            joining.pending_stmt(org).subquery())) if is_staff else 0,
-        is_staff=is_staff, is_admin=has_role(current_user, org, Role.admin),
-        states=plugins().states(org), meta=plugins().meta,
-        child_level=Level(org.level).child, level_titles=LEVEL_TITLES, role_titles=role_titles(),
+        "orgs/org.html",
+        org=org,
+        role=role,
+        ancestors=ancestors,
+        children=children,
+        members=members,
+        more=more,
+        q=q,
+        grantable=grantable,
+        pending=db.session.scalar(
+            db.select(db.func.count()).select_from(joining.pending_stmt(org).subquery())
+        )
+        if is_staff
+        else 0,
+        is_staff=is_staff,
+        is_admin=has_role(current_user, org, Role.admin),
+        states=plugins().states(org),
+        meta=plugins().meta,
+        child_level=Level(org.level).child,
+        level_titles=LEVEL_TITLES,
+        role_titles=role_titles(),
     )
 
 
@@ -302,10 +337,16 @@ FORM_TITLES = {"name": "名称", "parent_id": "上级组织", "level": "层级"}
 def add_child(org_id):
     org = get_org(org_id)
     child = Level(org.level).child
-    form = {"name": request.form.get("name", ""), "level": child.value if child else "",
-            "parent_id": org.id}
-    return _form_action(org_id, lambda: services.create_org(current_user, **OrgCreateSchema().load(form)),
-                        _("Organization created"))
+    form = {
+        "name": request.form.get("name", ""),
+        "level": child.value if child else "",
+        "parent_id": org.id,
+    }
+    return _form_action(
+        org_id,
+        lambda: services.create_org(current_user, **OrgCreateSchema().load(form)),
+        _("Organization created"),
+    )
 
 
 @bp.post("/orgs/<int:org_id>/members")
@@ -332,10 +373,14 @@ def remove_member(org_id, user_id):
     role = request.form.get("role") or None
     if not confirmed():  # the page's two-tap step (confirm_button) was skipped
         flash(_("Please confirm the removal"), "error")
-        return redirect(safe_back(request.form.get("back"),
-                                  url_for("orgs.org_page", org_id=org_id)))
-    return _form_action(org_id, lambda: services.remove_member(current_user, org, user_id, role),
-                        _("Member removed"))
+        return redirect(
+            safe_back(request.form.get("back"), url_for("orgs.org_page", org_id=org_id))
+        )
+    return _form_action(
+        org_id,
+        lambda: services.remove_member(current_user, org, user_id, role),
+        _("Member removed"),
+    )
 
 
 @bp.post("/orgs/<int:org_id>/plugins/<name>")
@@ -346,10 +391,16 @@ def switch_plugin(org_id, name):
     if choice == "bad":
         abort(400)
     if choice is False and not confirmed():
-        return redirect(url_for("orgs.confirm_plugin_off", org_id=org_id, name=name,
-                                back=request.form.get("back")))
-    return _form_action(org_id, lambda: services.set_plugin(current_user, plugins(), org, name, choice),
-                        _("Plugin setting saved"))
+        return redirect(
+            url_for(
+                "orgs.confirm_plugin_off", org_id=org_id, name=name, back=request.form.get("back")
+            )
+        )
+    return _form_action(
+        org_id,
+        lambda: services.set_plugin(current_user, plugins(), org, name, choice),
+        _("Plugin setting saved"),
+    )
 
 
 @bp.get("/orgs/<int:org_id>/plugins/<name>/off")
@@ -364,17 +415,27 @@ def confirm_plugin_off(org_id, name):
     below = services.inheriting_below(org, name)
     title = plugins().meta[name].title
     return render_template(
-        "confirm.html", title=_("Turn off %(plugin)s?", plugin=title),
+        "confirm.html",
+        title=_("Turn off %(plugin)s?", plugin=title),
         question=_("Turn off %(plugin)s at %(org)s?", plugin=title, org=org.name),
-        detail=_("%(count)d organizations below follow this switch and will lose it too. "
-                 "Nothing is deleted; switching it on again brings everything back.",
-                 count=below),
+        detail=_(
+            "%(count)d organizations below follow this switch and will lose it too. "
+            "Nothing is deleted; switching it on again brings everything back.",
+            count=below,
+        ),
         action=url_for("orgs.switch_plugin", org_id=org.id, name=name),
-        fields={"state": "off", "back": safe_back(request.args.get("back"),
-                                                   url_for("orgs.plugin_matrix", org_id=org_id))},
+        fields={
+            "state": "off",
+            "back": safe_back(
+                request.args.get("back"), url_for("orgs.plugin_matrix", org_id=org_id)
+            ),
+        },
         confirm_label=_("Yes, turn it off"),
-        cancel_url=safe_back(request.args.get("back"), url_for("orgs.plugin_matrix", org_id=org_id)),
-        count=below)
+        cancel_url=safe_back(
+            request.args.get("back"), url_for("orgs.plugin_matrix", org_id=org_id)
+        ),
+        count=below,
+    )
 
 
 @bp.get("/orgs/<int:org_id>/plugins")
@@ -384,8 +445,15 @@ def plugin_matrix(org_id):
     require_role(current_user, org, Role.admin)
     matrix = services.plugin_matrix(plugins(), org)
     names = {o.id: o.name for o, _states in matrix}
-    return render_template("orgs/matrix.html", org=org, matrix=matrix, meta=plugins().meta,
-                           names=names, level_titles=LEVEL_TITLES, root_depth=len(org.ancestor_ids))
+    return render_template(
+        "orgs/matrix.html",
+        org=org,
+        matrix=matrix,
+        meta=plugins().meta,
+        names=names,
+        level_titles=LEVEL_TITLES,
+        root_depth=len(org.ancestor_ids),
+    )
 
 
 # -- monthly report: sections come from the plugins enabled here --------------------
@@ -403,9 +471,13 @@ def _report(org: Organization):
 @doc(summary="Monthly report: one section per plugin enabled here (staff)")
 def api_report(org_id):
     first, sections = _report(get_org(org_id))
-    return {"month": first.strftime("%Y-%m"),
-            "sections": [{"title": s.title, "rows": [[label, value] for label, value in s.rows]}
-                         for s in sections]}
+    return {
+        "month": first.strftime("%Y-%m"),
+        "sections": [
+            {"title": s.title, "rows": [[label, value] for label, value in s.rows]}
+            for s in sections
+        ],
+    }
 
 
 @bp.get("/orgs/<int:org_id>/report")
@@ -456,13 +528,24 @@ def settings_page(org_id, plugin):
     org = get_org(org_id)
     specs = settings.specs(plugin)
     require_role(current_user, org, Role.admin)
-    names = dict(db.session.execute(db.select(Organization.id, Organization.name)
-                                    .where(Organization.id.in_(org.ancestor_ids))).all())
+    names = dict(
+        db.session.execute(
+            db.select(Organization.id, Organization.name).where(
+                Organization.id.in_(org.ancestor_ids)
+            )
+        ).all()
+    )
     values, sources = settings.effective(org, plugin), settings.sources(org, plugin)
     rows = [(spec, values[name], sources[name]) for name, spec in specs.items()]
-    return render_template("orgs/settings.html", org=org, plugin=plugin,
-                           meta=plugins().meta[plugin], rows=rows, names=names,
-                           enabled=plugins().is_enabled(org, plugin))
+    return render_template(
+        "orgs/settings.html",
+        org=org,
+        plugin=plugin,
+        meta=plugins().meta[plugin],
+        rows=rows,
+        names=names,
+        enabled=plugins().is_enabled(org, plugin),
+    )
 
 
 @bp.post("/orgs/<int:org_id>/settings/<plugin>")
@@ -471,13 +554,18 @@ def save_settings(org_id, plugin):
     org = get_org(org_id)
     settings.specs(plugin)
     return _form_action(
-        org_id, lambda: settings.put(current_user, org, plugin, _changed_settings(org, plugin)),
-        _("Settings saved"))
+        org_id,
+        lambda: settings.put(current_user, org, plugin, _changed_settings(org, plugin)),
+        _("Settings saved"),
+    )
 
 
 @bp.post("/orgs/<int:org_id>/settings/<plugin>/<name>/inherit")
 @login_required
 def inherit_setting(org_id, plugin, name):
     org = get_org(org_id)
-    return _form_action(org_id, lambda: settings.clear(current_user, org, plugin, name),
-                        _("The setting inherits again"))
+    return _form_action(
+        org_id,
+        lambda: settings.clear(current_user, org, plugin, name),
+        _("The setting inherits again"),
+    )

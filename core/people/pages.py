@@ -27,10 +27,14 @@ TITLES = {"birth_date": "出生日期", "hardship": "困难对象", "hardship_re
 
 def residents_here(org: Organization) -> list[User]:
     """Residents of this organization itself (one level of the tree)."""
-    return list(db.session.scalars(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.org_id == org.id, Membership.role == Role.resident.value)
-        .order_by(User.name, User.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.org_id == org.id, Membership.role == Role.resident.value)
+            .order_by(User.name, User.id)
+        )
+    )
 
 
 def _profile_form(*names: str) -> dict:
@@ -54,19 +58,28 @@ def desk(org_id):
 
         def register():
             data = ResidentCreateSchema().load(
-                _profile_form("name", "birth_date", "phone", "hardship_reason"))
+                _profile_form("name", "birth_date", "phone", "hardship_reason")
+            )
             made["person"], _created = services.register_resident(current_user, org, **data)
 
-        back = form_action(register, _("Resident registered"),
-                           url_for("people.desk", org_id=org.id), titles=TITLES)
+        back = form_action(
+            register, _("Resident registered"), url_for("people.desk", org_id=org.id), titles=TITLES
+        )
         if "person" in made:
             return redirect(url_for("people.person_page", user_id=made["person"].id))
         return back
     people = residents_here(org)
     cards = {c.user_id for c in services.active_cards([p.id for p in people])}
-    return render_template("people/desk.html", org=org, people=people, cards=cards,
-                           age_of=services.age_of, mask=services.mask_phone,
-                           reasons=services.HARDSHIP_REASONS, today=date.today().isoformat())
+    return render_template(
+        "people/desk.html",
+        org=org,
+        people=people,
+        cards=cards,
+        age_of=services.age_of,
+        mask=services.mask_phone,
+        reasons=services.HARDSHIP_REASONS,
+        today=date.today().isoformat(),
+    )
 
 
 @bp.get("/people/<int:user_id>")
@@ -75,10 +88,16 @@ def person_page(user_id):
     person = services.visible_person(current_user, user_id)
     is_staff = services.is_staff_over(current_user, person)
     return render_template(
-        "people/person.html", person=person, is_staff=is_staff, age=services.age_of(person),
+        "people/person.html",
+        person=person,
+        is_staff=is_staff,
+        age=services.age_of(person),
         phone=person.phone if person.id == current_user.id else services.mask_phone(person.phone),
-        relatives=services.relatives_of(person), card=services.active_card(person),
-        orgs=services.organizations_of(person), reasons=services.HARDSHIP_REASONS)
+        relatives=services.relatives_of(person),
+        card=services.active_card(person),
+        orgs=services.organizations_of(person),
+        reasons=services.HARDSHIP_REASONS,
+    )
 
 
 @bp.post("/people/<int:user_id>/profile")
@@ -90,8 +109,9 @@ def save_profile(user_id):
         data = ProfileSchema().load(_profile_form("name", "birth_date", "hardship_reason"))
         services.update_profile(current_user, person, **data)
 
-    return form_action(save, _("Profile saved"), url_for("people.person_page", user_id=user_id),
-                       titles=TITLES)
+    return form_action(
+        save, _("Profile saved"), url_for("people.person_page", user_id=user_id), titles=TITLES
+    )
 
 
 @bp.post("/people/<int:user_id>/relatives")
@@ -110,8 +130,11 @@ def add_relative(user_id):
 @login_required
 def remove_relative(user_id, relative_id):
     person = services.staff_person(current_user, user_id)
-    return form_action(lambda: services.remove_relative(current_user, person, relative_id),
-                       _("Relative removed"), url_for("people.person_page", user_id=user_id))
+    return form_action(
+        lambda: services.remove_relative(current_user, person, relative_id),
+        _("Relative removed"),
+        url_for("people.person_page", user_id=user_id),
+    )
 
 
 @bp.post("/people/<int:user_id>/card")
@@ -119,15 +142,22 @@ def remove_relative(user_id, relative_id):
 def issue_card(user_id):
     """Issue (or reissue) the card, then show it for printing."""
     person = services.staff_person(current_user, user_id)
-    form_action(lambda: services.issue_card(current_user, person), _("Card issued"),
-                url_for("people.person_page", user_id=user_id))
+    form_action(
+        lambda: services.issue_card(current_user, person),
+        _("Card issued"),
+        url_for("people.person_page", user_id=user_id),
+    )
     return redirect(url_for("people.print_card", user_id=user_id))
 
 
 def _printable(person: User, card) -> dict:
     body = card_dict(card)
-    return {"person": person, "short_code": body["short_code"], "svg": qr.svg(body["url"]),
-            "age": services.age_of(person)}
+    return {
+        "person": person,
+        "short_code": body["short_code"],
+        "svg": qr.svg(body["url"]),
+        "age": services.age_of(person),
+    }
 
 
 @bp.get("/people/<int:user_id>/card")
@@ -137,8 +167,12 @@ def print_card(user_id):
     person = services.staff_person(current_user, user_id)
     card = services.active_card(person)
     cards = [_printable(person, card)] if card else []
-    return render_template("people/cards.html", cards=cards, title=person.name,
-                           back=url_for("people.person_page", user_id=user_id))
+    return render_template(
+        "people/cards.html",
+        cards=cards,
+        title=person.name,
+        back=url_for("people.person_page", user_id=user_id),
+    )
 
 
 @bp.route("/orgs/<int:org_id>/cards", methods=["GET", "POST"])
@@ -150,19 +184,26 @@ def print_cards(org_id):
     require_role(current_user, org, Role.staff)
     people = residents_here(org)
     if request.method == "POST":
+
         def issue_missing():
             have = {c.user_id for c in services.active_cards([p.id for p in people])}
             for person in people:
                 if person.id not in have:
                     services.issue_card(current_user, person)
 
-        return form_action(issue_missing, _("Cards issued"),
-                           url_for("people.print_cards", org_id=org.id))
+        return form_action(
+            issue_missing, _("Cards issued"), url_for("people.print_cards", org_id=org.id)
+        )
     cards = {c.user_id: c for c in services.active_cards([p.id for p in people])}
     printable = [_printable(p, cards[p.id]) for p in people if p.id in cards]
-    return render_template("people/cards.html", cards=printable, title=org.name, org=org,
-                           back=url_for("people.desk", org_id=org.id),
-                           missing=len(people) - len(printable))
+    return render_template(
+        "people/cards.html",
+        cards=printable,
+        title=org.name,
+        org=org,
+        back=url_for("people.desk", org_id=org.id),
+        missing=len(people) - len(printable),
+    )
 
 
 @bp.get("/me/family")
@@ -172,6 +213,12 @@ def family():
     rows = []
     for person in services.dependants_of(current_user):
         code = qr.person_code(person.id)
-        rows.append({"person": person, "age": services.age_of(person), "code": code,
-                     "svg": qr.svg(qr.scan_url(code.token))})
+        rows.append(
+            {
+                "person": person,
+                "age": services.age_of(person),
+                "code": code,
+                "svg": qr.svg(qr.scan_url(code.token)),
+            }
+        )
     return render_template("people/family.html", rows=rows)

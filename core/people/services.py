@@ -71,20 +71,31 @@ def mask_phone(phone: str | None) -> str | None:
 def check_birth_date(birth_date: date, today: date | None = None) -> None:
     """In the past and after 1900, else 400 naming ``birth_date``."""
     if not EARLIEST_BIRTH < birth_date < (today or local_today()):
-        raise BadRequest("出生日期应在 1900 年之后、今天之前",
-                         fields={"birth_date": ["应在 1900 年之后、今天之前"]})
+        raise BadRequest(
+            "出生日期应在 1900 年之后、今天之前",
+            fields={"birth_date": ["应在 1900 年之后、今天之前"]},
+        )
 
 
 def _hardship(hardship: bool | None, reason: str | None) -> tuple[bool, str | None]:
     if reason is not None and reason not in HARDSHIP_REASONS:
-        raise BadRequest("困难类别无效", fields={"hardship_reason": ["应为 低保、特困 或 分散供养"]})
+        raise BadRequest(
+            "困难类别无效", fields={"hardship_reason": ["应为 低保、特困 或 分散供养"]}
+        )
     hardship = bool(reason) if hardship is None else hardship
     return hardship, reason if hardship else None
 
 
-def register_resident(actor: User, org: Organization, *, name: str, birth_date: date,
-                      phone: str | None = None, hardship: bool | None = None,
-                      hardship_reason: str | None = None) -> tuple[User, bool]:
+def register_resident(
+    actor: User,
+    org: Organization,
+    *,
+    name: str,
+    birth_date: date,
+    phone: str | None = None,
+    hardship: bool | None = None,
+    hardship_reason: str | None = None,
+) -> tuple[User, bool]:
     """Register a person at the desk as a ``resident`` of ``org`` (staff of it or
     above): no phone and no password needed. A phone that is already known links
     that person instead (blank profile fields filled). Answers ``(person, created)``."""
@@ -94,8 +105,14 @@ def register_resident(actor: User, org: Organization, *, name: str, birth_date: 
     person = db.session.scalar(select(User).where(User.phone == phone)) if phone else None
     created = person is None
     if created:
-        person = User(phone=phone, name=name.strip(), password_hash=None, birth_date=birth_date,
-                      hardship=hardship, hardship_reason=hardship_reason)
+        person = User(
+            phone=phone,
+            name=name.strip(),
+            password_hash=None,
+            birth_date=birth_date,
+            hardship=hardship,
+            hardship_reason=hardship_reason,
+        )
         db.session.add(person)
         try:
             db.session.flush()
@@ -111,13 +128,23 @@ def register_resident(actor: User, org: Organization, *, name: str, birth_date: 
         elif hardship and person.hardship_reason is None:
             person.hardship_reason = hardship_reason
     assert person is not None
-    held = set(db.session.scalars(select(Membership.role).where(
-        Membership.user_id == person.id, Membership.org_id == org.id)))
+    held = set(
+        db.session.scalars(
+            select(Membership.role).where(
+                Membership.user_id == person.id, Membership.org_id == org.id
+            )
+        )
+    )
     if not held & set(CORE_ROLES):
         db.session.add(Membership(user_id=person.id, org_id=org.id, role=Role.resident.value))
         db.session.flush()
-    audit("person.register" if created else "person.link", actor=actor, org=org, obj=person,
-          phone=mask_phone(phone))
+    audit(
+        "person.register" if created else "person.link",
+        actor=actor,
+        org=org,
+        obj=person,
+        phone=mask_phone(phone),
+    )
     return person, created
 
 
@@ -130,10 +157,10 @@ def update_profile(actor: User, person: User, **changes) -> User:
     if "birth_date" in changes:
         check_birth_date(changes["birth_date"])
     if "hardship" in changes or "hardship_reason" in changes:
-        reason = changes.get("hardship_reason",
-                             person.hardship_reason if changes.get("hardship", True) else None)
-        changes["hardship"], changes["hardship_reason"] = _hardship(
-            changes.get("hardship"), reason)
+        reason = changes.get(
+            "hardship_reason", person.hardship_reason if changes.get("hardship", True) else None
+        )
+        changes["hardship"], changes["hardship_reason"] = _hardship(changes.get("hardship"), reason)
     if "name" in changes:
         changes["name"] = changes["name"].strip()
     before, after = {}, {}
@@ -154,9 +181,14 @@ def _plain(value):
 
 
 def organizations_of(person: User) -> list[Organization]:
-    return list(db.session.scalars(
-        select(Organization).join(Membership, Membership.org_id == Organization.id)
-        .where(Membership.user_id == person.id).distinct()))
+    return list(
+        db.session.scalars(
+            select(Organization)
+            .join(Membership, Membership.org_id == Organization.id)
+            .where(Membership.user_id == person.id)
+            .distinct()
+        )
+    )
 
 
 def is_staff_over(user: User | None, person: User) -> bool:
@@ -169,8 +201,14 @@ def is_staff_over(user: User | None, person: User) -> bool:
 
 
 def is_relative(user: User, person: User) -> bool:
-    return db.session.scalar(select(PersonRelative.id).where(
-        PersonRelative.person_id == person.id, PersonRelative.relative_id == user.id)) is not None
+    return (
+        db.session.scalar(
+            select(PersonRelative.id).where(
+                PersonRelative.person_id == person.id, PersonRelative.relative_id == user.id
+            )
+        )
+        is not None
+    )
 
 
 def may_act_for(user: User | None, person: User, *, staff_ok: bool = False) -> bool:
@@ -210,16 +248,26 @@ def staff_person(user: User, person_id: int) -> User:
 
 
 def relatives_of(person: User) -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(PersonRelative, PersonRelative.relative_id == User.id)
-        .where(PersonRelative.person_id == person.id).order_by(PersonRelative.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(PersonRelative, PersonRelative.relative_id == User.id)
+            .where(PersonRelative.person_id == person.id)
+            .order_by(PersonRelative.id)
+        )
+    )
 
 
 def dependants_of(user: User) -> list[User]:
     """The people ``user`` may act for as a relative."""
-    return list(db.session.scalars(
-        select(User).join(PersonRelative, PersonRelative.person_id == User.id)
-        .where(PersonRelative.relative_id == user.id).order_by(PersonRelative.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(PersonRelative, PersonRelative.person_id == User.id)
+            .where(PersonRelative.relative_id == user.id)
+            .order_by(PersonRelative.id)
+        )
+    )
 
 
 def add_relative(actor: User, person: User, phone: str) -> tuple[User, bool]:
@@ -230,12 +278,16 @@ def add_relative(actor: User, person: User, phone: str) -> tuple[User, bool]:
     if relative is None:
         raise NotFound("该手机号尚未注册，请家属先注册", code="user_not_found")
     if relative.id == person.id:
-        raise BadRequest("不能把本人登记为自己的家属", fields={"phone": ["这是本人的手机号"]},
-                         code="self_relative")
+        raise BadRequest(
+            "不能把本人登记为自己的家属",
+            fields={"phone": ["这是本人的手机号"]},
+            code="self_relative",
+        )
     if is_relative(relative, person):
         return relative, False
-    db.session.add(PersonRelative(person_id=person.id, relative_id=relative.id,
-                                  created_by_id=actor.id))
+    db.session.add(
+        PersonRelative(person_id=person.id, relative_id=relative.id, created_by_id=actor.id)
+    )
     db.session.flush()
     audit("person.relative_add", actor=actor, obj=person, relative_id=relative.id)
     return relative, True
@@ -243,8 +295,11 @@ def add_relative(actor: User, person: User, phone: str) -> tuple[User, bool]:
 
 def remove_relative(actor: User, person: User, relative_id: int) -> None:
     require_staff_over(actor, person)
-    link = db.session.scalar(select(PersonRelative).where(
-        PersonRelative.person_id == person.id, PersonRelative.relative_id == relative_id))
+    link = db.session.scalar(
+        select(PersonRelative).where(
+            PersonRelative.person_id == person.id, PersonRelative.relative_id == relative_id
+        )
+    )
     if link is None:
         raise NotFound("不是此人的家属")
     audit("person.relative_remove", actor=actor, obj=person, relative_id=relative_id)
@@ -255,17 +310,23 @@ def remove_relative(actor: User, person: User, relative_id: int) -> None:
 
 
 def active_card(person: User) -> PersonCard | None:
-    return db.session.scalar(select(PersonCard).where(
-        PersonCard.user_id == person.id, PersonCard.revoked_at.is_(None))
-        .order_by(PersonCard.id.desc()).limit(1))
+    return db.session.scalar(
+        select(PersonCard)
+        .where(PersonCard.user_id == person.id, PersonCard.revoked_at.is_(None))
+        .order_by(PersonCard.id.desc())
+        .limit(1)
+    )
 
 
 def _new_short_code() -> str:
     """Random 8 digits, none of them an active card's (so a card's code names one card)."""
     for _attempt in range(20):
-        code = f"{secrets.randbelow(10 ** qr.SHORT_CODE_DIGITS):0{qr.SHORT_CODE_DIGITS}d}"
-        taken = db.session.scalar(select(PersonCard.id).where(
-            PersonCard.short_code == code, PersonCard.revoked_at.is_(None)))
+        code = f"{secrets.randbelow(10**qr.SHORT_CODE_DIGITS):0{qr.SHORT_CODE_DIGITS}d}"
+        taken = db.session.scalar(
+            select(PersonCard.id).where(
+                PersonCard.short_code == code, PersonCard.revoked_at.is_(None)
+            )
+        )
         if taken is None:
             return code
     raise RuntimeError("no free card short code")  # 10^8 codes: never in practice
@@ -275,8 +336,9 @@ def issue_card(actor: User, person: User) -> PersonCard:
     """A new printed card for ``person`` (staff over them); the previous one is revoked."""
     require_staff_over(actor, person)
     now = utcnow()
-    for old in db.session.scalars(select(PersonCard).where(
-            PersonCard.user_id == person.id, PersonCard.revoked_at.is_(None))):
+    for old in db.session.scalars(
+        select(PersonCard).where(PersonCard.user_id == person.id, PersonCard.revoked_at.is_(None))
+    ):
         old.revoked_at = now
     card = PersonCard(user_id=person.id, short_code=_new_short_code(), created_by_id=actor.id)
     db.session.add(card)
@@ -293,8 +355,9 @@ def card_token(card: PersonCard) -> str:
 # -- resolving a person code at a counter or a door ----------------------------------------
 
 
-def resolve_person_code(code: str, *, within_org: Organization | None = None,
-                        candidates=None, now: float | None = None) -> User:
+def resolve_person_code(
+    code: str, *, within_org: Organization | None = None, candidates=None, now: float | None = None
+) -> User:
     """The person a ``person_code`` names: a rotating token (or the URL its QR
     holds), its 8-digit short code, a card's token or a card's short code.
 
@@ -339,9 +402,14 @@ def _people_there(within_org: Organization | None, candidates) -> set[int] | Non
         return None
     ids = set(candidates or ())
     if within_org is not None:
-        ids |= set(db.session.scalars(
-            select(Membership.user_id).join(Organization, Organization.id == Membership.org_id)
-            .where(Organization.path.startswith(within_org.path, autoescape=True)).distinct()))
+        ids |= set(
+            db.session.scalars(
+                select(Membership.user_id)
+                .join(Organization, Organization.id == Membership.org_id)
+                .where(Organization.path.startswith(within_org.path, autoescape=True))
+                .distinct()
+            )
+        )
     return ids
 
 
@@ -366,10 +434,15 @@ def _by_short_code(digits: str, there: set[int] | None, now: float | None) -> Us
 
 
 def person_dict(person: User, *, relatives: bool = True) -> dict:
-    body = {"id": person.id, "name": person.name,
-            "birth_date": person.birth_date.isoformat() if person.birth_date else None,
-            "age": age_of(person), "hardship": bool(person.hardship),
-            "hardship_reason": person.hardship_reason, "phone_masked": mask_phone(person.phone)}
+    body = {
+        "id": person.id,
+        "name": person.name,
+        "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+        "age": age_of(person),
+        "hardship": bool(person.hardship),
+        "hardship_reason": person.hardship_reason,
+        "phone_masked": mask_phone(person.phone),
+    }
     if relatives:
         body["relatives"] = [{"user_id": r.id, "name": r.name} for r in relatives_of(person)]
     return body
@@ -379,5 +452,10 @@ def active_cards(user_ids: list[int]) -> list[PersonCard]:
     """The active cards of these people: one query for a whole sheet."""
     if not user_ids:
         return []
-    return list(db.session.scalars(select(PersonCard).where(
-        PersonCard.user_id.in_(user_ids), PersonCard.revoked_at.is_(None))))
+    return list(
+        db.session.scalars(
+            select(PersonCard).where(
+                PersonCard.user_id.in_(user_ids), PersonCard.revoked_at.is_(None)
+            )
+        )
+    )

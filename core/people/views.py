@@ -33,8 +33,12 @@ def resident_dict(person) -> dict:
 
 def code_dict(person_id: int) -> dict:
     code = qr.person_code(person_id)
-    return {"token": code.token, "url": qr.scan_url(code.token), "short_code": code.short_code,
-            "expires_at": code.expires_at.isoformat()}
+    return {
+        "token": code.token,
+        "url": qr.scan_url(code.token),
+        "short_code": code.short_code,
+        "expires_at": code.expires_at.isoformat(),
+    }
 
 
 def card_dict(card) -> dict:
@@ -86,8 +90,9 @@ def api_add_relative(user_id):
     data = load(RelativeCreateSchema())
     relative, created = services.add_relative(current_user, person, data["phone"])
     db.session.commit()
-    return RelativeSchema().dump({"user_id": relative.id, "name": relative.name}), \
-        201 if created else 200
+    return RelativeSchema().dump(
+        {"user_id": relative.id, "name": relative.name}
+    ), 201 if created else 200
 
 
 @bp.delete("/api/v1/users/<int:user_id>/relatives/<int:relative_id>")
@@ -161,8 +166,6 @@ def api_card(user_id):
 def api_card_svg(user_id):
     """The current card's QR code as SVG (staff over the person)."""
     card = card_dict(_active_card(user_id))
-    return Response(qr.svg(card["url"]), mimetype="image/svg+xml",
-                    headers={"Cache-Control": "no-store"})
-
-
-
+    return Response(
+        qr.svg(card["url"]), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )

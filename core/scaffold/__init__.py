@@ -39,8 +39,10 @@ class Scaffold:
 def check_name(name: str, taken: set[str]) -> None:
     """A plugin name is a short lowercase identifier no plugin or core blueprint uses."""
     if not NAME.fullmatch(name) or keyword.iskeyword(name) or name.endswith("_"):
-        raise ScaffoldError(f"{name!r} is not a valid plugin name: lowercase letters, digits "
-                            "and underscores, starting with a letter, at most 30 characters")
+        raise ScaffoldError(
+            f"{name!r} is not a valid plugin name: lowercase letters, digits "
+            "and underscores, starting with a letter, at most 30 characters"
+        )
     if name in taken or name in RESERVED:
         raise ScaffoldError(f"{name!r} is already taken (an installed plugin or part of core)")
 
@@ -64,15 +66,25 @@ def _text(value: str, what: str) -> str:
     return value
 
 
-def create(name: str, *, taken: set[str], path: Path | None = None, title: str | None = None,
-           title_en: str | None = None, description: str = "一个新插件") -> Scaffold:
+def create(
+    name: str,
+    *,
+    taken: set[str],
+    path: Path | None = None,
+    title: str | None = None,
+    title_en: str | None = None,
+    description: str = "一个新插件",
+) -> Scaffold:
     """Write the plugin. Without ``path``: ``plugins/<name>/`` and
     ``tests/plugins/<name>/`` under the current directory (this repository);
     with it: a stand-alone package ``<path>/<name>/`` and its ``<path>/tests/``."""
     check_name(name, taken)
     if path is None:
-        package, package_dir, tests_dir = f"plugins.{name}", Path("plugins") / name, \
-            Path("tests") / "plugins" / name
+        package, package_dir, tests_dir = (
+            f"plugins.{name}",
+            Path("plugins") / name,
+            Path("tests") / "plugins" / name,
+        )
         if not Path("plugins/__init__.py").is_file():
             raise ScaffoldError("run this at the root of the Jindou repository, or give --path")
     else:
@@ -80,14 +92,18 @@ def create(name: str, *, taken: set[str], path: Path | None = None, title: str |
     for target in (package_dir, tests_dir / "conftest.py"):
         if target.exists():
             raise ScaffoldError(f"{target} already exists")
-    values = {"name": name, "package": package, "title": _text(title or name, "title"),
-              "title_en": _text(title_en or name.replace("_", " ").title(), "title_en"),
-              "description": _text(description, "description"), "core_head": core_head(),
-              "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-              # pytest takes pytest_plugins from the top conftest only: this repository's
-              # tests/conftest.py has it; a stand-alone plugin's tests/conftest.py is the top.
-              "pytest_plugins": "" if path is None else
-              '\npytest_plugins = ["core.testing"]\n'}
+    values = {
+        "name": name,
+        "package": package,
+        "title": _text(title or name, "title"),
+        "title_en": _text(title_en or name.replace("_", " ").title(), "title_en"),
+        "description": _text(description, "description"),
+        "core_head": core_head(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        # pytest takes pytest_plugins from the top conftest only: this repository's
+        # tests/conftest.py has it; a stand-alone plugin's tests/conftest.py is the top.
+        "pytest_plugins": "" if path is None else '\npytest_plugins = ["core.testing"]\n',
+    }
     plan = {
         "__init__.py.tmpl": package_dir / "__init__.py",
         "models.py.tmpl": package_dir / "models.py",
@@ -105,8 +121,10 @@ def create(name: str, *, taken: set[str], path: Path | None = None, title: str |
     written = []
     for source, target in plan.items():
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(Template((FILES / source).read_text(encoding="utf-8"))
-                          .substitute(values), encoding="utf-8")
+        target.write_text(
+            Template((FILES / source).read_text(encoding="utf-8")).substitute(values),
+            encoding="utf-8",
+        )
         written.append(target)
     if path is None:  # the repository's tests are packages (tests.plugins.<name>)
         (tests_dir / "__init__.py").touch()

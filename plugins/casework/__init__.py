@@ -7,20 +7,37 @@ from core import hookimpl
 from core.plugins import Card, NavItem, PluginMeta, ReportSection, SettingSpec
 from plugins.casework.models import Case
 
-LIMITS = (("building", 24, "楼栋"), ("group", 24, "小组"), ("community", 48, "社区"),
-          ("subdistrict", 72, "街道"), ("district", 120, "区"))
+LIMITS = (
+    ("building", 24, "楼栋"),
+    ("group", 24, "小组"),
+    ("community", 48, "社区"),
+    ("subdistrict", 72, "街道"),
+    ("district", 120, "区"),
+)
 
 
 @hookimpl
 def describe():
     return PluginMeta(
-        name="casework", title="群众诉求", title_en="Residents' requests", version="0.1.0",
+        name="casework",
+        title="群众诉求",
+        title_en="Residents' requests",
+        version="0.1.0",
         description="五级联动：居民诉求就近办理，超时逐级上报，居民评价",
         owners={"case_id": Case},  # the origin organization: where the case was raised
         settings=tuple(
-            SettingSpec(f"hours_{level}", int, hours, f"{title}级办理时限（小时）",
-                        f"Time limit at the {level} level (hours)", minimum=1, maximum=24 * 90)
-            for level, hours, title in LIMITS))
+            SettingSpec(
+                f"hours_{level}",
+                int,
+                hours,
+                f"{title}级办理时限（小时）",
+                f"Time limit at the {level} level (hours)",
+                minimum=1,
+                maximum=24 * 90,
+            )
+            for level, hours, title in LIMITS
+        ),
+    )
 
 
 @hookimpl
@@ -38,8 +55,10 @@ def nav_items(user, org):
     from core.models import Role
     from plugins.casework import services
 
-    items = [NavItem("我的诉求", url_for("casework.my_page"), 60),
-             NavItem("提诉求", url_for("casework.new_page", org_id=org.id), 61)]
+    items = [
+        NavItem("我的诉求", url_for("casework.my_page"), 60),
+        NavItem("提诉求", url_for("casework.new_page", org_id=org.id), 61),
+    ]
     if has_role(user, org, Role.staff):
         waiting = services.waiting_count(org)
         label = f"诉求办理（{waiting}）" if waiting else "诉求办理"
@@ -57,8 +76,14 @@ def dashboard_cards(user, org):
 
     if not has_role(user, org, Role.staff):
         return []
-    return [Card("待受理诉求", str(services.waiting_count(org)),
-                 url_for("casework.queue_page", org_id=org.id), note=org.name)]
+    return [
+        Card(
+            "待受理诉求",
+            str(services.waiting_count(org)),
+            url_for("casework.queue_page", org_id=org.id),
+            note=org.name,
+        )
+    ]
 
 
 @hookimpl

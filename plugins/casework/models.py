@@ -15,11 +15,23 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column
 from core.extensions import db
 from core.models import Timestamp, utcnow
 
-CATEGORIES = {"environment": "环境卫生", "facilities": "设施维修", "safety": "治安安全",
-              "dispute": "邻里纠纷", "elderly": "养老助老", "other": "其他"}
+CATEGORIES = {
+    "environment": "环境卫生",
+    "facilities": "设施维修",
+    "safety": "治安安全",
+    "dispute": "邻里纠纷",
+    "elderly": "养老助老",
+    "other": "其他",
+}
 STATUSES = {"open": "待受理", "accepted": "已受理", "resolved": "已办结", "closed": "已关闭"}
-ACTIONS = {"raised": "提出诉求", "accepted": "受理", "escalated": "上报上级", "resolved": "办结",
-           "rated": "评价", "reopened": "重新办理"}
+ACTIONS = {
+    "raised": "提出诉求",
+    "accepted": "受理",
+    "escalated": "上报上级",
+    "resolved": "办结",
+    "rated": "评价",
+    "reopened": "重新办理",
+}
 LIVE = ("open", "accepted")  # statuses a handler still owes work on
 
 

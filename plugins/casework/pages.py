@@ -25,10 +25,22 @@ from plugins.casework.schemas import CaseCreateSchema, EscalateSchema, RateSchem
 from plugins.casework.services.photos import MAX_BYTES
 from plugins.casework.views import bp, date_range_args, status_arg
 
-TITLES = {"person": "居民", "category": "类别", "text": "诉求内容", "location": "地点", "photo": "照片",
-          "reason": "上报原因", "note": "办理结果", "comment": "评价意见"}
-LABELS = {"categories": CATEGORIES, "statuses": STATUSES, "actions": ACTIONS,
-          "levels": LEVEL_TITLES}
+TITLES = {
+    "person": "居民",
+    "category": "类别",
+    "text": "诉求内容",
+    "location": "地点",
+    "photo": "照片",
+    "reason": "上报原因",
+    "note": "办理结果",
+    "comment": "评价意见",
+}
+LABELS = {
+    "categories": CATEGORIES,
+    "statuses": STATUSES,
+    "actions": ACTIONS,
+    "levels": LEVEL_TITLES,
+}
 
 
 def _photo_field() -> str | None:
@@ -67,12 +79,14 @@ def new_page(org_id):
     if not can_see(current_user, org):
         abort(404)
     if request.method == "GET":
-        return render_template("casework/new.html", org=org,
-                               is_staff=has_role(current_user, org, Role.staff), **LABELS)
+        return render_template(
+            "casework/new.html", org=org, is_staff=has_role(current_user, org, Role.staff), **LABELS
+        )
     try:
         data = load(CaseCreateSchema(), form_fields("category", "text", "location"))
-        case = services.raise_case(current_user, org, photo=_photo_field(),
-                                   user_id=_person_field(org), **data)
+        case = services.raise_case(
+            current_user, org, photo=_photo_field(), user_id=_person_field(org), **data
+        )
         db.session.commit()
     except (ApiError, ValidationError) as err:
         refused = err
@@ -91,18 +105,33 @@ def new_page(org_id):
 def my_page():
     people = [current_user, *dependants_of(current_user)]
     cases = db.session.scalars(
-        db.select(Case).where(Case.user_id.in_([p.id for p in people]))
-        .order_by(Case.id.desc()).limit(50)).all()
+        db.select(Case)
+        .where(Case.user_id.in_([p.id for p in people]))
+        .order_by(Case.id.desc())
+        .limit(50)
+    ).all()
     names = {p.id: p.name for p in people}
-    return render_template("casework/mine.html", cases=cases, names=names,
-                           timelines={c.id: services.timeline(c) for c in cases},
-                           orgs=_org_names(cases), **LABELS)
+    return render_template(
+        "casework/mine.html",
+        cases=cases,
+        names=names,
+        timelines={c.id: services.timeline(c) for c in cases},
+        orgs=_org_names(cases),
+        **LABELS,
+    )
 
 
 def _org_names(cases) -> dict[int, str]:
     ids = {c.org_id for c in cases} | {c.handler_org_id for c in cases}
-    return dict(db.session.execute(db.select(Organization.id, Organization.name)
-                                   .where(Organization.id.in_(ids))).all()) if ids else {}
+    return (
+        dict(
+            db.session.execute(
+                db.select(Organization.id, Organization.name).where(Organization.id.in_(ids))
+            ).all()
+        )
+        if ids
+        else {}
+    )
 
 
 @bp.get("/casework/cases/<int:case_id>")
@@ -112,22 +141,35 @@ def case_page(case_id):
     handler = db.session.get(Organization, case.handler_org_id)
     person = db.session.get(User, case.user_id)
     events = services.timeline(case)
-    orgs = _org_names([case]) | {e.org_id: db.session.get(Organization, e.org_id).name
-                                 for e in events}
+    orgs = _org_names([case]) | {
+        e.org_id: db.session.get(Organization, e.org_id).name for e in events
+    }
     return render_template(
-        "casework/case.html", case=case, handler=handler, person=person, events=events,
-        orgs=orgs, now=utcnow(), phone=mask_phone(person.phone), is_staff=has_role(current_user, handler, Role.staff),
+        "casework/case.html",
+        case=case,
+        handler=handler,
+        person=person,
+        events=events,
+        orgs=orgs,
+        now=utcnow(),
+        phone=mask_phone(person.phone),
+        is_staff=has_role(current_user, handler, Role.staff),
         can_escalate=services.cases._staff_at_handler(current_user, handler)
         and handler.parent_id is not None,
-        can_rate=case.status == "resolved" and may_act_for(current_user, person), **LABELS)
+        can_rate=case.status == "resolved" and may_act_for(current_user, person),
+        **LABELS,
+    )
 
 
 @bp.get("/casework/cases/<int:case_id>/photo")
 @login_required
 def photo(case_id):
     data, kind = services.photo_of(current_user, case_id)
-    return Response(data, mimetype=kind, headers={"Cache-Control": "private, max-age=3600",
-                                                  "X-Content-Type-Options": "nosniff"})
+    return Response(
+        data,
+        mimetype=kind,
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _back(case_id: int) -> str:
@@ -172,8 +214,7 @@ def rate_form(case_id):
         abort(400)
 
     def action():
-        data = load(RateSchema(), {"satisfied": satisfied == "yes",
-                                   **form_fields("comment")})
+        data = load(RateSchema(), {"satisfied": satisfied == "yes", **form_fields("comment")})
         services.rate(current_user, case_id, **data)
 
     return form_action(action, "谢谢您的评价", _back(case_id), titles=TITLES)
@@ -184,10 +225,18 @@ def rate_form(case_id):
 def queue_page(org_id):
     org = org_with_role(current_user, org_id, Role.staff)
     status = status_arg()
-    cases = db.session.scalars(services.cases_handled_under(org, status)
-                               .order_by(Case.due_at, Case.id).limit(200)).all()
-    return render_template("casework/queue.html", org=org, cases=cases, status=status,
-                           now=utcnow(), orgs=_org_names(cases), **LABELS)
+    cases = db.session.scalars(
+        services.cases_handled_under(org, status).order_by(Case.due_at, Case.id).limit(200)
+    ).all()
+    return render_template(
+        "casework/queue.html",
+        org=org,
+        cases=cases,
+        status=status,
+        now=utcnow(),
+        orgs=_org_names(cases),
+        **LABELS,
+    )
 
 
 @bp.get("/casework/orgs/<int:org_id>/stats")
@@ -196,13 +245,13 @@ def stats_page(org_id):
     org = org_with_role(current_user, org_id, Role.staff)
     first, last = date_range_args()
     counts = services.stats(org, *day_range(first, last))
-    return render_template("casework/stats.html", org=org, s=counts, first=first, last=last,
-                           **LABELS)
+    return render_template(
+        "casework/stats.html", org=org, s=counts, first=first, last=last, **LABELS
+    )
 
 
 @bp.get("/casework/orgs/<int:org_id>/board")
 def board_page(org_id):
     """公示: public, no log-in; no names, phones or the residents' own words."""
     org = get_org(org_id)
-    return render_template("casework/board.html", org=org, rows=services.board(org),
-                           **LABELS)
+    return render_template("casework/board.html", org=org, rows=services.board(org), **LABELS)

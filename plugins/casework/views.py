@@ -60,8 +60,7 @@ def get_case(case_id):
 @doc(response=CaseSchema, many=True)
 def my_cases():
     """My cases, newest first."""
-    return paginate(services.my_cases(current_user), [Case.id], CaseSchema().dump,
-                    descending=True)
+    return paginate(services.my_cases(current_user), [Case.id], CaseSchema().dump, descending=True)
 
 
 def status_arg() -> str | None:
@@ -77,8 +76,9 @@ def status_arg() -> str | None:
 def org_cases(org_id):
     """Cases handled here or below, oldest due first (staff; ?status=)."""
     org = org_with_role(current_user, org_id, Role.staff)
-    return paginate(services.cases_handled_under(org, status_arg()), [Case.due_at, Case.id],
-                    CaseSchema().dump)
+    return paginate(
+        services.cases_handled_under(org, status_arg()), [Case.due_at, Case.id], CaseSchema().dump
+    )
 
 
 @bp.post("/api/v1/cases/<int:case_id>/accept")

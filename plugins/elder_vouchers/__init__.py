@@ -9,11 +9,19 @@ from plugins.elder_vouchers.models import Claim, Programme, Provider, Visit
 
 @hookimpl
 def describe():
-    return PluginMeta(name="elder_vouchers", title="居家养老服务券", title_en="Home-care vouchers",
-                      description="服务券项目、按月发放、上门服务核销、逐级结算",
-                      owners={"programme_id": Programme, "provider_id": Provider,
-                              "visit_id": Visit, "claim_id": Claim},
-                      roles=(PluginRole("worker", "服务人员", "Provider's worker"),))
+    return PluginMeta(
+        name="elder_vouchers",
+        title="居家养老服务券",
+        title_en="Home-care vouchers",
+        description="服务券项目、按月发放、上门服务核销、逐级结算",
+        owners={
+            "programme_id": Programme,
+            "provider_id": Provider,
+            "visit_id": Visit,
+            "claim_id": Claim,
+        },
+        roles=(PluginRole("worker", "服务人员", "Provider's worker"),),
+    )
 
 
 @hookimpl
@@ -35,8 +43,9 @@ def nav_items(user, org):
     if providers_of_worker(user):
         items.append(NavItem("上门服务", url_for("elder_vouchers.worker_page"), 31))
     if has_role(user, org, Role.staff):
-        items.append(NavItem("服务券管理", url_for("elder_vouchers.manage_page", org_id=org.id),
-                             32))
+        items.append(
+            NavItem("服务券管理", url_for("elder_vouchers.manage_page", org_id=org.id), 32)
+        )
     return items
 
 
@@ -49,8 +58,13 @@ def dashboard_cards(user, org):
     items = wallet_items(user)
     if not items:
         return []
-    return [Card("服务券余额", f"¥{sum(i['balance'] for i in items) / 100:.2f}",
-                 url_for("elder_vouchers.my_page"))]
+    return [
+        Card(
+            "服务券余额",
+            f"¥{sum(i['balance'] for i in items) / 100:.2f}",
+            url_for("elder_vouchers.my_page"),
+        )
+    ]
 
 
 @hookimpl

@@ -24,8 +24,10 @@ def issue_command(month):
         raise click.BadParameter(err.message, param_hint="--month") from err
     for programme, outcome in issue_all(first):
         if isinstance(outcome, dict):
-            click.echo(f"{programme.id}\t{programme.name}\tissued {outcome['issued']}\t"
-                       f"skipped {outcome['skipped']}\tamount {outcome['amount']}")
+            click.echo(
+                f"{programme.id}\t{programme.name}\tissued {outcome['issued']}\t"
+                f"skipped {outcome['skipped']}\tamount {outcome['amount']}"
+            )
         else:
             click.echo(f"{programme.id}\t{programme.name}\trefused: {outcome}", err=True)
 

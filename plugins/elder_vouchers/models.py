@@ -31,8 +31,10 @@ class Programme(db.Model):
     """A voucher programme (服务券项目) of an organization, covering its subtree."""
 
     __tablename__ = "elder_vouchers_programme"
-    __table_args__ = (CheckConstraint("monthly_amount > 0", name="amount_positive"),
-                      CheckConstraint("expiry IN ('month_end','year_end')", name="expiry_known"))
+    __table_args__ = (
+        CheckConstraint("monthly_amount > 0", name="amount_positive"),
+        CheckConstraint("expiry IN ('month_end','year_end')", name="expiry_known"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
@@ -64,8 +66,10 @@ class Issuance(db.Model):
     ``expires_at`` is when what is left of them lapses back to the budget."""
 
     __tablename__ = "elder_vouchers_issuance"
-    __table_args__ = (UniqueConstraint("programme_id", "month", "user_id"),
-                      Index("ix_elder_vouchers_issuance_expiry", "expires_at"))
+    __table_args__ = (
+        UniqueConstraint("programme_id", "month", "user_id"),
+        Index("ix_elder_vouchers_issuance_expiry", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("elder_vouchers_programme.id"))
@@ -116,7 +120,8 @@ class Claim(db.Model):
 
     __tablename__ = "elder_vouchers_claim"
     __table_args__ = (
-        CheckConstraint("status IN ('submitted','approved','rejected')", name="status_known"),)
+        CheckConstraint("status IN ('submitted','approved','rejected')", name="status_known"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
@@ -152,12 +157,18 @@ class Visit(db.Model):
 
     __tablename__ = "elder_vouchers_visit"
     __table_args__ = (
-        CheckConstraint("status IN ('open','finished','cancelled','disputed','refunded')",
-                        name="status_known"),
+        CheckConstraint(
+            "status IN ('open','finished','cancelled','disputed','refunded')", name="status_known"
+        ),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         # One open visit per worker, guaranteed by the database under any race.
-        Index("ix_elder_vouchers_visit_one_open", "worker_id", unique=True,
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index(
+            "ix_elder_vouchers_visit_one_open",
+            "worker_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         Index("ix_elder_vouchers_visit_provider_finished", "provider_id", "finished_at"),
         Index("ix_elder_vouchers_visit_person", "person_id", "started_at"),
     )
@@ -180,5 +191,4 @@ class Visit(db.Model):
     rating: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(String(200), default="")
     dispute_reason: Mapped[str] = mapped_column(String(200), default="")
-    claim_id: Mapped[int | None] = mapped_column(ForeignKey("elder_vouchers_claim.id"),
-                                                 index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("elder_vouchers_claim.id"), index=True)

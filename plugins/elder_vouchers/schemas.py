@@ -9,8 +9,9 @@ from core.auth.schemas import PHONE
 from plugins.elder_vouchers.models import EXPIRIES, Programme, Provider, Service, Visit
 
 MAX_FEN = 100_000_000  # ¥1,000,000: one deposit
-MONTH = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
-                                                              error="应为 YYYY-MM"))
+MONTH = fields.String(
+    required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="应为 YYYY-MM")
+)
 
 
 class ProgrammeCreateSchema(Schema):
@@ -87,8 +88,9 @@ class ServiceSchema(Schema):
 
 class ProviderCreateSchema(Schema):
     name = text_field(Provider.name, min_length=1, required=True)
-    services = fields.List(fields.Nested(ServiceCreateSchema), required=True,
-                           validate=validate.Length(1, 50))
+    services = fields.List(
+        fields.Nested(ServiceCreateSchema), required=True, validate=validate.Length(1, 50)
+    )
 
 
 class ProviderSchema(Schema):

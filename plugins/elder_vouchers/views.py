@@ -84,8 +84,9 @@ def api_deposit(programme_id):
     row = services.get_programme(programme_id)
     org_with_role(current_user, row.org_id, Role.admin)
     data = load(VoucherDepositSchema())
-    budget = services.deposit(current_user, row, amount=data["amount"],
-                              key=data["idempotency_key"], note=data["note"])
+    budget = services.deposit(
+        current_user, row, amount=data["amount"], key=data["idempotency_key"], note=data["note"]
+    )
     return {"budget": budget}, 201
 
 
@@ -161,8 +162,11 @@ def api_add_worker(provider_id):
     data = load(WorkerCreateSchema())
     user, created = services.add_worker(current_user, provider, data["phone"])
     db.session.commit()
-    return {"user_id": user.id, "provider_id": provider.id, "name": user.name}, \
-        201 if created else 200
+    return {
+        "user_id": user.id,
+        "provider_id": provider.id,
+        "name": user.name,
+    }, 201 if created else 200
 
 
 @bp.post("/api/v1/providers/<int:provider_id>/visits")
@@ -182,8 +186,7 @@ def api_start_visit(provider_id):
 def api_finish_visit(visit_id):
     """Scan the same person at the end: the held vouchers are spent."""
     data = load(VisitFinishSchema())
-    return visit_dict(services.finish_visit(current_user, services.get_visit(visit_id),
-                                            **data))
+    return visit_dict(services.finish_visit(current_user, services.get_visit(visit_id), **data))
 
 
 @bp.post("/api/v1/visits/<int:visit_id>/cancel")
@@ -258,8 +261,7 @@ def api_claim(claim_id):
 @doc(response=ClaimSchema)
 def api_approve_claim(claim_id):
     """Sign off at my level; the district's sign-off approves it."""
-    return services.claim_dict(services.approve_claim(current_user,
-                                                      services.get_claim(claim_id)))
+    return services.claim_dict(services.approve_claim(current_user, services.get_claim(claim_id)))
 
 
 @bp.post("/api/v1/claims/<int:claim_id>/reject")
@@ -268,8 +270,9 @@ def api_approve_claim(claim_id):
 def api_reject_claim(claim_id):
     """Reject at my level with a reason; its visits become claimable again."""
     data = load(VoucherRejectSchema())
-    return services.claim_dict(services.reject_claim(current_user, services.get_claim(claim_id),
-                                                     reason=data["reason"]))
+    return services.claim_dict(
+        services.reject_claim(current_user, services.get_claim(claim_id), reason=data["reason"])
+    )
 
 
 @bp.get("/api/v1/orgs/<int:org_id>/vouchers/settlement")
@@ -289,5 +292,4 @@ def api_anomalies(org_id):
     two workers at one elder at once, many visits ending at the same minute (staff)."""
     org = org_with_role(current_user, org_id, Role.staff)
     month = month_arg()
-    return {"month": month.strftime("%Y-%m"),
-            "items": services.anomalies(current_user, org, month)}
+    return {"month": month.strftime("%Y-%m"), "items": services.anomalies(current_user, org, month)}

@@ -9,10 +9,14 @@ from plugins.meals.models import Booking, Canteen, Menu
 
 @hookimpl
 def describe():
-    return PluginMeta(name="meals", title="爱心食堂", title_en="Love canteens",
-                      description="老年助餐：菜单、订餐、扫码就餐、分龄补贴、月结",
-                      owners={"canteen_id": Canteen, "menu_id": Menu, "booking_id": Booking},
-                      roles=(PluginRole("cashier", "食堂收银员", "Canteen cashier"),))
+    return PluginMeta(
+        name="meals",
+        title="爱心食堂",
+        title_en="Love canteens",
+        description="老年助餐：菜单、订餐、扫码就餐、分龄补贴、月结",
+        owners={"canteen_id": Canteen, "menu_id": Menu, "booking_id": Booking},
+        roles=(PluginRole("cashier", "食堂收银员", "Canteen cashier"),),
+    )
 
 
 @hookimpl
@@ -45,8 +49,14 @@ def dashboard_cards(user, org):
 
     if not has_role(user, org, Role.admin):
         return []
-    return [Card("餐补基金（元）", f"{services.fund_balance(org) / 100:.2f}",
-                 url_for("meals.fund_page", org_id=org.id), org.name)]
+    return [
+        Card(
+            "餐补基金（元）",
+            f"{services.fund_balance(org) / 100:.2f}",
+            url_for("meals.fund_page", org_id=org.id),
+            org.name,
+        )
+    ]
 
 
 @hookimpl

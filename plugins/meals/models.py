@@ -127,8 +127,9 @@ class Serving(db.Model):
     funded: Mapped[bool] = mapped_column(Boolean, default=True)
     tier_min_age: Mapped[int | None] = mapped_column(Integer)
     fund_org_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
-    transfer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transfer.id"),
-                                                    unique=True)
+    transfer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_transfer.id"), unique=True
+    )
     served_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 

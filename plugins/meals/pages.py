@@ -24,8 +24,17 @@ from plugins.meals.models import SLOT_TITLES, SLOTS, Booking
 from plugins.meals.schemas import CanteenCreateSchema, MealDepositSchema, MenuCreateSchema
 from plugins.meals.views import CSV_HEADER, bp
 
-TITLES = {"date": "日期", "slot": "餐次", "dishes": "菜品", "price": "价格", "capacity": "名额",
-          "tiers": "年龄段", "hardship_extra": "困难老人加补", "amount": "金额", "note": "备注"}
+TITLES = {
+    "date": "日期",
+    "slot": "餐次",
+    "dishes": "菜品",
+    "price": "价格",
+    "capacity": "名额",
+    "tiers": "年龄段",
+    "hardship_extra": "困难老人加补",
+    "amount": "金额",
+    "note": "备注",
+}
 
 
 @bp.app_template_filter("meals_yuan")
@@ -39,8 +48,13 @@ def fen_of(raw: str | None, field: str) -> int:
         value = Decimal((raw or "").strip())
     except InvalidOperation:
         value = None
-    if value is None or not value.is_finite() or value < 0 or value > 1_000_000 \
-            or value * 100 != int(value * 100):
+    if (
+        value is None
+        or not value.is_finite()
+        or value < 0
+        or value > 1_000_000
+        or value * 100 != int(value * 100)
+    ):
         raise BadRequest("金额应为不超过两位小数的元数", fields={field: ["应为元，如 3 或 2.50"]})
     return int(value * 100)
 
@@ -53,18 +67,27 @@ def fen_of(raw: str | None, field: str) -> int:
 def index_page(org_id):
     org = get_visible_org(current_user, org_id)
     canteens = db.session.scalars(services.canteens_under(org)).all()
-    return render_template("meals/index.html", org=org, canteens=canteens,
-                           is_staff=has_role(current_user, org, Role.staff),
-                           is_admin=has_role(current_user, org, Role.admin))
+    return render_template(
+        "meals/index.html",
+        org=org,
+        canteens=canteens,
+        is_staff=has_role(current_user, org, Role.staff),
+        is_admin=has_role(current_user, org, Role.admin),
+    )
 
 
 @bp.post("/meals/orgs/<int:org_id>/canteens")
 @login_required
 def add_canteen(org_id):
     org = org_with_role(current_user, org_id, Role.staff)
-    return form_action(lambda: services.create_canteen(
-        current_user, org, **CanteenCreateSchema().load(form_fields("name", "address"))),
-        "食堂已添加", url_for(".index_page", org_id=org.id), titles={"name": "名称"})
+    return form_action(
+        lambda: services.create_canteen(
+            current_user, org, **CanteenCreateSchema().load(form_fields("name", "address"))
+        ),
+        "食堂已添加",
+        url_for(".index_page", org_id=org.id),
+        titles={"name": "名称"},
+    )
 
 
 @bp.get("/meals/canteens/<int:canteen_id>/")
@@ -80,17 +103,35 @@ def week_page(canteen_id):
     for menu in menus:
         people = []
         for person in family:
-            subsidy, _tier = services.subsidy_for(policy, birth_date=person.birth_date,
-                                                  hardship=bool(person.hardship), day=menu.day,
-                                                  price=menu.price)
-            people.append({"person": person, "booking": booked.get((menu.id, person.id)),
-                           "to_pay": menu.price - subsidy, "subsidy": subsidy})
+            subsidy, _tier = services.subsidy_for(
+                policy,
+                birth_date=person.birth_date,
+                hardship=bool(person.hardship),
+                day=menu.day,
+                price=menu.price,
+            )
+            people.append(
+                {
+                    "person": person,
+                    "booking": booked.get((menu.id, person.id)),
+                    "to_pay": menu.price - subsidy,
+                    "subsidy": subsidy,
+                }
+            )
         rows.append({"menu": menu, "people": people, "closed": services.is_closed(menu)})
     is_staff = has_role(current_user, canteen.org, Role.staff)
-    return render_template("meals/week.html", canteen=canteen, rows=rows, first=first,
-                           slot_titles=SLOT_TITLES, slots=SLOTS, is_staff=is_staff,
-                           may_serve=services.may_serve(current_user, canteen),
-                           prev=first - timedelta(days=7), next=first + timedelta(days=7))
+    return render_template(
+        "meals/week.html",
+        canteen=canteen,
+        rows=rows,
+        first=first,
+        slot_titles=SLOT_TITLES,
+        slots=SLOTS,
+        is_staff=is_staff,
+        may_serve=services.may_serve(current_user, canteen),
+        prev=first - timedelta(days=7),
+        next=first + timedelta(days=7),
+    )
 
 
 @bp.post("/meals/menus/<int:menu_id>/book")
@@ -101,9 +142,11 @@ def book_form(menu_id):
     person = db.session.get(User, user_id) if user_id else current_user._get_current_object()
     if person is None:
         raise NotFound("未找到该用户")
-    return form_action(lambda: services.book(current_user, menu, person),
-                       f"已为{person.name}订好{SLOT_TITLES[menu.slot]}",
-                       url_for(".week_page", canteen_id=menu.canteen_id))
+    return form_action(
+        lambda: services.book(current_user, menu, person),
+        f"已为{person.name}订好{SLOT_TITLES[menu.slot]}",
+        url_for(".week_page", canteen_id=menu.canteen_id),
+    )
 
 
 @bp.post("/meals/bookings/<int:booking_id>/cancel")
@@ -127,14 +170,18 @@ def add_menu(canteen_id):
 
     def action():
         data = form_fields("date", "slot", "dishes", "price", "capacity")
-        body = {"date": data["date"], "slot": data["slot"],
-                "dishes": [d for d in data["dishes"].replace("，", ",").split(",") if d.strip()],
-                "price": fen_of(data["price"], "price"),
-                "capacity": ascii_int(data["capacity"], 6) or 0}
+        body = {
+            "date": data["date"],
+            "slot": data["slot"],
+            "dishes": [d for d in data["dishes"].replace("，", ",").split(",") if d.strip()],
+            "price": fen_of(data["price"], "price"),
+            "capacity": ascii_int(data["capacity"], 6) or 0,
+        }
         services.create_menu(current_user, canteen, **MenuCreateSchema().load(body))
 
-    return form_action(action, "菜单已添加", url_for(".week_page", canteen_id=canteen.id),
-                       titles=TITLES)
+    return form_action(
+        action, "菜单已添加", url_for(".week_page", canteen_id=canteen.id), titles=TITLES
+    )
 
 
 @bp.post("/meals/canteens/<int:canteen_id>/copy-week")
@@ -143,9 +190,11 @@ def copy_week_form(canteen_id):
     canteen = services.get_canteen(canteen_id)
     require_role(current_user, canteen.org, Role.staff)
     first = parse_day(request.form.get("from"), field="from") or local_today()
-    return form_action(lambda: services.copy_week(current_user, canteen, first),
-                       "已复制上周菜单", url_for(".week_page", canteen_id=canteen.id,
-                                          **{"from": first.isoformat()}))
+    return form_action(
+        lambda: services.copy_week(current_user, canteen, first),
+        "已复制上周菜单",
+        url_for(".week_page", canteen_id=canteen.id, **{"from": first.isoformat()}),
+    )
 
 
 # -- the counter and the 关爱 list ------------------------------------------------------
@@ -162,7 +211,8 @@ def counter_page(canteen_id):
     if request.method == "POST":
         try:
             code = (request.form.get("code") or "").strip() or _decode_photo(
-                request.files.get("photo"))
+                request.files.get("photo")
+            )
             if not code:
                 raise BadRequest("请扫码或输入 8 位数字", code="no_code")
             row = services.serve(current_user, canteen, person_code=code, menu_id=menu_id or 0)
@@ -170,8 +220,14 @@ def counter_page(canteen_id):
         except ApiError as err:
             db.session.rollback()
             result = {"ok": False, "message": err.message, "code": err.code}
-    return render_template("meals/counter.html", canteen=canteen, menus=today, menu_id=menu_id,
-                           result=result, slot_titles=SLOT_TITLES)
+    return render_template(
+        "meals/counter.html",
+        canteen=canteen,
+        menus=today,
+        menu_id=menu_id,
+        result=result,
+        slot_titles=SLOT_TITLES,
+    )
 
 
 def _decode_photo(upload) -> str | None:
@@ -211,13 +267,15 @@ def settlement_page(org_id):
     result = services.settlement(current_user, org, month)
     fmt = request.args.get("format")
     if fmt == "csv":
-        return csv_response(f"食堂结算-{result['month']}.csv", CSV_HEADER,
-                            services.csv_rows(result))
+        return csv_response(
+            f"食堂结算-{result['month']}.csv", CSV_HEADER, services.csv_rows(result)
+        )
     if fmt == "xlsx":
         return _xlsx(result)
     top = max([c["meals"] for c in result["canteens"]] + [1])
-    return render_template("meals/settlement.html", org=org, result=result, top=top,
-                           month_value=result["month"])
+    return render_template(
+        "meals/settlement.html", org=org, result=result, top=top, month_value=result["month"]
+    )
 
 
 def _xlsx(result: dict) -> Response:
@@ -234,9 +292,11 @@ def _xlsx(result: dict) -> Response:
     out = io.BytesIO()
     book.save(out)
     name = quote(f"食堂结算-{result['month']}.xlsx")
-    return Response(out.getvalue(), headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return Response(
+        out.getvalue(),
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
 
 
 @bp.route("/meals/orgs/<int:org_id>/policy", methods=["GET", "POST"])
@@ -245,6 +305,7 @@ def policy_page(org_id):
     org = org_with_role(current_user, org_id, Role.admin)
     back = url_for(".policy_page", org_id=org.id)
     if request.method == "POST":
+
         def action():
             tiers = []
             for i in range(8):
@@ -253,18 +314,26 @@ def policy_page(org_id):
                     min_age = ascii_int(age, 3)
                     if min_age is None or min_age > 150:
                         raise BadRequest("年龄应为 0 到 150 的整数", fields={"tiers": ["年龄无效"]})
-                    tiers.append({"min_age": min_age,
-                                  "subsidy": fen_of(request.form.get(f"subsidy{i}"), "tiers")})
-            services.put_policy(current_user, org, tiers=tiers, hardship_extra=fen_of(
-                request.form.get("hardship_extra"), "hardship_extra"))
+                    tiers.append(
+                        {
+                            "min_age": min_age,
+                            "subsidy": fen_of(request.form.get(f"subsidy{i}"), "tiers"),
+                        }
+                    )
+            services.put_policy(
+                current_user,
+                org,
+                tiers=tiers,
+                hardship_extra=fen_of(request.form.get("hardship_extra"), "hardship_extra"),
+            )
 
         return form_action(action, "补贴标准已保存", back, titles=TITLES)
     policy = services.effective_policy(org)
-    source = db.session.get(type(org), policy["source_org_id"]) if policy["source_org_id"] \
-        else None
+    source = db.session.get(type(org), policy["source_org_id"]) if policy["source_org_id"] else None
     rows = policy["tiers"] + [{"min_age": "", "subsidy": None}] * (8 - len(policy["tiers"]))
-    return render_template("meals/policy.html", org=org, policy=policy, source=source,
-                           rows=rows[:8])
+    return render_template(
+        "meals/policy.html", org=org, policy=policy, source=source, rows=rows[:8]
+    )
 
 
 @bp.route("/meals/orgs/<int:org_id>/fund", methods=["GET", "POST"])
@@ -273,20 +342,29 @@ def fund_page(org_id):
     org = org_with_role(current_user, org_id, Role.admin)
     back = url_for(".fund_page", org_id=org.id)
     if request.method == "POST":
+
         def action():
-            data = MealDepositSchema().load({
-                "amount": fen_of(request.form.get("amount"), "amount"),
-                "note": (request.form.get("note") or "").strip(),
-                "idempotency_key": request.form.get("idempotency_key") or ""})
-            services.deposit(current_user, org, amount=data["amount"],
-                             key=data["idempotency_key"], note=data["note"])
+            data = MealDepositSchema().load(
+                {
+                    "amount": fen_of(request.form.get("amount"), "amount"),
+                    "note": (request.form.get("note") or "").strip(),
+                    "idempotency_key": request.form.get("idempotency_key") or "",
+                }
+            )
+            services.deposit(
+                current_user,
+                org,
+                amount=data["amount"],
+                key=data["idempotency_key"],
+                note=data["note"],
+            )
 
         return form_action(action, "已入账", back, titles=TITLES)
     from plugins.meals.models import Deposit
 
-    deposits = db.session.scalars(select(Deposit).where(Deposit.org_id == org.id)
-                                  .order_by(Deposit.id.desc()).limit(20)).all()
-    return render_template("meals/fund.html", org=org, balance=services.fund_balance(org),
-                           deposits=deposits)
-
-
+    deposits = db.session.scalars(
+        select(Deposit).where(Deposit.org_id == org.id).order_by(Deposit.id.desc()).limit(20)
+    ).all()
+    return render_template(
+        "meals/fund.html", org=org, balance=services.fund_balance(org), deposits=deposits
+    )

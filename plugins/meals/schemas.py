@@ -27,11 +27,18 @@ class CanteenSchema(Schema):
 
 class MenuCreateSchema(Schema):
     date = fields.Date(required=True, data_key="date", attribute="day")
-    slot = fields.String(required=True, validate=validate.OneOf(SLOTS, error="应为 breakfast、lunch 或 dinner"))
-    dishes = fields.List(text_field(50, min_length=1), required=True,
-                         validate=validate.Length(min=1, max=20, error="菜品应为 1 到 20 道"))
-    price = StrictInt(required=True,
-                      validate=validate.Range(min=0, max=MAX_PRICE, error="必须是 0 到 {max} 之间的整数（分）"))
+    slot = fields.String(
+        required=True, validate=validate.OneOf(SLOTS, error="应为 breakfast、lunch 或 dinner")
+    )
+    dishes = fields.List(
+        text_field(50, min_length=1),
+        required=True,
+        validate=validate.Length(min=1, max=20, error="菜品应为 1 到 20 道"),
+    )
+    price = StrictInt(
+        required=True,
+        validate=validate.Range(min=0, max=MAX_PRICE, error="必须是 0 到 {max} 之间的整数（分）"),
+    )
     capacity = amount_field(maximum=MAX_CAPACITY, required=True)
     book_by = Moment(load_default=None)
 
@@ -66,8 +73,11 @@ class TierSchema(Schema):
 
 
 class PolicySchema(Schema):
-    tiers = fields.List(fields.Nested(TierSchema), required=True,
-                        validate=validate.Length(max=20, error="最多 20 个年龄段"))
+    tiers = fields.List(
+        fields.Nested(TierSchema),
+        required=True,
+        validate=validate.Length(max=20, error="最多 20 个年龄段"),
+    )
     hardship_extra = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_PRICE))
     source_org_id = fields.Integer(dump_only=True, allow_none=True)
 

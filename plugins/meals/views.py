@@ -34,8 +34,14 @@ from plugins.meals.schemas import (
 
 bp = plugin_blueprint(__name__)
 
-CSV_HEADER = ["食堂", "就餐人次", "享受补贴人次", "已付补贴（分）", "欠付补贴（分）",
-              "个人支付（分）"]
+CSV_HEADER = [
+    "食堂",
+    "就餐人次",
+    "享受补贴人次",
+    "已付补贴（分）",
+    "欠付补贴（分）",
+    "个人支付（分）",
+]
 
 
 def menu_body(menu, booking=None) -> dict:
@@ -97,8 +103,9 @@ def api_menus(canteen_id):
         raise BadRequest("日期范围应在 62 天以内", fields={"to": ["应不早于 from，且不超过 62 天"]})
     menus = services.menus_between(canteen, first, last)
     mine = services.my_bookings([current_user.id], [m.id for m in menus])
-    return jsonify({"items": [menu_body(m, mine.get((m.id, current_user.id))) for m in menus],
-                    "next": None})
+    return jsonify(
+        {"items": [menu_body(m, mine.get((m.id, current_user.id))) for m in menus], "next": None}
+    )
 
 
 # -- subsidy policy and fund -------------------------------------------------------------
@@ -130,8 +137,9 @@ def api_deposit(org_id):
     """Put money into this organization's meals fund (admin)."""
     org = org_with_role(current_user, org_id, Role.admin)
     data = load(MealDepositSchema())
-    services.deposit(current_user, org, amount=data["amount"], key=data["idempotency_key"],
-                     note=data["note"])
+    services.deposit(
+        current_user, org, amount=data["amount"], key=data["idempotency_key"], note=data["note"]
+    )
     return {"balance": services.fund_balance(org)}, 201
 
 
@@ -155,7 +163,9 @@ def api_book(menu_id):
     menu = services.get_menu(menu_id)
     data = load(BookingCreateSchema())
     if "user_id" in data and "person_code" in data:
-        raise BadRequest("user_id 和 person_code 只能给一个", fields={"person_code": ["只能给一个"]})
+        raise BadRequest(
+            "user_id 和 person_code 只能给一个", fields={"person_code": ["只能给一个"]}
+        )
     if "person_code" in data:
         require_role(current_user, menu.canteen.org, Role.staff)
         person = resolve_person_code(data["person_code"], within_org=menu.canteen.org)
@@ -200,7 +210,9 @@ def api_serve(canteen_id):
 @doc(response=MealAttendanceSchema)
 def api_attendance(menu_id):
     """Who booked and has not come yet, with masked phones (staff)."""
-    return MealAttendanceSchema().dump(services.attendance(current_user, services.get_menu(menu_id)))
+    return MealAttendanceSchema().dump(
+        services.attendance(current_user, services.get_menu(menu_id))
+    )
 
 
 @bp.get("/api/v1/orgs/<int:org_id>/meals/settlement")
@@ -212,6 +224,7 @@ def api_settlement(org_id):
     org = org_with_role(current_user, org_id, Role.staff)
     result = services.settlement(current_user, org, month_arg())
     if request.args.get("format") == "csv":
-        return csv_response(f"食堂结算-{result['month']}.csv", CSV_HEADER,
-                            services.csv_rows(result))
+        return csv_response(
+            f"食堂结算-{result['month']}.csv", CSV_HEADER, services.csv_rows(result)
+        )
     return SettlementSchema().dump(result)

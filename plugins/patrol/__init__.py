@@ -12,11 +12,20 @@ from plugins.patrol.models import Checkpoint, Incident, Route, Shift
 
 @hookimpl
 def describe():
-    return PluginMeta(name="patrol", title="治安巡逻", title_en="Patrol", version="0.1.0",
-                      description="巡逻路线与巡逻点码、排班、漏巡提醒、事件上报、巡逻时长",
-                      owners={"route_id": Route, "checkpoint_id": Checkpoint,
-                              "shift_id": Shift, "incident_id": Incident},
-                      roles=(PluginRole("leader", "巡逻队长", "Patrol leader"),))
+    return PluginMeta(
+        name="patrol",
+        title="治安巡逻",
+        title_en="Patrol",
+        version="0.1.0",
+        description="巡逻路线与巡逻点码、排班、漏巡提醒、事件上报、巡逻时长",
+        owners={
+            "route_id": Route,
+            "checkpoint_id": Checkpoint,
+            "shift_id": Shift,
+            "incident_id": Incident,
+        },
+        roles=(PluginRole("leader", "巡逻队长", "Patrol leader"),),
+    )
 
 
 @hookimpl
@@ -32,8 +41,10 @@ def nav_items(user, org):
 
     from core.plugins import NavItem
 
-    return [NavItem("治安巡逻", url_for("patrol.index_page", org_id=org.id), 60),
-            NavItem("我的巡逻班次", url_for("patrol.my_shifts"), 61)]
+    return [
+        NavItem("治安巡逻", url_for("patrol.index_page", org_id=org.id), 60),
+        NavItem("我的巡逻班次", url_for("patrol.my_shifts"), 61),
+    ]
 
 
 @hookimpl
@@ -67,12 +78,19 @@ def seed_demo(orgs, users):
         db.session.add(Checkpoint(org_id=community.id, route_id=route.id, position=n, name=name))
     # Tonight at 19:00 local time, or the next full hour when that has passed.
     evening = start_of_day(local_today()) + timedelta(hours=19)
-    tonight = max(evening, utcnow().replace(minute=0, second=0, microsecond=0)
-                  + timedelta(hours=1))
-    shift = Shift(org_id=community.id, route_id=route.id, starts_at=tonight,
-                  ends_at=tonight + timedelta(hours=2), grace_minutes=15,
-                  closes_at=tonight + timedelta(hours=2, minutes=15), minutes=120, points=20,
-                  status="scheduled", created_by_id=users["staff"].id)
+    tonight = max(evening, utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+    shift = Shift(
+        org_id=community.id,
+        route_id=route.id,
+        starts_at=tonight,
+        ends_at=tonight + timedelta(hours=2),
+        grace_minutes=15,
+        closes_at=tonight + timedelta(hours=2, minutes=15),
+        minutes=120,
+        points=20,
+        status="scheduled",
+        created_by_id=users["staff"].id,
+    )
     db.session.add(shift)
     db.session.flush()
     for key in ("volunteer1", "volunteer2"):

@@ -22,10 +22,18 @@ from core.extensions import db
 from core.models import Organization, Timestamp, User, utcnow
 
 INCIDENT_KINDS = ("hazard", "dispute", "suspicious", "other")
-KIND_TITLES = {"hazard": "安全隐患", "dispute": "矛盾纠纷", "suspicious": "可疑情况",
-               "other": "其他"}
-STATUS_TITLES = {"scheduled": "未开始", "on": "进行中", "completed": "已完成",
-                 "incomplete": "有漏巡"}
+KIND_TITLES = {
+    "hazard": "安全隐患",
+    "dispute": "矛盾纠纷",
+    "suspicious": "可疑情况",
+    "other": "其他",
+}
+STATUS_TITLES = {
+    "scheduled": "未开始",
+    "on": "进行中",
+    "completed": "已完成",
+    "incomplete": "有漏巡",
+}
 
 
 class Route(db.Model):
@@ -71,8 +79,7 @@ class Shift(db.Model):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("status IN ('scheduled','completed','incomplete')", name="status_known"),
-        CheckConstraint("points >= 0 AND grace_minutes >= 0 AND minutes > 0",
-                        name="numbers_sane"),
+        CheckConstraint("points >= 0 AND grace_minutes >= 0 AND minutes > 0", name="numbers_sane"),
         Index("ix_patrol_shift_org_start", "org_id", "starts_at"),
         Index("ix_patrol_shift_status_closes", "status", "closes_at"),
     )
@@ -101,8 +108,10 @@ class Member(db.Model):
     completed shift's service was announced (the job retries empty ones)."""
 
     __tablename__ = "patrol_member"
-    __table_args__ = (UniqueConstraint("shift_id", "user_id"),
-                      Index("ix_patrol_member_user", "user_id"))
+    __table_args__ = (
+        UniqueConstraint("shift_id", "user_id"),
+        Index("ix_patrol_member_user", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shift_id: Mapped[int] = mapped_column(ForeignKey("patrol_shift.id"))

@@ -32,16 +32,30 @@ from plugins.patrol.schemas import (
 )
 from plugins.patrol.views import bp
 
-TITLES = {"route_id": "路线", "team": "队员", "grace_minutes": "宽限分钟", "points": "完成奖励金豆",
-          "checkpoints": "巡逻点", "kind": "类别", "text": "情况说明", "photo": "照片",
-          "checkpoint_id": "巡逻点", "note": "处理结果", "name": "名称"}
+TITLES = {
+    "route_id": "路线",
+    "team": "队员",
+    "grace_minutes": "宽限分钟",
+    "points": "完成奖励金豆",
+    "checkpoints": "巡逻点",
+    "kind": "类别",
+    "text": "情况说明",
+    "photo": "照片",
+    "checkpoint_id": "巡逻点",
+    "note": "处理结果",
+    "name": "名称",
+}
 
 
 def _shift_view(shift: Shift) -> dict:
     walk = services.progress(shift)
-    return {"shift": shift, "status": services.status_of(shift), "walk": walk,
-            "scanned": sum(1 for p in walk if p["scanned_at"]),
-            "missed": [p for p in walk if p["scanned_at"] is None]}
+    return {
+        "shift": shift,
+        "status": services.status_of(shift),
+        "walk": walk,
+        "scanned": sum(1 for p in walk if p["scanned_at"]),
+        "missed": [p for p in walk if p["scanned_at"] is None],
+    }
 
 
 # -- the community's page -----------------------------------------------------------------
@@ -54,18 +68,35 @@ def index_page(org_id):
     org = get_visible_org(current_user, org_id)
     is_staff = has_role(current_user, org, Role.staff)
     now = utcnow()
-    upcoming = db.session.scalars(services.shifts_query(org).where(
-        Shift.status == "scheduled").order_by(Shift.starts_at).limit(20)).all()
-    closed = db.session.scalars(services.shifts_query(org).where(
-        Shift.status != "scheduled", Shift.ends_at > now - timedelta(days=14))
-        .order_by(Shift.ends_at.desc()).limit(20)).all()
-    open_incidents = (db.session.query(Incident).filter(
-        Incident.org_id.in_(subtree_ids(org)), Incident.status == "open").count()
-        if is_staff else 0)
+    upcoming = db.session.scalars(
+        services.shifts_query(org)
+        .where(Shift.status == "scheduled")
+        .order_by(Shift.starts_at)
+        .limit(20)
+    ).all()
+    closed = db.session.scalars(
+        services.shifts_query(org)
+        .where(Shift.status != "scheduled", Shift.ends_at > now - timedelta(days=14))
+        .order_by(Shift.ends_at.desc())
+        .limit(20)
+    ).all()
+    open_incidents = (
+        db.session.query(Incident)
+        .filter(Incident.org_id.in_(subtree_ids(org)), Incident.status == "open")
+        .count()
+        if is_staff
+        else 0
+    )
     return render_template(
-        "patrol/index.html", org=org, is_staff=is_staff, routes=services.routes_of(org),
-        upcoming=[_shift_view(s) for s in upcoming], closed=[_shift_view(s) for s in closed],
-        open_incidents=open_incidents, titles=STATUS_TITLES)
+        "patrol/index.html",
+        org=org,
+        is_staff=is_staff,
+        routes=services.routes_of(org),
+        upcoming=[_shift_view(s) for s in upcoming],
+        closed=[_shift_view(s) for s in closed],
+        open_incidents=open_incidents,
+        titles=STATUS_TITLES,
+    )
 
 
 # -- routes ---------------------------------------------------------------------------------
@@ -80,8 +111,13 @@ def new_route(org_id):
         data = form_fields("name", "checkpoints")
         names = [line.strip() for line in data["checkpoints"].splitlines() if line.strip()]
         try:
-            route = services.create_route(current_user, org, **RouteCreateSchema().load(
-                {"name": data["name"], "checkpoints": [{"name": n} for n in names]}))
+            route = services.create_route(
+                current_user,
+                org,
+                **RouteCreateSchema().load(
+                    {"name": data["name"], "checkpoints": [{"name": n} for n in names]}
+                ),
+            )
             db.session.commit()
             flash("路线已创建，请打印巡逻点码张贴到位")
             return redirect(url_for(".route_page", route_id=route.id))
@@ -97,19 +133,22 @@ def new_route(org_id):
 @login_required
 def route_page(route_id):
     route = services.staff_route(current_user, route_id)
-    return render_template("patrol/route.html", route=route,
-                           checkpoints=services.checkpoints_of(route.id))
+    return render_template(
+        "patrol/route.html", route=route, checkpoints=services.checkpoints_of(route.id)
+    )
 
 
 @bp.post("/patrol/routes/<int:route_id>/checkpoints")
 @login_required
 def add_checkpoint(route_id):
     def action():
-        services.add_checkpoint(current_user, route_id,
-                                **CheckpointInSchema().load(form_fields("name")))
+        services.add_checkpoint(
+            current_user, route_id, **CheckpointInSchema().load(form_fields("name"))
+        )
 
-    return form_action(action, "巡逻点已添加", url_for(".route_page", route_id=route_id),
-                       titles=TITLES)
+    return form_action(
+        action, "巡逻点已添加", url_for(".route_page", route_id=route_id), titles=TITLES
+    )
 
 
 @bp.post("/patrol/checkpoints/<int:checkpoint_id>/move")
@@ -120,8 +159,9 @@ def move_checkpoint(checkpoint_id):
     checkpoint = db.session.get(Checkpoint, checkpoint_id)
     back = url_for(".route_page", route_id=checkpoint.route_id) if checkpoint else "/"
     step = -1 if request.form.get("step") == "up" else 1
-    return form_action(lambda: services.move_checkpoint(current_user, checkpoint_id, step),
-                       "顺序已调整", back)
+    return form_action(
+        lambda: services.move_checkpoint(current_user, checkpoint_id, step), "顺序已调整", back
+    )
 
 
 @bp.get("/patrol/routes/<int:route_id>/print")
@@ -129,8 +169,10 @@ def move_checkpoint(checkpoint_id):
 def print_route(route_id):
     """One A6 card per checkpoint (four to an A4 sheet): its name and its code."""
     route = services.staff_route(current_user, route_id)
-    cards = [{"checkpoint": c, "svg": qr.svg(qr.scan_url(services.checkpoint_token(c)))}
-             for c in services.checkpoints_of(route.id)]
+    cards = [
+        {"checkpoint": c, "svg": qr.svg(qr.scan_url(services.checkpoint_token(c)))}
+        for c in services.checkpoints_of(route.id)
+    ]
     return render_template("patrol/print.html", route=route, cards=cards)
 
 
@@ -139,8 +181,13 @@ def print_route(route_id):
 
 def _people_of(org) -> list[tuple[User, str]]:
     users = db.session.scalars(
-        select(User).where(User.id.in_(select(Membership.user_id).where(
-            Membership.org_id.in_(subtree_ids(org))))).order_by(User.name, User.id).limit(300))
+        select(User)
+        .where(
+            User.id.in_(select(Membership.user_id).where(Membership.org_id.in_(subtree_ids(org))))
+        )
+        .order_by(User.name, User.id)
+        .limit(300)
+    )
     return [(u, mask_phone(u.phone) or "") for u in users]
 
 
@@ -150,8 +197,13 @@ def new_shift(org_id):
     org = get_org(org_id)
     require_role(current_user, org, Role.staff)
     if request.method == "GET":
-        return render_template("patrol/shift_new.html", org=org, routes=services.routes_of(org),
-                               people=_people_of(org), route_id=request.args.get("route_id"))
+        return render_template(
+            "patrol/shift_new.html",
+            org=org,
+            routes=services.routes_of(org),
+            people=_people_of(org),
+            route_id=request.args.get("route_id"),
+        )
 
     def action():
         data = form_fields("route_id", "starts_at", "ends_at", "points", "grace_minutes")
@@ -177,15 +229,25 @@ def roster(org_id):
     day = parse_day(request.args.get("week"), field="week") or local_today()
     monday = day - timedelta(days=day.weekday())
     start, end = start_of_day(monday), start_of_day(monday + timedelta(days=7))
-    shifts = db.session.scalars(services.shifts_query(org).where(
-        Shift.starts_at >= start, Shift.starts_at < end).order_by(Shift.starts_at)).all()
+    shifts = db.session.scalars(
+        services.shifts_query(org)
+        .where(Shift.starts_at >= start, Shift.starts_at < end)
+        .order_by(Shift.starts_at)
+    ).all()
     days: list[tuple[date, list]] = [(monday + timedelta(days=n), []) for n in range(7)]
     for shift in shifts:
         days[(to_local(shift.starts_at).date() - monday).days][1].append(
-            {**_shift_view(shift), "team": services.team_of(shift.id)})
-    return render_template("patrol/roster.html", org=org, days=days, monday=monday,
-                           prev=monday - timedelta(days=7), next=monday + timedelta(days=7),
-                           titles=STATUS_TITLES)
+            {**_shift_view(shift), "team": services.team_of(shift.id)}
+        )
+    return render_template(
+        "patrol/roster.html",
+        org=org,
+        days=days,
+        monday=monday,
+        prev=monday - timedelta(days=7),
+        next=monday + timedelta(days=7),
+        titles=STATUS_TITLES,
+    )
 
 
 @bp.get("/patrol/me")
@@ -193,8 +255,9 @@ def roster(org_id):
 def my_shifts():
     """My next shifts (volunteers)."""
     shifts = services.my_next_shifts(current_user)
-    return render_template("patrol/my_shifts.html",
-                           items=[_shift_view(s) for s in shifts], titles=STATUS_TITLES)
+    return render_template(
+        "patrol/my_shifts.html", items=[_shift_view(s) for s in shifts], titles=STATUS_TITLES
+    )
 
 
 @bp.get("/patrol/shifts/<int:shift_id>")
@@ -203,16 +266,23 @@ def shift_page(shift_id):
     """Progress, what is left (in walking order), missed checkpoints, the team."""
     shift = services.visible_shift(current_user, shift_id)
     return render_template(
-        "patrol/shift.html", **_shift_view(shift), team=services.team_of(shift.id),
+        "patrol/shift.html",
+        **_shift_view(shift),
+        team=services.team_of(shift.id),
         can_close=services.may_manage(current_user, shift.organization),
-        is_member=services.is_member(current_user, shift.id), titles=STATUS_TITLES)
+        is_member=services.is_member(current_user, shift.id),
+        titles=STATUS_TITLES,
+    )
 
 
 @bp.post("/patrol/shifts/<int:shift_id>/close")
 @login_required
 def close_shift(shift_id):
-    return form_action(lambda: services.close_shift(current_user, shift_id), "班次已结束",
-                       url_for(".shift_page", shift_id=shift_id))
+    return form_action(
+        lambda: services.close_shift(current_user, shift_id),
+        "班次已结束",
+        url_for(".shift_page", shift_id=shift_id),
+    )
 
 
 @bp.get("/patrol/scan")
@@ -230,8 +300,12 @@ def scanner():
 def new_incident(shift_id):
     shift = services.visible_shift(current_user, shift_id)
     if request.method == "GET":
-        return render_template("patrol/incident_new.html", shift=shift, kinds=KIND_TITLES,
-                               checkpoints=services.checkpoints_of(shift.route_id))
+        return render_template(
+            "patrol/incident_new.html",
+            shift=shift,
+            kinds=KIND_TITLES,
+            checkpoints=services.checkpoints_of(shift.route_id),
+        )
 
     def action():
         data = form_fields("kind", "text", "checkpoint_id")
@@ -243,8 +317,12 @@ def new_incident(shift_id):
         raw = upload.read(services.MAX_PHOTO_BYTES + 1) if upload and upload.filename else None
         services.report_incident(current_user, shift.id, photo=raw or None, **loaded)
 
-    return form_action(action, "已上报，社区工作人员会尽快处理",
-                       url_for(".shift_page", shift_id=shift.id), titles=TITLES)
+    return form_action(
+        action,
+        "已上报，社区工作人员会尽快处理",
+        url_for(".shift_page", shift_id=shift.id),
+        titles=TITLES,
+    )
 
 
 @bp.get("/patrol/orgs/<int:org_id>/incidents")
@@ -253,12 +331,15 @@ def incidents_page(org_id):
     """The staff queue: open incidents first, then the recently resolved."""
     org = get_org(org_id)
     require_role(current_user, org, Role.staff)
-    status = request.args.get("status") if request.args.get("status") in (
-        "open", "resolved") else "open"
-    items = db.session.scalars(services.incidents_query(org, status)
-                               .order_by(Incident.id.desc()).limit(100)).all()
-    return render_template("patrol/incidents.html", org=org, items=items, status=status,
-                           kinds=KIND_TITLES)
+    status = (
+        request.args.get("status") if request.args.get("status") in ("open", "resolved") else "open"
+    )
+    items = db.session.scalars(
+        services.incidents_query(org, status).order_by(Incident.id.desc()).limit(100)
+    ).all()
+    return render_template(
+        "patrol/incidents.html", org=org, items=items, status=status, kinds=KIND_TITLES
+    )
 
 
 @bp.post("/patrol/incidents/<int:incident_id>/resolve")
@@ -267,8 +348,10 @@ def resolve_incident(incident_id):
     incident = services.get_incident(incident_id)
 
     def action():
-        services.resolve_incident(current_user, incident_id,
-                                  **ResolveSchema().load(form_fields("note")))
+        services.resolve_incident(
+            current_user, incident_id, **ResolveSchema().load(form_fields("note"))
+        )
 
-    return form_action(action, "已处理", url_for(".incidents_page", org_id=incident.org_id),
-                       titles=TITLES)
+    return form_action(
+        action, "已处理", url_for(".incidents_page", org_id=incident.org_id), titles=TITLES
+    )

@@ -15,17 +15,27 @@ MAX_SHIFT = timedelta(hours=24)
 
 class CheckpointInSchema(Schema):
     name = text_field(Checkpoint.name, min_length=1, required=True)
-    lat = fields.Float(load_default=None, allow_none=True, allow_nan=False,
-                       validate=validate.Range(min=-90, max=90))
-    lng = fields.Float(load_default=None, allow_none=True, allow_nan=False,
-                       validate=validate.Range(min=-180, max=180))
+    lat = fields.Float(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(min=-90, max=90),
+    )
+    lng = fields.Float(
+        load_default=None,
+        allow_none=True,
+        allow_nan=False,
+        validate=validate.Range(min=-180, max=180),
+    )
 
 
 class RouteCreateSchema(Schema):
     name = text_field(Route.name, min_length=1, required=True)
-    checkpoints = fields.List(fields.Nested(CheckpointInSchema), required=True,
-                              validate=validate.Length(min=1, max=100,
-                                                       error="巡逻点须为 1 到 100 个"))
+    checkpoints = fields.List(
+        fields.Nested(CheckpointInSchema),
+        required=True,
+        validate=validate.Length(min=1, max=100, error="巡逻点须为 1 到 100 个"),
+    )
 
 
 class CheckpointOutSchema(Schema):
@@ -49,12 +59,19 @@ class ShiftCreateSchema(Schema):
     route_id = id_field(required=True)
     starts_at = Moment(required=True)
     ends_at = Moment(required=True)
-    team = fields.List(id_field(), required=True,
-                       validate=validate.Length(min=1, max=50, error="队员须为 1 到 50 人"))
-    points = StrictInt(load_default=0, validate=validate.Range(
-        min=0, max=MAX_POINTS, error="必须是 0 到 {max} 之间的整数"))
-    grace_minutes = StrictInt(load_default=15, validate=validate.Range(
-        min=0, max=240, error="必须是 0 到 {max} 之间的整数"))
+    team = fields.List(
+        id_field(),
+        required=True,
+        validate=validate.Length(min=1, max=50, error="队员须为 1 到 50 人"),
+    )
+    points = StrictInt(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_POINTS, error="必须是 0 到 {max} 之间的整数"),
+    )
+    grace_minutes = StrictInt(
+        load_default=15,
+        validate=validate.Range(min=0, max=240, error="必须是 0 到 {max} 之间的整数"),
+    )
 
     @validates_schema
     def _window(self, data, **_kwargs):
@@ -99,8 +116,10 @@ class ShiftSchema(Schema):
 
 
 class ShiftListQuerySchema(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(
-        ("scheduled", "on", "completed", "incomplete"), error="状态无效"))
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(("scheduled", "on", "completed", "incomplete"), error="状态无效"),
+    )
 
 
 class ClosingSchema(Schema):
@@ -110,8 +129,7 @@ class ClosingSchema(Schema):
 
 
 class IncidentCreateSchema(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(INCIDENT_KINDS,
-                                                                error="类别无效"))
+    kind = fields.String(required=True, validate=validate.OneOf(INCIDENT_KINDS, error="类别无效"))
     text = text_field(2000, min_length=1, required=True)
     checkpoint_id = id_field(load_default=None, allow_none=True)
     # base64; 2 MB of photo is about 2.8 MB of text (the byte limit is checked decoded)
@@ -135,8 +153,9 @@ class IncidentSchema(Schema):
 
 
 class IncidentListQuerySchema(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(
-        ("open", "resolved"), error="状态无效"))
+    status = fields.String(
+        load_default=None, validate=validate.OneOf(("open", "resolved"), error="状态无效")
+    )
 
 
 class ResolveSchema(Schema):

@@ -37,28 +37,72 @@ def route_dict(route: Route) -> dict:
     points = []
     for c in services.checkpoints_of(route.id):
         token = services.checkpoint_token(c)
-        points.append({"id": c.id, "name": c.name, "position": c.position, "lat": c.lat,
-                       "lng": c.lng, "token": token, "url": qr.scan_url(token)})
-    return RouteSchema().dump({"id": route.id, "org_id": route.org_id, "name": route.name,
-                               "checkpoints": points})
+        points.append(
+            {
+                "id": c.id,
+                "name": c.name,
+                "position": c.position,
+                "lat": c.lat,
+                "lng": c.lng,
+                "token": token,
+                "url": qr.scan_url(token),
+            }
+        )
+    return RouteSchema().dump(
+        {"id": route.id, "org_id": route.org_id, "name": route.name, "checkpoints": points}
+    )
 
 
 def shift_dict(shift: Shift) -> dict:
-    return ShiftSchema().dump({
-        **{c: getattr(shift, c) for c in ("id", "org_id", "route_id", "starts_at", "ends_at",
-                                           "grace_minutes", "points", "minutes")},
-        "route_name": shift.route.name, "status": services.status_of(shift),
-        "team": [{"user_id": u.id, "name": u.name} for u in services.team_of(shift.id)],
-        "checkpoints": services.progress(shift)})
+    return ShiftSchema().dump(
+        {
+            **{
+                c: getattr(shift, c)
+                for c in (
+                    "id",
+                    "org_id",
+                    "route_id",
+                    "starts_at",
+                    "ends_at",
+                    "grace_minutes",
+                    "points",
+                    "minutes",
+                )
+            },
+            "route_name": shift.route.name,
+            "status": services.status_of(shift),
+            "team": [{"user_id": u.id, "name": u.name} for u in services.team_of(shift.id)],
+            "checkpoints": services.progress(shift),
+        }
+    )
 
 
 def incident_dict(incident: Incident) -> dict:
-    photo_url = (url_for("patrol.incident_photo", incident_id=incident.id)
-                 if incident.has_photo else None)
-    return IncidentSchema().dump({
-        **{c: getattr(incident, c) for c in (
-            "id", "org_id", "shift_id", "checkpoint_id", "user_id", "kind", "text", "has_photo",
-            "status", "note", "created_at", "resolved_at")}, "photo_url": photo_url})
+    photo_url = (
+        url_for("patrol.incident_photo", incident_id=incident.id) if incident.has_photo else None
+    )
+    return IncidentSchema().dump(
+        {
+            **{
+                c: getattr(incident, c)
+                for c in (
+                    "id",
+                    "org_id",
+                    "shift_id",
+                    "checkpoint_id",
+                    "user_id",
+                    "kind",
+                    "text",
+                    "has_photo",
+                    "status",
+                    "note",
+                    "created_at",
+                    "resolved_at",
+                )
+            },
+            "photo_url": photo_url,
+        }
+    )
 
 
 # -- routes and codes -------------------------------------------------------------------------
@@ -98,8 +142,9 @@ def _staff_checkpoint(checkpoint_id: int) -> Checkpoint:
 def api_checkpoint_svg(checkpoint_id):
     """The printable static code of a checkpoint (staff)."""
     checkpoint = _staff_checkpoint(checkpoint_id)
-    return Response(qr.svg(qr.scan_url(services.checkpoint_token(checkpoint))),
-                    mimetype="image/svg+xml")
+    return Response(
+        qr.svg(qr.scan_url(services.checkpoint_token(checkpoint))), mimetype="image/svg+xml"
+    )
 
 
 # -- shifts -----------------------------------------------------------------------------------
@@ -171,8 +216,9 @@ def api_list_incidents(org_id):
     org = get_org(org_id)
     require_role(current_user, org, Role.staff)
     status = load(IncidentListQuerySchema(), request.args.to_dict())["status"]
-    return paginate(services.incidents_query(org, status), [Incident.id], incident_dict,
-                    descending=True)
+    return paginate(
+        services.incidents_query(org, status), [Incident.id], incident_dict, descending=True
+    )
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/resolve")
@@ -193,7 +239,6 @@ def incident_photo(incident_id):
     incident = services.visible_incident(current_user, incident_id)
     if not incident.has_photo:
         raise NotFound("没有照片")
-    return Response(incident.photo, mimetype="image/jpeg",
-                    headers={"Cache-Control": "private, max-age=3600"})
-
-
+    return Response(
+        incident.photo, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )

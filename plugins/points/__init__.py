@@ -9,13 +9,30 @@ from plugins.points.models import Award, Redemption, Reward
 
 @hookimpl
 def describe():
-    return PluginMeta(name="points", title="金豆", title_en="Points",
-                      description="金豆账户、奖励、基金、兑换",
-                      owners={"reward_id": Reward, "redemption_id": Redemption,
-                              "award_id": Award, "code": Redemption.code},
-                      settings=(SettingSpec("expiry_months", int, None, "金豆有效期（月，空为不过期）",
-                                            "Months beans stay valid (empty: forever)",
-                                            minimum=1, maximum=120, nullable=True),))
+    return PluginMeta(
+        name="points",
+        title="金豆",
+        title_en="Points",
+        description="金豆账户、奖励、基金、兑换",
+        owners={
+            "reward_id": Reward,
+            "redemption_id": Redemption,
+            "award_id": Award,
+            "code": Redemption.code,
+        },
+        settings=(
+            SettingSpec(
+                "expiry_months",
+                int,
+                None,
+                "金豆有效期（月，空为不过期）",
+                "Months beans stay valid (empty: forever)",
+                minimum=1,
+                maximum=120,
+                nullable=True,
+            ),
+        ),
+    )
 
 
 @hookimpl
@@ -33,12 +50,16 @@ def nav_items(user, org):
     from core.access import has_role
     from core.models import Role
 
-    items = [NavItem(_("我的金豆"), url_for("points.wallet_page"), 20),
-             NavItem(_("兑换商品"), url_for("points.rewards_page", org_id=org.id), 21),
-             NavItem(_("光荣榜"), url_for("points.leaderboard_page", org_id=org.id), 23)]
+    items = [
+        NavItem(_("我的金豆"), url_for("points.wallet_page"), 20),
+        NavItem(_("兑换商品"), url_for("points.rewards_page", org_id=org.id), 21),
+        NavItem(_("光荣榜"), url_for("points.leaderboard_page", org_id=org.id), 23),
+    ]
     if has_role(user, org, Role.staff):
-        items += [NavItem(_("金豆管理"), url_for("points.manage_page", org_id=org.id), 24),
-                  NavItem(_("兑换审核"), url_for("points.queue_page", org_id=org.id), 25)]
+        items += [
+            NavItem(_("金豆管理"), url_for("points.manage_page", org_id=org.id), 24),
+            NavItem(_("兑换审核"), url_for("points.queue_page", org_id=org.id), 25),
+        ]
     return items
 
 
@@ -52,15 +73,31 @@ def dashboard_cards(user, org):
     from plugins.points import services
 
     summary = services.wallet_summary(user)
-    cards = [Card(_("我的金豆"), str(summary["balance"]), url_for("points.wallet_page"),
-                  _("另有 %(n)s 暂扣（等待审核）", n=summary["held"]) if summary["held"] else "")]
+    cards = [
+        Card(
+            _("我的金豆"),
+            str(summary["balance"]),
+            url_for("points.wallet_page"),
+            _("另有 %(n)s 暂扣（等待审核）", n=summary["held"]) if summary["held"] else "",
+        )
+    ]
     if has_role(user, org, Role.staff):
-        cards.append(Card(_("待审核兑换"), str(services.pending_count(org)),
-                          url_for("points.queue_page", org_id=org.id)))
+        cards.append(
+            Card(
+                _("待审核兑换"),
+                str(services.pending_count(org)),
+                url_for("points.queue_page", org_id=org.id),
+            )
+        )
         payer = services.funding_org(org)
-        cards.append(Card(_("金豆基金"), str(services.fund_balance(payer)) if payer else _("未设立"),
-                          url_for("points.manage_page", org_id=org.id),
-                          payer.name if payer else ""))
+        cards.append(
+            Card(
+                _("金豆基金"),
+                str(services.fund_balance(payer)) if payer else _("未设立"),
+                url_for("points.manage_page", org_id=org.id),
+                payer.name if payer else "",
+            )
+        )
     return cards
 
 
@@ -68,8 +105,9 @@ def dashboard_cards(user, org):
 def service_recorded(org, user, activity_id, title, minutes, points, key):
     from plugins.points.services import award_for_service
 
-    return award_for_service(org, user, activity_id=activity_id, title=title, minutes=minutes,
-                             points=points, key=key)
+    return award_for_service(
+        org, user, activity_id=activity_id, title=title, minutes=minutes, points=points, key=key
+    )
 
 
 @hookimpl

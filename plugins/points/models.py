@@ -52,8 +52,9 @@ class Award(db.Model):
     kind: Mapped[str] = mapped_column(String(20), default="manual")
     status: Mapped[str] = mapped_column(String(20), default="paid")
     source_key: Mapped[str] = mapped_column(String(200), unique=True)
-    transfer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_transfer.id"),
-                                                    unique=True)
+    transfer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_transfer.id"), unique=True
+    )
     activity_id: Mapped[int | None] = mapped_column(Integer)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
@@ -92,13 +93,20 @@ class Reward(db.Model):
 
 
 REDEMPTION_STATUSES = ("pending", "approved", "rejected", "cancelled", "fulfilled")
+
+
 def N_(text: str) -> str:
     """Marks a word for the translation catalog; pages translate it when shown."""
     return text
 
 
-STATUS_TITLES = {"pending": N_("待审核"), "approved": N_("待领取"), "rejected": N_("已拒绝"),
-                 "cancelled": N_("已取消"), "fulfilled": N_("已领取")}
+STATUS_TITLES = {
+    "pending": N_("待审核"),
+    "approved": N_("待领取"),
+    "rejected": N_("已拒绝"),
+    "cancelled": N_("已取消"),
+    "fulfilled": N_("已领取"),
+}
 
 
 class Redemption(db.Model):
@@ -108,8 +116,10 @@ class Redemption(db.Model):
     __tablename__ = "points_redemption"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
-        CheckConstraint("status IN ('pending','approved','rejected','cancelled','fulfilled')",
-                        name="status_known"),
+        CheckConstraint(
+            "status IN ('pending','approved','rejected','cancelled','fulfilled')",
+            name="status_known",
+        ),
         Index("ix_points_redemption_org_status", "org_id", "status", "id"),
     )
 

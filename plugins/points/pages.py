@@ -46,9 +46,15 @@ from plugins.points.views import bp, own_or_staff
 
 PHONE_RE = re.compile(r"1\d{10}", re.ASCII)
 # Field names in errors, where 金豆 says it better than core's defaults.
-FIELD_TITLES = {"amount": "金豆数量", "cost": "所需金豆", "stock": "库存",
-                "per_person_limit": "每人限兑", "donor": "捐赠方", "reason": "原因",
-                "idempotency_key": "表单标识（请刷新页面重试）"}
+FIELD_TITLES = {
+    "amount": "金豆数量",
+    "cost": "所需金豆",
+    "stock": "库存",
+    "per_person_limit": "每人限兑",
+    "donor": "捐赠方",
+    "reason": "原因",
+    "idempotency_key": "表单标识（请刷新页面重试）",
+}
 
 
 def staff_org(org_id: int, role: Role = Role.staff):
@@ -64,10 +70,19 @@ def act(action, success: str, back: str):
 def wallet_page():
     summary = services.wallet_summary(current_user)
     lines = services.history(current_user, limit=100)
-    mine = db.session.scalars(select(Redemption).where(Redemption.user_id == current_user.id)
-                              .order_by(Redemption.id.desc()).limit(20)).all()
-    return render_template("points/wallet.html", summary=summary, lines=lines, redemptions=mine,
-                           earned=services.earned_in_month(current_user, this_month()))
+    mine = db.session.scalars(
+        select(Redemption)
+        .where(Redemption.user_id == current_user.id)
+        .order_by(Redemption.id.desc())
+        .limit(20)
+    ).all()
+    return render_template(
+        "points/wallet.html",
+        summary=summary,
+        lines=lines,
+        redemptions=mine,
+        earned=services.earned_in_month(current_user, this_month()),
+    )
 
 
 @bp.get("/points/orgs/<int:org_id>")
@@ -75,15 +90,22 @@ def wallet_page():
 def manage_page(org_id):
     org = staff_org(org_id)
     payer = services.funding_org(org)
-    recent = db.session.scalars(services.awards_in(org).where(Award.status == "paid")
-                                .order_by(Award.id.desc()).limit(20)).all()
+    recent = db.session.scalars(
+        services.awards_in(org).where(Award.status == "paid").order_by(Award.id.desc()).limit(20)
+    ).all()
     return render_template(
-        "points/manage.html", org=org, fund=services.fund_balance(org), payer=payer,
+        "points/manage.html",
+        org=org,
+        fund=services.fund_balance(org),
+        payer=payer,
         payer_balance=services.fund_balance(payer) if payer else 0,
         is_admin=has_role(current_user, org, Role.admin),
-        expiry=services.expiry_months(org), unfunded=services.unfunded_awards(org),
-        pending=services.pending_count(org), recent=recent,
-        reversed_ids=services.reversed_transfer_ids(a.transfer_id for a in recent))
+        expiry=services.expiry_months(org),
+        unfunded=services.unfunded_awards(org),
+        pending=services.pending_count(org),
+        recent=recent,
+        reversed_ids=services.reversed_transfer_ids(a.transfer_id for a in recent),
+    )
 
 
 @bp.post("/points/orgs/<int:org_id>/deposits")
@@ -94,8 +116,14 @@ def deposit_form(org_id):
 
     def action():
         d = load(DepositSchema(), data)
-        services.deposit(current_user, org, amount=d["amount"], key=d["idempotency_key"],
-                         donor=d["donor"], note=d["note"])
+        services.deposit(
+            current_user,
+            org,
+            amount=d["amount"],
+            key=d["idempotency_key"],
+            donor=d["donor"],
+            note=d["note"],
+        )
 
     return act(action, _("已存入金豆基金"), url_for("points.manage_page", org_id=org_id))
 
@@ -108,8 +136,14 @@ def award_form(org_id):
 
     def action():
         d = load(AwardCreateSchema(), data)
-        services.award(current_user, org, phone=d["phone"], amount=d["amount"],
-                       reason=d["reason"], key=d["idempotency_key"])
+        services.award(
+            current_user,
+            org,
+            phone=d["phone"],
+            amount=d["amount"],
+            reason=d["reason"],
+            key=d["idempotency_key"],
+        )
 
     return act(action, _("金豆已发放"), url_for("points.manage_page", org_id=org_id))
 
@@ -132,14 +166,18 @@ def award_batch_form(org_id):
             bad.append(raw.strip()[:40])
     if bad or not lines:
         keep_form()
-        flash(_("请检查：每行写“手机号 金豆数”，并填写原因") +
-              (_("（有误的行：%(lines)s）", lines="；".join(bad[:3])) if bad else ""), "error")
+        flash(
+            _("请检查：每行写“手机号 金豆数”，并填写原因")
+            + (_("（有误的行：%(lines)s）", lines="；".join(bad[:3])) if bad else ""),
+            "error",
+        )
         return redirect(back)
 
     def action():
         d = load(AwardBatchSchema(), form_fields("reason", "idempotency_key"))
-        services.award_batch(current_user, org, lines=lines, reason=d["reason"],
-                             key=d["idempotency_key"])
+        services.award_batch(
+            current_user, org, lines=lines, reason=d["reason"], key=d["idempotency_key"]
+        )
 
     return act(action, _("已向 %(n)s 人发放金豆", n=len(lines)), back)
 
@@ -148,8 +186,11 @@ def award_batch_form(org_id):
 @login_required
 def pay_award_form(award_id):
     row = db.session.get(Award, award_id) or abort(404)
-    return act(lambda: services.pay_unfunded(current_user, award_id), _("已补发"),
-                       url_for("points.manage_page", org_id=row.org_id))
+    return act(
+        lambda: services.pay_unfunded(current_user, award_id),
+        _("已补发"),
+        url_for("points.manage_page", org_id=row.org_id),
+    )
 
 
 @bp.post("/points/awards/<int:award_id>/reverse")
@@ -162,8 +203,9 @@ def reverse_award_form(award_id):
         return redirect(back)
 
     def action():
-        reason = load(ReverseSchema(), {"reason": request.form.get("reason", "").strip()
-                                        or "发放有误"})["reason"]
+        reason = load(
+            ReverseSchema(), {"reason": request.form.get("reason", "").strip() or "发放有误"}
+        )["reason"]
         services.reverse_award(current_user, award_id, reason=reason)
 
     return act(action, _("已撤回发放，金豆已退回基金"), back)
@@ -189,24 +231,39 @@ def settings_form(org_id):
 def rewards_page(org_id):
     org = get_visible_org(current_user, org_id)
     staff = has_role(current_user, org, Role.staff)
-    rewards = db.session.scalars(services.rewards_for(org, include_inactive=staff)
-                                 .order_by(Reward.cost, Reward.id)).all()
-    return render_template("points/rewards.html", org=org, rewards=rewards, staff=staff,
-                           summary=services.wallet_summary(current_user),
-                           now=utcnow(), is_open=services.is_open)
+    rewards = db.session.scalars(
+        services.rewards_for(org, include_inactive=staff).order_by(Reward.cost, Reward.id)
+    ).all()
+    return render_template(
+        "points/rewards.html",
+        org=org,
+        rewards=rewards,
+        staff=staff,
+        summary=services.wallet_summary(current_user),
+        now=utcnow(),
+        is_open=services.is_open,
+    )
 
 
 @bp.post("/points/orgs/<int:org_id>/rewards")
 @login_required
 def create_reward_form(org_id):
     org = staff_org(org_id)
-    data = form_ints(form_fields("name", "cost", "stock", "description", "per_person_limit", "starts_at",
-                       "ends_at"), "cost", "stock", "per_person_limit")
+    data = form_ints(
+        form_fields(
+            "name", "cost", "stock", "description", "per_person_limit", "starts_at", "ends_at"
+        ),
+        "cost",
+        "stock",
+        "per_person_limit",
+    )
     for name in ("starts_at", "ends_at"):
         data[name] = local_input(data.pop(name, ""))
-    return act(lambda: services.create_reward(current_user, org,
-                                                      **load(RewardCreateSchema(), data)),
-                       _("已上架"), url_for("points.rewards_page", org_id=org_id))
+    return act(
+        lambda: services.create_reward(current_user, org, **load(RewardCreateSchema(), data)),
+        _("已上架"),
+        url_for("points.rewards_page", org_id=org_id),
+    )
 
 
 @bp.post("/points/rewards/<int:reward_id>/update")
@@ -232,16 +289,20 @@ def redeem_form(reward_id):
     data = form_ints(form_fields("quantity", "idempotency_key"), "quantity")
     try:
         d = load(RedemptionCreateSchema(), data)
-        row = services.request_redemption(current_user, reward_id, quantity=d["quantity"],
-                                          key=d["idempotency_key"])
+        row = services.request_redemption(
+            current_user, reward_id, quantity=d["quantity"], key=d["idempotency_key"]
+        )
     except (ApiError, LedgerError) as err:
         if shows_error_page(err):
             raise
         flash(message_of(err, FIELD_TITLES), "error")
         # Back to the catalog the request came from (a building's catalog lists its
         # community's rewards): never to another organization's catalog.
-        return redirect(safe_back(request.form.get("back"),
-                                  url_for("points.rewards_page", org_id=reward.org_id)))
+        return redirect(
+            safe_back(
+                request.form.get("back"), url_for("points.rewards_page", org_id=reward.org_id)
+            )
+        )
     flash(_("已提交兑换申请，请等待工作人员审核"))
     return redirect(url_for("points.redemption_page", redemption_id=row.id))
 
@@ -251,9 +312,13 @@ def redeem_form(reward_id):
 def redemption_page(redemption_id):
     row = own_or_staff(redemption_id)
     pickup_url = url_for("points.pickup_page", code=row.code, _external=True)
-    return render_template("points/redemption.html", row=row, pickup_url=pickup_url,
-                           qr=Markup(qr.svg(pickup_url)) if row.status == "approved" else None,
-                           mine=row.user_id == current_user.id)
+    return render_template(
+        "points/redemption.html",
+        row=row,
+        pickup_url=pickup_url,
+        qr=Markup(qr.svg(pickup_url)) if row.status == "approved" else None,
+        mine=row.user_id == current_user.id,
+    )
 
 
 @bp.post("/points/redemptions/<int:redemption_id>/<any(approve, reject, fulfil, cancel):verb>")
@@ -261,15 +326,23 @@ def redemption_page(redemption_id):
 def decide_form(redemption_id, verb):
     actions = {
         "approve": lambda: services.approve(current_user, redemption_id),
-        "reject": lambda: services.reject(current_user, redemption_id, reason=load(
-            RejectSchema(), form_fields("reason"))["reason"]),
+        "reject": lambda: services.reject(
+            current_user,
+            redemption_id,
+            reason=load(RejectSchema(), form_fields("reason"))["reason"],
+        ),
         "fulfil": lambda: services.fulfil(current_user, redemption_id),
         "cancel": lambda: services.cancel(current_user, redemption_id),
     }
-    done = {"approve": _("已通过"), "reject": _("已拒绝，金豆已退回"), "fulfil": _("已确认领取"),
-            "cancel": _("已取消，金豆已退回")}
-    back = safe_back(request.form.get("back"),
-                     url_for("points.redemption_page", redemption_id=redemption_id))
+    done = {
+        "approve": _("已通过"),
+        "reject": _("已拒绝，金豆已退回"),
+        "fulfil": _("已确认领取"),
+        "cancel": _("已取消，金豆已退回"),
+    }
+    back = safe_back(
+        request.form.get("back"), url_for("points.redemption_page", redemption_id=redemption_id)
+    )
     if verb in ("reject", "cancel") and not confirmed():  # they give the beans back: ask first
         flash(_("请先确认"), "error")
         return redirect(back)
@@ -284,8 +357,9 @@ def queue_page(org_id):
     if status not in STATUS_TITLES:
         status = "pending"
     rows = db.session.scalars(services.queue(org, status).order_by(Redemption.id).limit(200)).all()
-    return render_template("points/queue.html", org=org, rows=rows, status=status,
-                           titles=STATUS_TITLES)
+    return render_template(
+        "points/queue.html", org=org, rows=rows, status=status, titles=STATUS_TITLES
+    )
 
 
 @bp.post("/points/orgs/<int:org_id>/pickup")
@@ -315,8 +389,9 @@ def pickup_page(code):
 def leaderboard_page(org_id):
     org = get_visible_org(current_user, org_id)
     month = parse_month(request.args.get("month"))
-    return render_template("points/leaderboard.html", org=org, month=month,
-                           rows=services.leaderboard(org, month))
+    return render_template(
+        "points/leaderboard.html", org=org, month=month, rows=services.leaderboard(org, month)
+    )
 
 
 @bp.get("/points/orgs/<int:org_id>/report")
@@ -324,8 +399,13 @@ def leaderboard_page(org_id):
 def report_page(org_id):
     org = staff_org(org_id)
     month = parse_month(request.args.get("month"))
-    return render_template("points/report.html", org=org, month=month,
-                           figures=services.report(org, month), titles=services.REPORT_TITLES)
+    return render_template(
+        "points/report.html",
+        org=org,
+        month=month,
+        figures=services.report(org, month),
+        titles=services.REPORT_TITLES,
+    )
 
 
 @bp.get("/points/orgs/<int:org_id>/report.csv")
@@ -334,7 +414,8 @@ def report_csv(org_id):
     org = staff_org(org_id)
     month = parse_month(request.args.get("month"))
     figures = services.report(org, month)
-    return csv_response(f"jindou-points-{org.id}-{month:%Y-%m}.csv",
-                        ["组织", "月份", *services.REPORT_TITLES.values()],
-                        [[org.name, month.strftime("%Y-%m"),
-                          *(figures[k] for k in services.REPORT_TITLES)]])
+    return csv_response(
+        f"jindou-points-{org.id}-{month:%Y-%m}.csv",
+        ["组织", "月份", *services.REPORT_TITLES.values()],
+        [[org.name, month.strftime("%Y-%m"), *(figures[k] for k in services.REPORT_TITLES)]],
+    )

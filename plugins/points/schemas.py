@@ -66,8 +66,10 @@ class AwardCreatedSchema(Schema):
 class RewardCreateSchema(Schema):
     name = text_field(Reward.name, min_length=1, required=True)
     cost = amount_field(maximum=MAX_BEANS, required=True)
-    stock = StrictInt(required=True, validate=validate.Range(
-        min=0, max=MAX_STOCK, error="必须是 0 到 {max} 之间的整数"))
+    stock = StrictInt(
+        required=True,
+        validate=validate.Range(min=0, max=MAX_STOCK, error="必须是 0 到 {max} 之间的整数"),
+    )
     description = text_field(2000, load_default="")  # a TEXT column: a sane bound
     per_person_limit = amount_field(maximum=MAX_QUANTITY, load_default=None, allow_none=True)
     starts_at = Moment(load_default=None, allow_none=True)
@@ -120,8 +122,10 @@ class StatusSchema(Schema):
 
 
 class QueueQuerySchema(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(
-        ["pending", "approved", "rejected", "cancelled", "fulfilled"]))
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["pending", "approved", "rejected", "cancelled", "fulfilled"]),
+    )
 
 
 class AwardSchema(Schema):

@@ -63,11 +63,11 @@ def api_transfers():
     if before and before[0] < 1:
         raise BadRequest("cursor 无效", fields={"cursor": ["无效"]})
     limit = limit_arg()
-    lines = services.history(current_user, before_id=before[0] if before else None,
-                             limit=limit + 1)
+    lines = services.history(current_user, before_id=before[0] if before else None, limit=limit + 1)
     page = page_of(lines, limit, lambda last: [last["id"]])
-    return jsonify({"items": TransferLineSchema(many=True).dump(page["items"]),
-                    "next": page["next"]})
+    return jsonify(
+        {"items": TransferLineSchema(many=True).dump(page["items"]), "next": page["next"]}
+    )
 
 
 @bp.get("/api/v1/points/redemptions")
@@ -75,8 +75,12 @@ def api_transfers():
 @doc(response=RedemptionSchema, many=True)
 def api_my_redemptions():
     """My redemptions, newest first."""
-    rows = db.session.scalars(select(Redemption).where(Redemption.user_id == current_user.id)
-                              .order_by(Redemption.id.desc()).limit(100)).all()
+    rows = db.session.scalars(
+        select(Redemption)
+        .where(Redemption.user_id == current_user.id)
+        .order_by(Redemption.id.desc())
+        .limit(100)
+    ).all()
     return jsonify({"items": RedemptionSchema(many=True).dump(rows), "next": None})
 
 
@@ -90,8 +94,14 @@ def api_deposit(org_id):
     """Record a donation into this organization's fund (admin)."""
     org = org_with_role(current_user, org_id, Role.admin)
     data = load(DepositSchema())
-    services.deposit(current_user, org, amount=data["amount"], key=data["idempotency_key"],
-                     donor=data["donor"], note=data["note"])
+    services.deposit(
+        current_user,
+        org,
+        amount=data["amount"],
+        key=data["idempotency_key"],
+        donor=data["donor"],
+        note=data["note"],
+    )
     return {"balance": services.fund_balance(org)}, 201
 
 
@@ -110,8 +120,14 @@ def api_award(org_id):
     """Give beans to a member by hand (staff); 409 when the fund is short."""
     org = org_with_role(current_user, org_id, Role.staff)
     data = load(AwardCreateSchema())
-    row = services.award(current_user, org, phone=data["phone"], amount=data["amount"],
-                         reason=data["reason"], key=data["idempotency_key"])
+    row = services.award(
+        current_user,
+        org,
+        phone=data["phone"],
+        amount=data["amount"],
+        reason=data["reason"],
+        key=data["idempotency_key"],
+    )
     return {"transfer_id": row.transfer_id}, 201
 
 
@@ -155,8 +171,9 @@ def api_rewards(org_id):
     """Rewards offered here and above (what members here can redeem)."""
     org = get_visible_org(current_user, org_id)
     staff = has_role(current_user, org, Role.staff)
-    return paginate(services.rewards_for(org, include_inactive=staff), [Reward.id],
-                    RewardSchema().dump)
+    return paginate(
+        services.rewards_for(org, include_inactive=staff), [Reward.id], RewardSchema().dump
+    )
 
 
 @bp.post("/api/v1/rewards/<int:reward_id>/redemptions")
@@ -165,8 +182,9 @@ def api_rewards(org_id):
 def api_redeem(reward_id):
     """Ask for a reward: holds the beans and the stock until staff decide."""
     data = load(RedemptionCreateSchema())
-    row = services.request_redemption(current_user, reward_id, quantity=data["quantity"],
-                                      key=data["idempotency_key"])
+    row = services.request_redemption(
+        current_user, reward_id, quantity=data["quantity"], key=data["idempotency_key"]
+    )
     return RedemptionSchema().dump(row), 201
 
 
@@ -177,8 +195,7 @@ def api_queue(org_id):
     """The staff queue of redemptions in this subtree (``?status=pending``)."""
     org = org_with_role(current_user, org_id, Role.staff)
     args = load(QueueQuerySchema(), {k: v for k, v in request.args.items() if k == "status"})
-    return paginate(services.queue(org, args["status"]), [Redemption.id],
-                    RedemptionSchema().dump)
+    return paginate(services.queue(org, args["status"]), [Redemption.id], RedemptionSchema().dump)
 
 
 @bp.get("/api/v1/redemptions/<int:redemption_id>")

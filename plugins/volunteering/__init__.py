@@ -13,20 +13,40 @@ from plugins.volunteering.schemas import MAX_POINTS, MAX_POINTS_PER_HOUR
 
 @hookimpl
 def describe():
-    return PluginMeta(name="volunteering", title="志愿服务", title_en="Volunteering",
-                      description="活动、报名、扫码签到签退、服务时长",
-                      owners={"activity_id": Activity},
-                      settings=(SettingSpec("honour_hours_earn_points", bool, False,
-                                            "补录的荣誉时数也发放金豆",
-                                            "Back-filled honour hours earn points"),
-                                SettingSpec("max_points_per_activity", int, 200,
-                                            "每个活动的完成奖励金豆上限",
-                                            "Most points an activity may give on completion",
-                                            minimum=0, maximum=MAX_POINTS),
-                                SettingSpec("max_points_per_hour", int, 50,
-                                            "每个活动的每小时金豆上限",
-                                            "Most points an activity may give per hour",
-                                            minimum=0, maximum=MAX_POINTS_PER_HOUR)))
+    return PluginMeta(
+        name="volunteering",
+        title="志愿服务",
+        title_en="Volunteering",
+        description="活动、报名、扫码签到签退、服务时长",
+        owners={"activity_id": Activity},
+        settings=(
+            SettingSpec(
+                "honour_hours_earn_points",
+                bool,
+                False,
+                "补录的荣誉时数也发放金豆",
+                "Back-filled honour hours earn points",
+            ),
+            SettingSpec(
+                "max_points_per_activity",
+                int,
+                200,
+                "每个活动的完成奖励金豆上限",
+                "Most points an activity may give on completion",
+                minimum=0,
+                maximum=MAX_POINTS,
+            ),
+            SettingSpec(
+                "max_points_per_hour",
+                int,
+                50,
+                "每个活动的每小时金豆上限",
+                "Most points an activity may give per hour",
+                minimum=0,
+                maximum=MAX_POINTS_PER_HOUR,
+            ),
+        ),
+    )
 
 
 @hookimpl
@@ -44,9 +64,11 @@ def nav_items(user, org):
 
     from core.plugins import NavItem
 
-    return [NavItem(_("志愿活动"), url_for("volunteering.activities", org_id=org.id), order=20),
-            NavItem(_("服务记录"), url_for("volunteering.record"), order=21),
-            NavItem(_("我的签到码"), url_for("volunteering.my_code"), order=22)]
+    return [
+        NavItem(_("志愿活动"), url_for("volunteering.activities", org_id=org.id), order=20),
+        NavItem(_("服务记录"), url_for("volunteering.record"), order=21),
+        NavItem(_("我的签到码"), url_for("volunteering.my_code"), order=22),
+    ]
 
 
 @hookimpl
@@ -57,10 +79,15 @@ def dashboard_cards(user, org):
     from plugins.volunteering import services
 
     record = services.service_record(user)
-    return [Card("志愿服务时长", services.format_minutes(record["verified_minutes"]),
-                 url=url_for("volunteering.record"),
-                 note=f"{'★' * record['stars'] or '尚无星级'} · 荣誉时数 "
-                      f"{services.format_minutes(record['honour_minutes'])}")]
+    return [
+        Card(
+            "志愿服务时长",
+            services.format_minutes(record["verified_minutes"]),
+            url=url_for("volunteering.record"),
+            note=f"{'★' * record['stars'] or '尚无星级'} · 荣誉时数 "
+            f"{services.format_minutes(record['honour_minutes'])}",
+        )
+    ]
 
 
 @hookimpl
@@ -95,20 +122,29 @@ def seed_demo(orgs, users):
     created = []
     for org_key, title, category, start_h, hours, capacity, points, per_hour in plans:
         starts = now + timedelta(hours=start_h)
-        activity = Activity(org_id=orgs[org_key].id, title=title, category=category,
-                            location=f"{orgs[org_key].name}活动室", starts_at=starts,
-                            ends_at=starts + timedelta(hours=hours), capacity=capacity,
-                            points=points, points_per_hour=per_hour,
-                            description=f"{title}，欢迎居民报名参加。",
-                            created_by_id=users["staff"].id)
+        activity = Activity(
+            org_id=orgs[org_key].id,
+            title=title,
+            category=category,
+            location=f"{orgs[org_key].name}活动室",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=hours),
+            capacity=capacity,
+            points=points,
+            points_per_hour=per_hour,
+            description=f"{title}，欢迎居民报名参加。",
+            created_by_id=users["staff"].id,
+        )
         db.session.add(activity)
         created.append(activity)
     db.session.flush()
     running = created[0]  # running now: volunteer1 is signed up and can scan in
-    db.session.add(Signup(activity_id=running.id, user_id=users["volunteer1"].id,
-                          status="confirmed"))
-    db.session.add(Signup(activity_id=running.id, user_id=users["volunteer2"].id,
-                          status="confirmed"))
+    db.session.add(
+        Signup(activity_id=running.id, user_id=users["volunteer1"].id, status="confirmed")
+    )
+    db.session.add(
+        Signup(activity_id=running.id, user_id=users["volunteer2"].id, status="confirmed")
+    )
 
 
 @hookimpl
@@ -119,9 +155,12 @@ def org_report(org, month):
 
     start, end = month_bounds(month)
     summary = services.month_summary(org, start, end)
-    return ReportSection("志愿服务", [
-        ("活动数", summary["activities"]),
-        ("参与志愿者", summary["volunteers"]),
-        ("信用时数", services.format_minutes(summary["verified_minutes"])),
-        ("荣誉时数", services.format_minutes(summary["honour_minutes"])),
-    ])
+    return ReportSection(
+        "志愿服务",
+        [
+            ("活动数", summary["activities"]),
+            ("参与志愿者", summary["volunteers"]),
+            ("信用时数", services.format_minutes(summary["verified_minutes"])),
+            ("荣誉时数", services.format_minutes(summary["honour_minutes"])),
+        ],
+    )

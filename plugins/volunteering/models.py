@@ -85,8 +85,9 @@ class Attendance(db.Model):
     __tablename__ = "volunteering_attendance"
     __table_args__ = (
         UniqueConstraint("activity_id", "user_id"),
-        CheckConstraint("status IN ('open','completed','incomplete','backfilled')",
-                        name="status_known"),
+        CheckConstraint(
+            "status IN ('open','completed','incomplete','backfilled')", name="status_known"
+        ),
         CheckConstraint("minutes >= 0", name="minutes_not_negative"),
         Index("ix_volunteering_attendance_user", "user_id"),
     )

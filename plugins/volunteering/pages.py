@@ -51,10 +51,18 @@ from plugins.volunteering.views import (
 )
 
 # Form fields named in a flashed refusal, in Chinese.
-TITLES = {"category": "类别", "signup_deadline": "报名截止", "points": "完成奖励金豆",
-          "points_per_hour": "每小时金豆", "checked_in_at": "到达时间",
-          "checked_out_at": "离开时间", "title": "活动名称", "capacity": "名额",
-          "person_code": "个人码", "reason": "取消原因"}
+TITLES = {
+    "category": "类别",
+    "signup_deadline": "报名截止",
+    "points": "完成奖励金豆",
+    "points_per_hour": "每小时金豆",
+    "checked_in_at": "到达时间",
+    "checked_out_at": "离开时间",
+    "title": "活动名称",
+    "capacity": "名额",
+    "person_code": "个人码",
+    "reason": "取消原因",
+}
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 WEEKDAYS = "一二三四五六日"
 
@@ -97,14 +105,20 @@ def activities():
     org = _page_org()
     items = []
     if org is not None:
-        stmt = services.activities_query(current_user, org).order_by(Activity.starts_at,
-                                                                     Activity.id).limit(100)
+        stmt = (
+            services.activities_query(current_user, org)
+            .order_by(Activity.starts_at, Activity.id)
+            .limit(100)
+        )
         items = [activity_dict(a, current_user) for a in db.session.scalars(stmt)]
     return render_template(
-        "volunteering/activities.html", org=org, items=items,
+        "volunteering/activities.html",
+        org=org,
+        items=items,
         is_staff=org is not None and has_role(current_user, org, Role.staff),
         is_admin=org is not None and has_role(current_user, org, Role.admin),
-        honour_points=org is not None and services.honour_hours_earn_points(org))
+        honour_points=org is not None and services.honour_hours_earn_points(org),
+    )
 
 
 @bp.get("/volunteering/activities/<int:activity_id>")
@@ -112,9 +126,13 @@ def activities():
 def activity(activity_id):
     act = services.visible_activity(current_user, activity_id)
     next_week = to_local(act.starts_at + timedelta(days=7)).strftime(INPUT_FORMAT)
-    return render_template("volunteering/activity.html", act=act,
-                           info=activity_dict(act, current_user), next_week=next_week,
-                           is_staff=has_role(current_user, act.organization, Role.staff))
+    return render_template(
+        "volunteering/activity.html",
+        act=act,
+        info=activity_dict(act, current_user),
+        next_week=next_week,
+        is_staff=has_role(current_user, act.organization, Role.staff),
+    )
 
 
 @bp.post("/volunteering/activities/<int:activity_id>/signup")
@@ -132,8 +150,11 @@ def sign_up(activity_id):
 @bp.post("/volunteering/activities/<int:activity_id>/cancel")
 @login_required
 def cancel(activity_id):
-    return form_action(lambda: services.cancel_signup(current_user, activity_id),
-                       _("已取消报名"), url_for("volunteering.activity", activity_id=activity_id))
+    return form_action(
+        lambda: services.cancel_signup(current_user, activity_id),
+        _("已取消报名"),
+        url_for("volunteering.activity", activity_id=activity_id),
+    )
 
 
 @bp.route("/volunteering/orgs/<int:org_id>/activities/new", methods=["GET", "POST"])
@@ -144,8 +165,9 @@ def new_activity(org_id):
     form = request.form.to_dict()
     if request.method == "POST":
         try:
-            act = services.create_activity(current_user, org,
-                                           ActivityCreateSchema().load(_activity_form()))
+            act = services.create_activity(
+                current_user, org, ActivityCreateSchema().load(_activity_form())
+            )
             db.session.commit()
             flash(_("活动已发布"))
             return redirect(url_for("volunteering.activity", activity_id=act.id))
@@ -159,9 +181,13 @@ def new_activity(org_id):
 @login_required
 def edit_activity(activity_id):
     act = staff_activity(activity_id)
-    form = {**{k: ("" if v is None else v) for k, v in services.current_fields(act).items()},
-            **{k: to_local(getattr(act, k)).strftime(INPUT_FORMAT) if getattr(act, k) else ""
-               for k in ("starts_at", "ends_at", "signup_deadline")}}
+    form = {
+        **{k: ("" if v is None else v) for k, v in services.current_fields(act).items()},
+        **{
+            k: to_local(getattr(act, k)).strftime(INPUT_FORMAT) if getattr(act, k) else ""
+            for k in ("starts_at", "ends_at", "signup_deadline")
+        },
+    }
     if request.method == "POST":
         form = request.form.to_dict()
         try:
@@ -173,8 +199,9 @@ def edit_activity(activity_id):
         except (ValidationError, ApiError) as err:
             db.session.rollback()
             flash(message_of(err, TITLES), "error")  # and the form again, as typed
-    return render_template("volunteering/new.html", org=act.organization, form=form, act=act,
-                           categories=CATEGORIES), 400 if request.method == "POST" else 200
+    return render_template(
+        "volunteering/new.html", org=act.organization, form=form, act=act, categories=CATEGORIES
+    ), 400 if request.method == "POST" else 200
 
 
 @bp.post("/volunteering/activities/<int:activity_id>/cancel-activity")
@@ -183,9 +210,12 @@ def cancel_activity(activity_id):
     act = staff_activity(activity_id)
     return form_action(
         lambda: services.cancel_activity(
-            current_user, act, CancelActivitySchema().load(form_fields("reason"))["reason"]),
+            current_user, act, CancelActivitySchema().load(form_fields("reason"))["reason"]
+        ),
         _("活动已取消，已报名的志愿者会看到取消原因"),
-        url_for("volunteering.activity", activity_id=act.id), titles=TITLES)
+        url_for("volunteering.activity", activity_id=act.id),
+        titles=TITLES,
+    )
 
 
 @bp.post("/volunteering/activities/<int:activity_id>/copy")
@@ -193,8 +223,9 @@ def cancel_activity(activity_id):
 def copy_activity(activity_id):
     act = staff_activity(activity_id)
     try:
-        data = CopyActivitySchema().load({"starts_at": local_input(
-            request.form.get("starts_at", "").strip()) or ""})
+        data = CopyActivitySchema().load(
+            {"starts_at": local_input(request.form.get("starts_at", "").strip()) or ""}
+        )
         copy = services.copy_activity(current_user, act, data["starts_at"])
         db.session.commit()
     except (ValidationError, ApiError) as err:
@@ -206,8 +237,18 @@ def copy_activity(activity_id):
 
 
 def _activity_form() -> dict:
-    data = form_fields("title", "category", "location", "description", "starts_at", "ends_at",
-                       "signup_deadline", "capacity", "points", "points_per_hour")
+    data = form_fields(
+        "title",
+        "category",
+        "location",
+        "description",
+        "starts_at",
+        "ends_at",
+        "signup_deadline",
+        "capacity",
+        "points",
+        "points_per_hour",
+    )
     for key in ("starts_at", "ends_at", "signup_deadline"):
         data[key] = local_input(data[key])
     return form_ints(data, "capacity", "points", "points_per_hour")
@@ -221,8 +262,9 @@ def _activity_form() -> dict:
 def screen(activity_id):
     act = staff_activity(activity_id)
     kind = "out" if request.args.get("kind") == "out" else "in"
-    return render_template("volunteering/screen.html", act=act, kind=kind,
-                           closed=screen_closed(act, kind))
+    return render_template(
+        "volunteering/screen.html", act=act, kind=kind, closed=screen_closed(act, kind)
+    )
 
 
 def screen_closed(act: Activity, kind: str) -> str | None:
@@ -232,8 +274,11 @@ def screen_closed(act: Activity, kind: str) -> str | None:
         return _("活动已取消：%(reason)s", reason=act.cancel_reason)
     opens = act.starts_at - services.CHECKIN_OPENS_BEFORE
     if now < opens:
-        return (_("签到将于 %(when)s 开放", when=when_text(opens)) if kind == "in"
-                else _("签退将于 %(when)s 开放", when=when_text(act.starts_at)))
+        return (
+            _("签到将于 %(when)s 开放", when=when_text(opens))
+            if kind == "in"
+            else _("签退将于 %(when)s 开放", when=when_text(act.starts_at))
+        )
     if kind == "in" and now >= act.ends_at:
         return _("活动已结束，签到已关闭")
     if kind == "out" and now > act.ends_at + services.grace():
@@ -247,9 +292,15 @@ def screen_json(activity_id):
     act = staff_activity(activity_id)
     kind = "out" if request.args.get("kind") == "out" else "in"
     code = checkin_code(act, kind)
-    return jsonify({"url": code.url, "expires_at": code.expires_at.isoformat(),
-                    "now": utcnow().isoformat(), "svg": qr.svg(code.url),
-                    **services.presence(act.id)})
+    return jsonify(
+        {
+            "url": code.url,
+            "expires_at": code.expires_at.isoformat(),
+            "now": utcnow().isoformat(),
+            "svg": qr.svg(code.url),
+            **services.presence(act.id),
+        }
+    )
 
 
 @bp.route("/volunteering/activities/<int:activity_id>/scanner", methods=["GET", "POST"])
@@ -260,46 +311,64 @@ def scanner(activity_id):
     if request.method == "POST":
         kind = "out" if request.form.get("kind") == "out" else "in"
         try:
-            data = {"kind": kind, "code": request.form.get("code") or None,
-                    "token": _decode_photo(request.files.get("photo"))}
+            data = {
+                "kind": kind,
+                "code": request.form.get("code") or None,
+                "token": _decode_photo(request.files.get("photo")),
+            }
             if not data["code"] and not data["token"]:
                 raise BadRequest(_("请扫描个人码或输入短码"), code="no_code")
             user_id = person_user_id(act, data)
             scan = services.staff_scan(current_user, act, kind, user_id=user_id)
             name = db.session.get(User, user_id).name
-            result = {"ok": True,
-                      "headline": _("%(name)s 签到成功", name=name) if kind == "in"
-                      else _("%(name)s 签退成功", name=name),
-                      "detail": "" if kind == "in" else
-                      _("服务 %(time)s", time=services.format_minutes(scan.minutes))}
+            result = {
+                "ok": True,
+                "headline": _("%(name)s 签到成功", name=name)
+                if kind == "in"
+                else _("%(name)s 签退成功", name=name),
+                "detail": ""
+                if kind == "in"
+                else _("服务 %(time)s", time=services.format_minutes(scan.minutes)),
+            }
         except ApiError as err:
             db.session.rollback()
             result = {"ok": False, "headline": _("未能完成"), "detail": err.message}
-    return render_template("volunteering/scanner.html", act=act, result=result,
-                           kind=request.form.get("kind", request.args.get("kind", "in")))
+    return render_template(
+        "volunteering/scanner.html",
+        act=act,
+        result=result,
+        kind=request.form.get("kind", request.args.get("kind", "in")),
+    )
 
 
 @bp.post("/volunteering/activities/<int:activity_id>/walk-in")
 @login_required
 def walk_in(activity_id):
-    """"报名并签到": someone who had not signed up, at the door, while places last."""
+    """ "报名并签到": someone who had not signed up, at the door, while places last."""
     act = staff_activity(activity_id)
     try:
         code = request.form.get("person_code", "").strip() or _decode_photo(
-            request.files.get("photo"))
+            request.files.get("photo")
+        )
         if not code:
             raise BadRequest(_("请扫描个人码或输入短码"), code="no_code")
         person = resolve_person_code(code, within_org=act.organization)
         attendance, created = services.walk_in(current_user, act.id, person)
-        result = {"ok": True, "headline": _("%(name)s 报名并签到成功", name=person.name)
-                  if created else _("%(name)s 已签到", name=person.name),
-                  "detail": _("签到时间 %(time)s",
-                              time=to_local(attendance.checked_in_at).strftime("%H:%M"))}
+        result = {
+            "ok": True,
+            "headline": _("%(name)s 报名并签到成功", name=person.name)
+            if created
+            else _("%(name)s 已签到", name=person.name),
+            "detail": _(
+                "签到时间 %(time)s", time=to_local(attendance.checked_in_at).strftime("%H:%M")
+            ),
+        }
     except ApiError as err:
         db.session.rollback()
         result = {"ok": False, "headline": _("未能完成"), "detail": message_of(err, TITLES)}
-    return render_template("volunteering/scanner.html", act=act, result=result, kind="in",
-                           walk_in=True), 200 if result["ok"] else 400
+    return render_template(
+        "volunteering/scanner.html", act=act, result=result, kind="in", walk_in=True
+    ), 200 if result["ok"] else 400
 
 
 def _decode_photo(upload) -> str | None:
@@ -324,8 +393,9 @@ def _decode_photo(upload) -> str | None:
 @login_required
 def my_code():
     code = qr.person_code(current_user.id)
-    return render_template("volunteering/my_code.html", code=code,
-                           svg=qr.svg(qr.scan_url(code.token)))
+    return render_template(
+        "volunteering/my_code.html", code=code, svg=qr.svg(qr.scan_url(code.token))
+    )
 
 
 # -- attendance and back-fill ---------------------------------------------------------------
@@ -350,9 +420,16 @@ def attendance(activity_id):
     q = request.args.get("q", "").strip()[:50]
     page = min(max(1, ascii_int(request.args.get("page", ""), 5) or 1), 10_000)
     roster, more = services.roster(act, q, page)
-    return render_template("volunteering/attendance.html", act=act, rows=rows,
-                           fmt=services.format_minutes, roster=roster, q=q, page=page,
-                           more=more)
+    return render_template(
+        "volunteering/attendance.html",
+        act=act,
+        rows=rows,
+        fmt=services.format_minutes,
+        roster=roster,
+        q=q,
+        page=page,
+        more=more,
+    )
 
 
 def _backfill_form() -> dict:
@@ -368,8 +445,11 @@ def _backfill_form() -> dict:
 @bp.get("/volunteering/record")
 @login_required
 def record():
-    return render_template("volunteering/record.html", record=services.service_record(current_user),
-                           fmt=services.format_minutes)
+    return render_template(
+        "volunteering/record.html",
+        record=services.service_record(current_user),
+        fmt=services.format_minutes,
+    )
 
 
 @bp.get("/volunteering/record/certificate")
@@ -377,12 +457,24 @@ def record():
 def certificate():
     rec = services.service_record(current_user)
     issued = local_today()
-    token = qr.sign("certificate", {"u": current_user.id, "v": rec["verified_minutes"],
-                                    "h": rec["honour_minutes"], "d": issued.isoformat()})
+    token = qr.sign(
+        "certificate",
+        {
+            "u": current_user.id,
+            "v": rec["verified_minutes"],
+            "h": rec["honour_minutes"],
+            "d": issued.isoformat(),
+        },
+    )
     verify_url = url_for("volunteering.verify", token=token, _external=True)
-    return render_template("volunteering/certificate.html", record=rec, issued=issued,
-                           svg=qr.svg(verify_url), verify_url=verify_url,
-                           fmt=services.format_minutes)
+    return render_template(
+        "volunteering/certificate.html",
+        record=rec,
+        issued=issued,
+        svg=qr.svg(verify_url),
+        verify_url=verify_url,
+        fmt=services.format_minutes,
+    )
 
 
 @bp.get("/volunteering/verify/<path:token>")
@@ -393,15 +485,23 @@ def verify(token):
         user = db.session.get(User, payload["u"]) or abort(404)
     except ApiError:
         return render_template("volunteering/verify.html", ok=False), 400
-    return render_template("volunteering/verify.html", ok=True, payload=payload, user=user,
-                           fmt=services.format_minutes, current=services.service_record(user))
+    return render_template(
+        "volunteering/verify.html",
+        ok=True,
+        payload=payload,
+        user=user,
+        fmt=services.format_minutes,
+        current=services.service_record(user),
+    )
 
 
 def _export_rows(org_id: int):
     org = get_org(org_id)
     require_role(current_user, org, Role.staff)
-    start, end = parse_day(request.args.get("from"), field="from"), parse_day(
-        request.args.get("to"), field="to")
+    start, end = (
+        parse_day(request.args.get("from"), field="from"),
+        parse_day(request.args.get("to"), field="to"),
+    )
     end = end or local_today()
     start = start or end.replace(day=1)
     return org, start, end, services.export_rows(org, *day_range(start, end))
@@ -429,9 +529,13 @@ def export_xlsx(org_id):
         sheet.append([safe_cell(v) if isinstance(v, str) else v for v in row])
     out = io.BytesIO()
     book.save(out)
-    return Response(out.getvalue(), headers={
-        "Content-Disposition": f"attachment; filename=service-{org.id}-{start}-{end}.xlsx"},
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return Response(
+        out.getvalue(),
+        headers={
+            "Content-Disposition": f"attachment; filename=service-{org.id}-{start}-{end}.xlsx"
+        },
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
 
 
 @bp.post("/volunteering/orgs/<int:org_id>/settings")
@@ -439,6 +543,9 @@ def export_xlsx(org_id):
 def settings(org_id):
     org = get_org(org_id)
     return form_action(
-        lambda: services.set_honour_hours_earn_points(current_user, org,
-                                                      request.form.get("honour") == "on"),
-        _("设置已保存"), url_for("volunteering.activities", org_id=org.id))
+        lambda: services.set_honour_hours_earn_points(
+            current_user, org, request.form.get("honour") == "on"
+        ),
+        _("设置已保存"),
+        url_for("volunteering.activities", org_id=org.id),
+    )

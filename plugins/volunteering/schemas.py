@@ -23,16 +23,20 @@ def _up_to(maximum: int) -> validate.Range:
 
 class ActivityCreateSchema(Schema):
     title = text_field(Activity.title, min_length=1, required=True)
-    category = text_field(Activity.category, load_default="其他",
-                          validate=validate.OneOf(
-                              CATEGORIES, error="请从列表中选择：" + "、".join(CATEGORIES)))
+    category = text_field(
+        Activity.category,
+        load_default="其他",
+        validate=validate.OneOf(CATEGORIES, error="请从列表中选择：" + "、".join(CATEGORIES)),
+    )
     location = text_field(Activity.location, load_default="")
     description = text_field(5000, load_default="")  # a TEXT column: a sane bound
     starts_at = Moment(required=True)
     ends_at = Moment(required=True)
     signup_deadline = Moment(load_default=None, allow_none=True)
-    capacity = StrictInt(required=True, validate=validate.Range(
-        min=1, max=10_000, error="必须是 1 到 {max} 之间的整数"))
+    capacity = StrictInt(
+        required=True,
+        validate=validate.Range(min=1, max=10_000, error="必须是 1 到 {max} 之间的整数"),
+    )
     points = StrictInt(load_default=0, validate=_up_to(MAX_POINTS))
     points_per_hour = StrictInt(load_default=0, validate=_up_to(MAX_POINTS_PER_HOUR))
 

@@ -39,17 +39,39 @@ def activity_dict(activity: Activity, user: User) -> dict:
     signup = services.signup_of(user, activity.id)
     mine = None
     if signup is not None and signup.status in services.ACTIVE:
-        mine = {"status": signup.status, "activity_id": activity.id,
-                "position": services.waitlist_position(signup)}
-    return ActivitySchema().dump({
-        **{c: getattr(activity, c) for c in (
-            "id", "org_id", "title", "category", "location", "description", "starts_at",
-            "ends_at", "signup_deadline", "capacity", "points", "points_per_hour")},
-        "org_name": activity.organization.name,
-        "confirmed_count": counts["confirmed"], "waitlist_count": counts["waitlisted"],
-        "places_left": max(0, activity.capacity - counts["confirmed"]), "my_signup": mine,
-        "status": "cancelled" if activity.cancelled_at else "open",
-        "cancel_reason": activity.cancel_reason or ""})
+        mine = {
+            "status": signup.status,
+            "activity_id": activity.id,
+            "position": services.waitlist_position(signup),
+        }
+    return ActivitySchema().dump(
+        {
+            **{
+                c: getattr(activity, c)
+                for c in (
+                    "id",
+                    "org_id",
+                    "title",
+                    "category",
+                    "location",
+                    "description",
+                    "starts_at",
+                    "ends_at",
+                    "signup_deadline",
+                    "capacity",
+                    "points",
+                    "points_per_hour",
+                )
+            },
+            "org_name": activity.organization.name,
+            "confirmed_count": counts["confirmed"],
+            "waitlist_count": counts["waitlisted"],
+            "places_left": max(0, activity.capacity - counts["confirmed"]),
+            "my_signup": mine,
+            "status": "cancelled" if activity.cancelled_at else "open",
+            "cancel_reason": activity.cancel_reason or "",
+        }
+    )
 
 
 def staff_activity(activity_id: int) -> Activity:
@@ -85,10 +107,12 @@ def api_create_activity(org_id):
 def api_list_activities(org_id):
     """Activities for people of this organization (its own and its ancestors'), soonest first."""
     org = get_visible_org(current_user, org_id)
-    stmt = services.activities_query(current_user, org,
-                                     include_past=request.args.get("past") == "1")
-    return paginate(stmt, [Activity.starts_at, Activity.id],
-                    lambda a: activity_dict(a, current_user))
+    stmt = services.activities_query(
+        current_user, org, include_past=request.args.get("past") == "1"
+    )
+    return paginate(
+        stmt, [Activity.starts_at, Activity.id], lambda a: activity_dict(a, current_user)
+    )
 
 
 @bp.get("/api/v1/activities/<int:activity_id>")
@@ -105,8 +129,11 @@ def api_get_activity(activity_id):
 def api_sign_up(activity_id):
     """Sign up: confirmed while places last, then waitlisted; again answers 200, same sign-up."""
     signup, created = services.sign_up(current_user, activity_id)
-    body = {"status": signup.status, "activity_id": activity_id,
-            "position": services.waitlist_position(signup)}
+    body = {
+        "status": signup.status,
+        "activity_id": activity_id,
+        "position": services.waitlist_position(signup),
+    }
     return SignupSchema().dump(body), 201 if created else 200
 
 
@@ -171,9 +198,14 @@ def api_walk_in(activity_id):
     data = load(WalkInSchema())
     person = resolve_person_code(data["person_code"], within_org=activity.organization)
     attendance, created = services.walk_in(current_user, activity_id, person)
-    return WalkInResultSchema().dump({
-        "status": "confirmed", "user_id": person.id, "name": person.name,
-        "checked_in_at": attendance.checked_in_at}), 201 if created else 200
+    return WalkInResultSchema().dump(
+        {
+            "status": "confirmed",
+            "user_id": person.id,
+            "name": person.name,
+            "checked_in_at": attendance.checked_in_at,
+        }
+    ), 201 if created else 200
 
 
 # -- codes and scans ------------------------------------------------------------------------
@@ -195,8 +227,9 @@ def api_checkin_code_svg(activity_id):
     """The current code drawn as SVG (staff)."""
     kind = load(CheckinCodeQuerySchema(), request.args.to_dict())["kind"]
     code = checkin_code(staff_activity(activity_id), kind)
-    return Response(qr.svg(code.url), mimetype="image/svg+xml",
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        qr.svg(code.url), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )
 
 
 @bp.get("/api/v1/activities/<int:activity_id>/checkin-code.png")
@@ -211,8 +244,10 @@ def api_checkin_code_png(activity_id):
 def person_user_id(activity: Activity, data: dict) -> int:
     """Who the staff scanned: core resolves the code (token, card, short code); a
     typed short code is matched against the people expected at this desk."""
-    person = resolve_person_code(data.get("token") or data["code"],
-                                 candidates=services.short_code_candidates(activity, data["kind"]))
+    person = resolve_person_code(
+        data.get("token") or data["code"],
+        candidates=services.short_code_candidates(activity, data["kind"]),
+    )
     return person.id
 
 
@@ -239,9 +274,24 @@ def api_attendance(activity_id):
     """Who checked in and out (staff)."""
     activity = staff_activity(activity_id)
     rows = services.attendance_list(activity)
-    items = [{**{c: getattr(a, c) for c in ("user_id", "status", "checked_in_at",
-                                            "checked_out_at", "minutes", "verified")},
-              "name": u.name, "points": a.points_awarded or 0} for a, u in rows]
+    items = [
+        {
+            **{
+                c: getattr(a, c)
+                for c in (
+                    "user_id",
+                    "status",
+                    "checked_in_at",
+                    "checked_out_at",
+                    "minutes",
+                    "verified",
+                )
+            },
+            "name": u.name,
+            "points": a.points_awarded or 0,
+        }
+        for a, u in rows
+    ]
     return jsonify({"items": AttendanceSchema(many=True).dump(items), "next": None})
 
 
@@ -254,9 +304,23 @@ def api_backfill(activity_id):
     data = load(BackfillSchema())
     user = services.user_by_phone(data.pop("phone"))
     attendance = services.backfill(current_user, activity, user=user, **data)
-    return AttendanceSchema().dump({**{c: getattr(attendance, c) for c in (
-        "user_id", "status", "checked_in_at", "checked_out_at", "minutes", "verified")},
-        "name": user.name, "points": attendance.points_awarded or 0}), 201
+    return AttendanceSchema().dump(
+        {
+            **{
+                c: getattr(attendance, c)
+                for c in (
+                    "user_id",
+                    "status",
+                    "checked_in_at",
+                    "checked_out_at",
+                    "minutes",
+                    "verified",
+                )
+            },
+            "name": user.name,
+            "points": attendance.points_awarded or 0,
+        }
+    ), 201
 
 
 @bp.get("/api/v1/me/service-record")
@@ -264,11 +328,21 @@ def api_backfill(activity_id):
 def api_service_record():
     """My verified and honour hours, star level and activities."""
     record = services.service_record(current_user)
-    return {"verified_minutes": record["verified_minutes"],
-            "honour_minutes": record["honour_minutes"], "stars": record["stars"],
-            "items": [{"activity_id": act.id, "title": act.title,
-                       "date": act.starts_at.isoformat(), "minutes": a.minutes,
-                       "verified": a.verified} for a, act in record["rows"]]}
+    return {
+        "verified_minutes": record["verified_minutes"],
+        "honour_minutes": record["honour_minutes"],
+        "stars": record["stars"],
+        "items": [
+            {
+                "activity_id": act.id,
+                "title": act.title,
+                "date": act.starts_at.isoformat(),
+                "minutes": a.minutes,
+                "verified": a.verified,
+            }
+            for a, act in record["rows"]
+        ],
+    }
 
 
 @bp.put("/api/v1/orgs/<int:org_id>/volunteering/settings")

@@ -25,9 +25,13 @@ def trees_and_switches(draw):
         parent = draw(st.sampled_from(candidates))
         parents.append(parent)
         depths.append(depths[parent] + 1)
-    switches = draw(st.dictionaries(
-        st.tuples(st.integers(0, len(parents) - 1), st.sampled_from(PLUGINS)), st.booleans(),
-        max_size=12))
+    switches = draw(
+        st.dictionaries(
+            st.tuples(st.integers(0, len(parents) - 1), st.sampled_from(PLUGINS)),
+            st.booleans(),
+            max_size=12,
+        )
+    )
     return parents, depths, switches
 
 
@@ -50,8 +54,11 @@ def test_hypothesis_enablement_matches_reference(make_app):
         with app.app_context():
             orgs = []
             for i, (parent, depth) in enumerate(zip(parents, depths, strict=True)):
-                orgs.append(make_org(f"n{i}", LEVELS[depth].value,
-                                     orgs[parent] if parent is not None else None))
+                orgs.append(
+                    make_org(
+                        f"n{i}", LEVELS[depth].value, orgs[parent] if parent is not None else None
+                    )
+                )
             for (node, plugin), enabled in switches.items():
                 db.session.add(OrgPlugin(org_id=orgs[node].id, plugin=plugin, enabled=enabled))
             db.session.flush()

@@ -10,13 +10,25 @@ import pytest
 from core.export import csv_response, csv_text, safe_cell
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
-    ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
-    ("张三", "张三"), ("a=b", "a=b"), ("", ""), (None, ""),
-    (-5, "-5"), (12, "12"), (1.5, "1.5"), (True, "是"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("张三", "张三"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, ""),
+        (-5, "-5"),
+        (12, "12"),
+        (1.5, "1.5"),
+        (True, "是"),
+    ],
+)
 def test_safe_cell(value, expected):
     assert safe_cell(value) == expected
 

@@ -15,18 +15,21 @@ UTC = UTC
 NOW = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("moment, shown", [
-    (datetime(2026, 12, 2, 1, 0, tzinfo=UTC), "今天 9:00"),
-    (datetime(2026, 12, 2, 15, 59, tzinfo=UTC), "今天 23:59"),
-    (datetime(2026, 12, 2, 16, 0, tzinfo=UTC), "明天 0:00"),  # UTC still says 2 Dec
-    (datetime(2026, 12, 1, 15, 59, tzinfo=UTC), "昨天 23:59"),
-    (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), "今天 0:00"),
-    (datetime(2026, 12, 4, 6, 5, tzinfo=UTC), "周五 14:05"),
-    (datetime(2026, 12, 8, 15, 0, tzinfo=UTC), "周二 23:00"),  # six days ahead
-    (datetime(2026, 12, 9, 1, 0, tzinfo=UTC), "12月9日 周三 9:00"),  # a week ahead: the date
-    (datetime(2026, 11, 30, 1, 0, tzinfo=UTC), "11月30日 周一 9:00"),
-    (datetime(2027, 1, 6, 1, 0, tzinfo=UTC), "2027年1月6日 周三 9:00"),
-])
+@pytest.mark.parametrize(
+    "moment, shown",
+    [
+        (datetime(2026, 12, 2, 1, 0, tzinfo=UTC), "今天 9:00"),
+        (datetime(2026, 12, 2, 15, 59, tzinfo=UTC), "今天 23:59"),
+        (datetime(2026, 12, 2, 16, 0, tzinfo=UTC), "明天 0:00"),  # UTC still says 2 Dec
+        (datetime(2026, 12, 1, 15, 59, tzinfo=UTC), "昨天 23:59"),
+        (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), "今天 0:00"),
+        (datetime(2026, 12, 4, 6, 5, tzinfo=UTC), "周五 14:05"),
+        (datetime(2026, 12, 8, 15, 0, tzinfo=UTC), "周二 23:00"),  # six days ahead
+        (datetime(2026, 12, 9, 1, 0, tzinfo=UTC), "12月9日 周三 9:00"),  # a week ahead: the date
+        (datetime(2026, 11, 30, 1, 0, tzinfo=UTC), "11月30日 周一 9:00"),
+        (datetime(2027, 1, 6, 1, 0, tzinfo=UTC), "2027年1月6日 周三 9:00"),
+    ],
+)
 def test_friendly_time_by_the_shanghai_calendar(app, moment, shown):
     with app.app_context():
         assert friendly_time(moment, now=NOW, english=False) == shown
@@ -34,10 +37,14 @@ def test_friendly_time_by_the_shanghai_calendar(app, moment, shown):
 
 def test_friendly_time_in_english_and_empty(app):
     with app.app_context():
-        assert friendly_time(datetime(2026, 12, 2, 16, 0, tzinfo=UTC), now=NOW,
-                             english=True) == "Tomorrow 0:00"
-        assert friendly_time(datetime(2026, 12, 4, 6, 5, tzinfo=UTC), now=NOW,
-                             english=True) == "Fri 14:05"
+        assert (
+            friendly_time(datetime(2026, 12, 2, 16, 0, tzinfo=UTC), now=NOW, english=True)
+            == "Tomorrow 0:00"
+        )
+        assert (
+            friendly_time(datetime(2026, 12, 4, 6, 5, tzinfo=UTC), now=NOW, english=True)
+            == "Fri 14:05"
+        )
         assert friendly_time(None) == ""
         assert friendly_time("2026-12-02T01:00:00+00:00", now=NOW, english=False) == "今天 9:00"
 
@@ -78,4 +85,5 @@ def test_css_lets_the_phone_scale_text_and_keeps_targets_large():
     assert "body.big-text" in css and "flex-wrap: wrap" in css
     assert re.findall(r"font-size:\s*0?\.\d+rem", css) == []  # nothing under 16 px
     assert re.findall(r"min-height:\s*(\d+)px", css) and all(
-        int(px) >= 44 for px in re.findall(r"min-height:\s*(\d+)px", css))
+        int(px) >= 44 for px in re.findall(r"min-height:\s*(\d+)px", css)
+    )

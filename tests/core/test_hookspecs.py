@@ -10,8 +10,11 @@ import pytest
 from core import hookspecs
 
 TESTS = Path(__file__).resolve().parent.parent
-HOOKS = sorted(name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-               if hasattr(fn, "jindou_spec"))
+HOOKS = sorted(
+    name
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+    if hasattr(fn, "jindou_spec")
+)
 
 
 def test_there_are_hooks():
@@ -36,8 +39,11 @@ PLUGIN_DOCS = TESTS.parent / "docs" / "plugins.md"
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_has_a_section_in_the_plugin_docs(hook):
-    sections = {line[4:].strip() for line in PLUGIN_DOCS.read_text(encoding="utf-8").splitlines()
-                if line.startswith("### ")}
+    sections = {
+        line[4:].strip()
+        for line in PLUGIN_DOCS.read_text(encoding="utf-8").splitlines()
+        if line.startswith("### ")
+    }
     assert hook in sections, f"docs/plugins.md needs a '### {hook}' section with an example"
 
 

@@ -14,11 +14,14 @@ from core.testing import make_user, race
 
 
 def accounts(n_wallets: int = 2):
-    source = ledger.account("org", 1, namespace="points", currency="bean", kind="donations",
-                            allow_negative=True)
+    source = ledger.account(
+        "org", 1, namespace="points", currency="bean", kind="donations", allow_negative=True
+    )
     fund = ledger.account("org", 1, namespace="points", currency="bean", kind="fund")
-    wallets = [ledger.account("user", i, namespace="points", currency="bean", kind="wallet")
-               for i in range(1, n_wallets + 1)]
+    wallets = [
+        ledger.account("user", i, namespace="points", currency="bean", kind="wallet")
+        for i in range(1, n_wallets + 1)
+    ]
     db.session.commit()
     return source.id, fund.id, [w.id for w in wallets]
 
@@ -64,7 +67,10 @@ def test_replay_still_answers_when_balance_is_now_short(app):
     source, fund, (wallet, _) = accounts()
     ledger.atomic(lambda: ledger.transfer(source, fund, 10, reason="捐赠"))
     first = ledger.atomic(lambda: ledger.transfer(fund, wallet, 10, reason="奖励", key="a"))
-    assert ledger.atomic(lambda: ledger.transfer(fund, wallet, 10, reason="奖励", key="a")).id == first.id
+    assert (
+        ledger.atomic(lambda: ledger.transfer(fund, wallet, 10, reason="奖励", key="a")).id
+        == first.id
+    )
 
 
 def test_hold_then_post_or_void(app):
@@ -123,8 +129,9 @@ def test_batch_posts_set_based_and_replays_nothing(app):
     assert balance(fund) == (1000 - 350, 0)
     assert all(balance(w) == (7, 0) for w in wallets)
     with pytest.raises(ledger.IdempotencyConflict):
-        ledger.atomic(lambda: ledger.post_batch([Leg(fund, wallets[0], 8, "x",
-                                                     key=f"m:{wallets[0]}")]))
+        ledger.atomic(
+            lambda: ledger.post_batch([Leg(fund, wallets[0], 8, "x", key=f"m:{wallets[0]}")])
+        )
     ledger.check_invariants()
 
 
@@ -169,8 +176,13 @@ def test_twenty_threads_spend_one_wallet_none_overdraws(app):
     source, fund, (wallet, other) = accounts()
     ledger.atomic(lambda: ledger.transfer(source, wallet, 70, reason="奖励"))
     db.session.remove()
-    results = race(app, 20, lambda i: ledger.atomic(
-        lambda: ledger.transfer(wallet, other, 10, reason="消费", key=f"spend-{i}")))
+    results = race(
+        app,
+        20,
+        lambda i: ledger.atomic(
+            lambda: ledger.transfer(wallet, other, 10, reason="消费", key=f"spend-{i}")
+        ),
+    )
     assert sum(1 for r in results if r[0] == "ok") == 7
     assert all(r == (409, "insufficient_balance") for r in results if r[0] != "ok")
     assert balance(wallet) == (0, 0) and balance(other) == (70, 0)
@@ -180,8 +192,13 @@ def test_twenty_threads_spend_one_wallet_none_overdraws(app):
 def test_concurrent_replays_of_one_key_post_once(app):
     source, fund, (wallet, _) = accounts()
     db.session.remove()
-    results = race(app, 10, lambda i: ledger.atomic(
-        lambda: ledger.transfer(source, wallet, 5, reason="奖励", key="same")).id)
+    results = race(
+        app,
+        10,
+        lambda i: (
+            ledger.atomic(lambda: ledger.transfer(source, wallet, 5, reason="奖励", key="same")).id
+        ),
+    )
     assert len({r[1] for r in results}) == 1 and all(r[0] == "ok" for r in results)
     assert balance(wallet) == (5, 0)
 
@@ -200,10 +217,12 @@ def test_unknown_account_and_mixed_currencies_are_refused(app):
 def test_pending_replay_and_short_hold(app):
     source, fund, (wallet, other) = accounts()
     ledger.atomic(lambda: ledger.transfer(source, wallet, 10, reason="奖励"))
-    hold = ledger.atomic(lambda: ledger.transfer(wallet, fund, 10, reason="兑换", pending=True,
-                                                 key="h"))
-    again = ledger.atomic(lambda: ledger.transfer(wallet, fund, 10, reason="兑换", pending=True,
-                                                  key="h"))
+    hold = ledger.atomic(
+        lambda: ledger.transfer(wallet, fund, 10, reason="兑换", pending=True, key="h")
+    )
+    again = ledger.atomic(
+        lambda: ledger.transfer(wallet, fund, 10, reason="兑换", pending=True, key="h")
+    )
     assert again.id == hold.id and again.replayed and balance(wallet) == (10, 10)
     with pytest.raises(ledger.InsufficientFunds):
         ledger.atomic(lambda: ledger.transfer(wallet, other, 1, reason="x", pending=True))
@@ -215,8 +234,9 @@ def test_account_lookup_is_fresh_inside_a_transaction(app):
     before = ledger.account("user", 1, namespace="points", currency="bean", kind="wallet")
     assert before.balance == 0
     ledger.transfer(source, wallet, 9, reason="奖励")  # same transaction, Core statements
-    assert ledger.account("user", 1, namespace="points", currency="bean",
-                          kind="wallet").balance == 9
+    assert (
+        ledger.account("user", 1, namespace="points", currency="bean", kind="wallet").balance == 9
+    )
     db.session.rollback()
 
 
@@ -239,14 +259,17 @@ def test_only_unique_races_are_retried():
 def test_namespaces_keep_a_meals_fund_and_a_voucher_budget_apart(app):
     meals = ledger.account("org", 7, namespace="meals", currency="fen", kind="fund")
     vouchers = ledger.account("org", 7, namespace="vouchers:12", currency="fen", kind="fund")
-    source = ledger.account("org", 7, namespace="meals", currency="fen", kind="donations",
-                            allow_negative=True)
+    source = ledger.account(
+        "org", 7, namespace="meals", currency="fen", kind="donations", allow_negative=True
+    )
     db.session.commit()
     assert meals.id != vouchers.id
     ledger.atomic(lambda: ledger.transfer(source, meals, 500, reason="捐赠"))
     assert balance(meals.id) == (500, 0) and balance(vouchers.id) == (0, 0)
-    assert ledger.account("org", 7, namespace="vouchers:12", currency="fen",
-                          kind="fund").id == vouchers.id
+    assert (
+        ledger.account("org", 7, namespace="vouchers:12", currency="fen", kind="fund").id
+        == vouchers.id
+    )
     with pytest.raises(TypeError):
         ledger.account("org", 7, currency="fen", kind="fund")  # no namespace
     ledger.check_invariants()
@@ -256,8 +279,11 @@ def test_namespaces_keep_a_meals_fund_and_a_voucher_budget_apart(app):
 
 
 def raw_row(transfer_id: int) -> tuple:
-    return tuple(db.session.execute(text("SELECT * FROM ledger_transfer WHERE id = :id"),
-                                    {"id": transfer_id}).one())
+    return tuple(
+        db.session.execute(
+            text("SELECT * FROM ledger_transfer WHERE id = :id"), {"id": transfer_id}
+        ).one()
+    )
 
 
 def test_post_and_void_insert_a_row_and_leave_the_hold_untouched(app):
@@ -270,8 +296,12 @@ def test_post_and_void_insert_a_row_and_leave_the_hold_untouched(app):
     posted = ledger.atomic(lambda: ledger.post_pending(hold.id, actor_id=actor.id))
     assert raw_row(hold.id) == before  # byte-identical
     row = db.session.get(Transfer, posted.id)
-    assert (row.status, row.pending_id, row.actor_id, row.amount) == ("posted", hold.id,
-                                                                     actor.id, 30)
+    assert (row.status, row.pending_id, row.actor_id, row.amount) == (
+        "posted",
+        hold.id,
+        actor.id,
+        30,
+    )
     assert (row.debit_account_id, row.credit_account_id) == (wallet, fund)
     assert balance(wallet) == (20, 0) and balance(fund) == (30, 0)
     again = ledger.atomic(lambda: ledger.post_pending(hold.id))
@@ -302,12 +332,15 @@ def test_the_database_allows_one_settlement_per_hold_and_one_reversal(app):
     ledger.atomic(lambda: ledger.void_pending(hold.id))
     award = ledger.atomic(lambda: ledger.transfer(source, wallet, 5, reason="奖励"))
     ledger.atomic(lambda: ledger.reverse(award.id, reason="冲正"))
-    insert = ("INSERT INTO ledger_transfer (debit_account_id, credit_account_id, amount, "
-              "currency, reason, status, pending_id, reverses_id, created_at) VALUES "
-              "(:d, :c, :amount, 'bean', 'x', 'posted', :pending, :reverses, :now)")
-    for params in ({"d": wallet, "c": fund, "amount": 30, "pending": hold.id, "reverses": None},
-                   {"d": wallet, "c": source, "amount": 5, "pending": None,
-                    "reverses": award.id}):
+    insert = (
+        "INSERT INTO ledger_transfer (debit_account_id, credit_account_id, amount, "
+        "currency, reason, status, pending_id, reverses_id, created_at) VALUES "
+        "(:d, :c, :amount, 'bean', 'x', 'posted', :pending, :reverses, :now)"
+    )
+    for params in (
+        {"d": wallet, "c": fund, "amount": 30, "pending": hold.id, "reverses": None},
+        {"d": wallet, "c": source, "amount": 5, "pending": None, "reverses": award.id},
+    ):
         with pytest.raises(IntegrityError):
             db.session.execute(text(insert), {**params, "now": ledger.utcnow()})
         db.session.rollback()
@@ -319,14 +352,23 @@ def test_post_and_void_racing_on_one_hold_settle_it_once(app):
     ledger.atomic(lambda: ledger.transfer(source, wallet, 50, reason="奖励"))
     hold = ledger.atomic(lambda: ledger.transfer(wallet, fund, 30, reason="兑换", pending=True))
     db.session.remove()
-    results = race(app, 10, lambda i: ledger.atomic(
-        lambda: (ledger.post_pending if i % 2 else ledger.void_pending)(hold.id).status))
+    results = race(
+        app,
+        10,
+        lambda i: ledger.atomic(
+            lambda: (ledger.post_pending if i % 2 else ledger.void_pending)(hold.id).status
+        ),
+    )
     outcomes = {r[1] for r in results if r[0] == "ok"}
     assert len(outcomes) == 1
     assert all(r == (409, "transfer_settled") for r in results if r[0] != "ok")
     assert balance(wallet) == ((20, 0) if outcomes == {"posted"} else (50, 0))
-    assert db.session.scalar(select(func.count()).select_from(Transfer)
-                             .where(Transfer.pending_id == hold.id)) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Transfer).where(Transfer.pending_id == hold.id)
+        )
+        == 1
+    )
     ledger.check_invariants()
 
 
@@ -334,13 +376,18 @@ def test_history_shows_open_holds_and_settled_ones_once(app):
     source, fund, (wallet, _) = accounts()
     ledger.atomic(lambda: ledger.transfer(source, wallet, 50, reason="奖励"))
     kept = ledger.atomic(lambda: ledger.transfer(wallet, fund, 10, reason="兑换", pending=True))
-    posted = ledger.atomic(lambda: ledger.post_pending(
-        ledger.transfer(wallet, fund, 20, reason="兑换", pending=True).id))
-    ledger.atomic(lambda: ledger.void_pending(
-        ledger.transfer(wallet, fund, 5, reason="兑换", pending=True).id))
+    posted = ledger.atomic(
+        lambda: ledger.post_pending(
+            ledger.transfer(wallet, fund, 20, reason="兑换", pending=True).id
+        )
+    )
+    ledger.atomic(
+        lambda: ledger.void_pending(
+            ledger.transfer(wallet, fund, 5, reason="兑换", pending=True).id
+        )
+    )
     rows = db.session.scalars(ledger.transfers_of(wallet).order_by(Transfer.id)).all()
-    assert [(r.status, r.amount) for r in rows] == [("posted", 50), ("pending", 10),
-                                                   ("posted", 20)]
+    assert [(r.status, r.amount) for r in rows] == [("posted", 50), ("pending", 10), ("posted", 20)]
     assert rows[1].id == kept.id and rows[2].id == posted.id
     assert ledger.posted_sum(wallet) == 30 == balance(wallet)[0]
 
@@ -366,31 +413,64 @@ def test_a_second_reversal_is_already_reversed(app):
 def test_single_and_batch_replays_follow_one_rule(app):
     source, fund, (wallet, other) = accounts()
     ledger.atomic(lambda: ledger.transfer(source, fund, 100, reason="捐赠"))
-    first = ledger.atomic(lambda: ledger.transfer(fund, wallet, 7, reason="发放", key="s",
-                                                  cause=("org", 1)))
+    first = ledger.atomic(
+        lambda: ledger.transfer(fund, wallet, 7, reason="发放", key="s", cause=("org", 1))
+    )
     # Same content: a batch skips the leg, a single transfer answers the first.
-    assert ledger.atomic(lambda: ledger.post_batch(
-        [Leg(fund, wallet, 7, "发放", key="s", cause=("org", 1))])) == 0
-    assert ledger.atomic(lambda: ledger.transfer(fund, wallet, 7, reason="发放", key="s",
-                                                 cause=("org", 1))).id == first.id
+    assert (
+        ledger.atomic(
+            lambda: ledger.post_batch([Leg(fund, wallet, 7, "发放", key="s", cause=("org", 1))])
+        )
+        == 0
+    )
+    assert (
+        ledger.atomic(
+            lambda: ledger.transfer(fund, wallet, 7, reason="发放", key="s", cause=("org", 1))
+        ).id
+        == first.id
+    )
     ledger.atomic(lambda: ledger.post_batch([Leg(fund, other, 3, "发放", key="b")]))
     assert ledger.atomic(lambda: ledger.transfer(fund, other, 3, reason="发放", key="b")).replayed
     # Any difference (reason, cause, amount, accounts, hold or not) is a clash in both paths.
-    changes = [dict(reason="别的"), dict(cause=("org", 2)), dict(amount=8),
-               dict(credit=other), dict(pending=True)]
+    changes = [
+        dict(reason="别的"),
+        dict(cause=("org", 2)),
+        dict(amount=8),
+        dict(credit=other),
+        dict(pending=True),
+    ]
     for change in changes:
         wanted = dict(debit=fund, credit=wallet, amount=7, reason="发放", cause=("org", 1))
         wanted.update(change)
         pending = wanted.pop("pending", False)
         with pytest.raises(ledger.IdempotencyConflict):
-            ledger.atomic(lambda w=wanted, p=pending: ledger.transfer(
-                w["debit"], w["credit"], w["amount"], reason=w["reason"], cause=w["cause"],
-                key="s", pending=p))
+            ledger.atomic(
+                lambda w=wanted, p=pending: ledger.transfer(
+                    w["debit"],
+                    w["credit"],
+                    w["amount"],
+                    reason=w["reason"],
+                    cause=w["cause"],
+                    key="s",
+                    pending=p,
+                )
+            )
         if not pending:
             with pytest.raises(ledger.IdempotencyConflict):
-                ledger.atomic(lambda w=wanted: ledger.post_batch([Leg(
-                    w["debit"], w["credit"], w["amount"], w["reason"], key="s",
-                    cause=w["cause"])]))
+                ledger.atomic(
+                    lambda w=wanted: ledger.post_batch(
+                        [
+                            Leg(
+                                w["debit"],
+                                w["credit"],
+                                w["amount"],
+                                w["reason"],
+                                key="s",
+                                cause=w["cause"],
+                            )
+                        ]
+                    )
+                )
     assert balance(wallet) == (7, 0) and balance(other) == (3, 0)
     ledger.check_invariants()
 
@@ -398,17 +478,20 @@ def test_single_and_batch_replays_follow_one_rule(app):
 # -- errors at the HTTP edge ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("error, status, code", [
-    (ledger.InsufficientFunds(), 409, "insufficient_balance"),
-    (ledger.InsufficientFunds("金豆不够", "fund_short"), 409, "fund_short"),
-    (ledger.IdempotencyConflict(), 409, "idempotency_conflict"),
-    (ledger.AlreadyReversed(), 409, "already_reversed"),
-    (ledger.AlreadySettled(), 409, "transfer_settled"),
-    (ledger.NotPending(), 409, "not_pending"),
-    (ledger.NotReversible(), 409, "not_posted"),
-    (ledger.AccountNotFound(), 404, "account_not_found"),
-    (ledger.TransferNotFound(), 404, "transfer_not_found"),
-])
+@pytest.mark.parametrize(
+    "error, status, code",
+    [
+        (ledger.InsufficientFunds(), 409, "insufficient_balance"),
+        (ledger.InsufficientFunds("金豆不够", "fund_short"), 409, "fund_short"),
+        (ledger.IdempotencyConflict(), 409, "idempotency_conflict"),
+        (ledger.AlreadyReversed(), 409, "already_reversed"),
+        (ledger.AlreadySettled(), 409, "transfer_settled"),
+        (ledger.NotPending(), 409, "not_pending"),
+        (ledger.NotReversible(), 409, "not_posted"),
+        (ledger.AccountNotFound(), 404, "account_not_found"),
+        (ledger.TransferNotFound(), 404, "transfer_not_found"),
+    ],
+)
 def test_ledger_errors_answer_the_json_error_contract(make_app, error, status, code):
     app = make_app()
 
@@ -442,8 +525,9 @@ def test_ledger_check_command_passes_then_names_the_broken_invariant(app):
     assert result.output.count("ok ") == len(ledger.INVARIANTS)
     assert ledger.failures() == []
 
-    db.session.execute(text("UPDATE ledger_account SET balance = balance + 1 WHERE id = :id"),
-                       {"id": fund})
+    db.session.execute(
+        text("UPDATE ledger_account SET balance = balance + 1 WHERE id = :id"), {"id": fund}
+    )
     db.session.commit()
     result = runner.invoke(args=["ledger", "check"])
     assert result.exit_code != 0
@@ -452,8 +536,10 @@ def test_ledger_check_command_passes_then_names_the_broken_invariant(app):
     with pytest.raises(AssertionError, match="balance_is_posted_transfers"):
         ledger.check_invariants()
 
-    db.session.execute(text("UPDATE ledger_account SET balance = balance - 1, held = held + 2 "
-                            "WHERE id = :id"), {"id": fund})
+    db.session.execute(
+        text("UPDATE ledger_account SET balance = balance - 1, held = held + 2 WHERE id = :id"),
+        {"id": fund},
+    )
     db.session.commit()
     result = runner.invoke(args=["ledger", "check"])
     assert result.exit_code != 0 and "ledger invariant fails: held_is_open_holds" in result.output

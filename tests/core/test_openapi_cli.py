@@ -12,29 +12,53 @@ def test_openapi_lists_every_api_route_with_schemas(app, client):
     spec = client.get("/api/v1/openapi.json").json
     assert spec["openapi"].startswith("3.")
     rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")}
-    assert len(spec["paths"]) == len({r.replace("<int:", "{").replace("<", "{").replace(">", "}")
-                                      for r in rules})
+    assert len(spec["paths"]) == len(
+        {r.replace("<int:", "{").replace("<", "{").replace(">", "}") for r in rules}
+    )
     register = spec["paths"]["/api/v1/auth/register"]["post"]
     body = register["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/Register"}
     schema = spec["components"]["schemas"]["Register"]
     assert set(schema["required"]) == {"phone", "name", "password"}
     assert "201" in register["responses"] and "400" in register["responses"]
-    assert spec["paths"]["/api/v1/orgs/{org_id}/plugins/{name}"]["put"]["parameters"][0]["name"] == "org_id"
+    assert (
+        spec["paths"]["/api/v1/orgs/{org_id}/plugins/{name}"]["put"]["parameters"][0]["name"]
+        == "org_id"
+    )
 
 
 def test_create_admin_prints_the_id(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-admin", "--phone", "13700000000", "--name", "超级管理员",
-                                 "--password", "long-password"])
+    result = runner.invoke(
+        args=[
+            "create-admin",
+            "--phone",
+            "13700000000",
+            "--name",
+            "超级管理员",
+            "--password",
+            "long-password",
+        ]
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.phone == "13700000000"))
     assert result.output.strip() == str(user.id) and user.is_platform_admin
     assert "long-password" not in result.output
-    again = runner.invoke(args=["create-admin", "--phone", "13700000000", "--name", "x",
-                                "--password", "long-password"])
+    again = runner.invoke(
+        args=[
+            "create-admin",
+            "--phone",
+            "13700000000",
+            "--name",
+            "x",
+            "--password",
+            "long-password",
+        ]
+    )
     assert again.exit_code != 0 and "已注册" in again.output
-    bad = runner.invoke(args=["create-admin", "--phone", "123", "--name", "x", "--password", "short"])
+    bad = runner.invoke(
+        args=["create-admin", "--phone", "123", "--name", "x", "--password", "short"]
+    )
     assert bad.exit_code != 0
 
 
@@ -69,8 +93,10 @@ def _demo_elders():
     from core.people import services
 
     elders = db.session.scalars(select(User).where(User.phone.is_(None)).order_by(User.id)).all()
-    assert [(services.age_of(e), e.hardship, e.password_hash) for e in elders] == \
-        [(85, False, None), (68, True, None)]
+    assert [(services.age_of(e), e.hardship, e.password_hash) for e in elders] == [
+        (85, False, None),
+        (68, True, None),
+    ]
     assert all(services.active_card(e) is not None for e in elders)
     volunteer = db.session.scalar(select(User).where(User.phone == "13900000001"))
     assert services.dependants_of(volunteer) == [elders[0]]

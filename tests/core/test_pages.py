@@ -39,29 +39,42 @@ def test_login_flow_and_wrong_password(client, people):
     r = login(client, people.resident, "wrong-password")
     assert r.status_code == 400
     assert "手机号或密码错误" in r.get_data(as_text=True)
-    r = client.post("/login", data={"phone": people.resident.phone, "password": PASSWORD,
-                                    "next": f"/orgs/{people.resident.id}"})
+    r = client.post(
+        "/login",
+        data={
+            "phone": people.resident.phone,
+            "password": PASSWORD,
+            "next": f"/orgs/{people.resident.id}",
+        },
+    )
     assert r.status_code == 302
     page = client.get("/").get_data(as_text=True)
     assert "居民" in page and "1栋" in page
 
 
 def test_login_refuses_open_redirects(client, people):
-    r = client.post("/login", data={"phone": people.resident.phone, "password": PASSWORD,
-                                    "next": "//evil.example/x"})
+    r = client.post(
+        "/login",
+        data={"phone": people.resident.phone, "password": PASSWORD, "next": "//evil.example/x"},
+    )
     assert r.headers["Location"] == "/"
 
 
 def test_register_page(client):
-    r = client.post("/register", data={"phone": "13912345678", "name": "新志愿者", "password": "short"})
+    r = client.post(
+        "/register", data={"phone": "13912345678", "name": "新志愿者", "password": "short"}
+    )
     assert r.status_code == 400
     assert "密码至少 8 位" in r.get_data(as_text=True)
-    r = client.post("/register", data={"phone": "13912345678", "name": "新志愿者",
-                                       "password": "long-enough"})
+    r = client.post(
+        "/register", data={"phone": "13912345678", "name": "新志愿者", "password": "long-enough"}
+    )
     assert r.status_code == 302
     assert "新志愿者" in client.get("/").get_data(as_text=True)
     client.post("/logout")
-    r = client.post("/register", data={"phone": "13912345678", "name": "重复", "password": "long-enough"})
+    r = client.post(
+        "/register", data={"phone": "13912345678", "name": "重复", "password": "long-enough"}
+    )
     assert r.status_code == 400 and "该手机号已注册" in r.get_data(as_text=True)
 
 
@@ -73,8 +86,10 @@ def test_forms_need_a_csrf_token(make_app, people):
         assert r.status_code == 400
         page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        r = client.post("/login", data={"phone": people.resident.phone, "password": PASSWORD,
-                                        "csrf_token": token})
+        r = client.post(
+            "/login",
+            data={"phone": people.resident.phone, "password": PASSWORD, "csrf_token": token},
+        )
         assert r.status_code == 302
         # a cookie-authenticated API write needs the token too; a bearer one does not
         r = client.put("/api/v1/orgs/1/plugins/sample", json={"enabled": True})
@@ -87,11 +102,22 @@ def test_admin_builds_tree_and_members_from_the_org_page(client, tree, people):
     assert "添加居民小组" in page and "添加成员" in page
     r = client.post(f"/orgs/{tree.community.id}/children", data={"name": "金星二组"})
     assert r.status_code == 302
-    assert db.session.scalar(select(Organization.level).where(Organization.name == "金星二组")) == "group"
-    client.post(f"/orgs/{tree.community.id}/members", data={"phone": people.outsider.phone, "role": "staff"})
-    assert db.session.scalar(select(Membership.role).where(Membership.user_id == people.outsider.id)) == "staff"
-    r = client.post(f"/orgs/{tree.community.id}/members", data={"phone": "139", "role": "staff"},
-                    follow_redirects=True)
+    assert (
+        db.session.scalar(select(Organization.level).where(Organization.name == "金星二组"))
+        == "group"
+    )
+    client.post(
+        f"/orgs/{tree.community.id}/members", data={"phone": people.outsider.phone, "role": "staff"}
+    )
+    assert (
+        db.session.scalar(select(Membership.role).where(Membership.user_id == people.outsider.id))
+        == "staff"
+    )
+    r = client.post(
+        f"/orgs/{tree.community.id}/members",
+        data={"phone": "139", "role": "staff"},
+        follow_redirects=True,
+    )
     assert "手机号" in r.get_data(as_text=True)
 
 
@@ -99,10 +125,16 @@ def test_resident_sees_no_admin_forms_and_cannot_post_them(client, tree, people)
     login(client, people.resident)
     page = client.get(f"/orgs/{tree.building.id}").get_data(as_text=True)
     assert "添加成员" not in page
-    r = client.post(f"/orgs/{tree.building.id}/members", data={"phone": people.outsider.phone,
-                                                              "role": "admin"}, follow_redirects=True)
+    r = client.post(
+        f"/orgs/{tree.building.id}/members",
+        data={"phone": people.outsider.phone, "role": "admin"},
+        follow_redirects=True,
+    )
     assert "没有权限" in r.get_data(as_text=True)
-    assert db.session.scalar(select(Membership).where(Membership.user_id == people.outsider.id)) is None
+    assert (
+        db.session.scalar(select(Membership).where(Membership.user_id == people.outsider.id))
+        is None
+    )
     assert client.get(f"/orgs/{tree.other_community.id}").status_code == 404
     assert client.get(f"/orgs/{tree.building.id}/plugins").status_code == 403
 
@@ -110,19 +142,31 @@ def test_resident_sees_no_admin_forms_and_cannot_post_them(client, tree, people)
 def test_plugin_matrix_shows_sources_and_switches(client, tree, people):
     login(client, people.district_admin)
     client.post(f"/orgs/{tree.district.id}/plugins/sample", data={"state": "on"})
-    client.post(f"/orgs/{tree.community.id}/plugins/sample", data={"state": "off", "confirm": "yes"})
+    client.post(
+        f"/orgs/{tree.community.id}/plugins/sample", data={"state": "off", "confirm": "yes"}
+    )
     page = client.get(f"/orgs/{tree.district.id}/plugins").get_data(as_text=True)
-    cell = re.search(rf'data-org="{tree.building.id}" data-plugin="sample">(.*?)</td>', page, re.S).group(1)
+    cell = re.search(
+        rf'data-org="{tree.building.id}" data-plugin="sample">(.*?)</td>', page, re.S
+    ).group(1)
     assert "关" in cell and "来自 金星社区" in cell
-    cell = re.search(rf'data-org="{tree.other_community.id}" data-plugin="sample">(.*?)</td>', page, re.S).group(1)
+    cell = re.search(
+        rf'data-org="{tree.other_community.id}" data-plugin="sample">(.*?)</td>', page, re.S
+    ).group(1)
     assert "开" in cell and "来自 盘龙区" in cell
     client.post(f"/orgs/{tree.community.id}/plugins/sample", data={"state": "inherit"})
     assert db.session.get(OrgPlugin, (tree.community.id, "sample")) is None
-    assert client.post(f"/orgs/{tree.community.id}/plugins/sample", data={"state": "maybe"}).status_code == 400
+    assert (
+        client.post(
+            f"/orgs/{tree.community.id}/plugins/sample", data={"state": "maybe"}
+        ).status_code
+        == 400
+    )
 
 
-@pytest.mark.parametrize("path", ["/", "/orgs/{community}", "/orgs/{district}/plugins",
-                                  "/orgs/{community}/report"])
+@pytest.mark.parametrize(
+    "path", ["/", "/orgs/{community}", "/orgs/{district}/plugins", "/orgs/{community}/report"]
+)
 def test_pages_render_for_a_phone(client, tree, people, path):
     login(client, people.district_admin)
     r = client.get(path.format(community=tree.community.id, district=tree.district.id))
@@ -144,7 +188,10 @@ def test_platform_admin_adds_a_district_from_home(client, tree, people):
     assert "添加区" in page and "盘龙区" in page
     r = client.post("/orgs/districts", data={"name": "官渡区"})
     assert r.status_code == 302
-    assert db.session.scalar(select(Organization.level).where(Organization.name == "官渡区")) == "district"
+    assert (
+        db.session.scalar(select(Organization.level).where(Organization.name == "官渡区"))
+        == "district"
+    )
     client.post("/logout")
     login(client, people.district_admin)
     assert "添加区" not in client.get("/").get_data(as_text=True)

@@ -105,8 +105,10 @@ def test_cards_resolve_until_reissued(app, tree, people):
     assert resolve_person_code(qr.scan_url(old_token)) == person
     assert resolve_person_code(old_short) == person  # stored codes are unique among active cards
     assert resolve_person_code(old_short, within_org=tree.community) == person
-    assert refused(lambda: resolve_person_code(old_short, within_org=tree.other_community)) == \
-        (404, "person_not_found")
+    assert refused(lambda: resolve_person_code(old_short, within_org=tree.other_community)) == (
+        404,
+        "person_not_found",
+    )
     second = services.issue_card(people.staff, person)
     db.session.commit()
     assert refused(lambda: resolve_person_code(old_token)) == (400, "card_revoked")
@@ -152,56 +154,107 @@ def residents_url(org) -> str:
 
 def test_staff_register_an_elder_without_phone_or_password(client, tree, people):
     born = date(local_today().year - 85, 1, 1)
-    r = client.post(residents_url(tree.building), headers=bearer(people.staff),
-                    json={"name": "王桂兰", "birth_date": born.isoformat()})
+    r = client.post(
+        residents_url(tree.building),
+        headers=bearer(people.staff),
+        json={"name": "王桂兰", "birth_date": born.isoformat()},
+    )
     assert r.status_code == 201, r.json
-    assert r.json == {"user_id": r.json["user_id"], "name": "王桂兰",
-                      "birth_date": born.isoformat(), "age": 85, "hardship": False,
-                      "hardship_reason": None, "phone_masked": None}
+    assert r.json == {
+        "user_id": r.json["user_id"],
+        "name": "王桂兰",
+        "birth_date": born.isoformat(),
+        "age": 85,
+        "hardship": False,
+        "hardship_reason": None,
+        "phone_masked": None,
+    }
     person = db.session.get(User, r.json["user_id"])
     assert person.phone is None and person.password_hash is None
-    assert db.session.scalar(select(Membership.role).where(
-        Membership.user_id == person.id, Membership.org_id == tree.building.id)) == "resident"
-    assert db.session.scalar(select(AuditLog.action).where(
-        AuditLog.object_id == str(person.id))) == "person.register"
-    r = client.post(residents_url(tree.building), headers=bearer(people.staff),
-                    json={"name": "李大爷", "birth_date": "1958-03-02", "hardship": True,
-                          "hardship_reason": "低保", "phone": "13700000001"})
+    assert (
+        db.session.scalar(
+            select(Membership.role).where(
+                Membership.user_id == person.id, Membership.org_id == tree.building.id
+            )
+        )
+        == "resident"
+    )
+    assert (
+        db.session.scalar(select(AuditLog.action).where(AuditLog.object_id == str(person.id)))
+        == "person.register"
+    )
+    r = client.post(
+        residents_url(tree.building),
+        headers=bearer(people.staff),
+        json={
+            "name": "李大爷",
+            "birth_date": "1958-03-02",
+            "hardship": True,
+            "hardship_reason": "低保",
+            "phone": "13700000001",
+        },
+    )
     assert r.status_code == 201
-    assert (r.json["hardship"], r.json["hardship_reason"], r.json["phone_masked"]) == \
-        (True, "低保", "137****0001")
+    assert (r.json["hardship"], r.json["hardship_reason"], r.json["phone_masked"]) == (
+        True,
+        "低保",
+        "137****0001",
+    )
 
 
 def test_a_known_phone_links_the_person_instead(client, tree, people):
     assert people.outsider.birth_date is None
-    r = client.post(residents_url(tree.building), headers=bearer(people.staff),
-                    json={"name": "别的名字", "birth_date": "1950-07-01", "hardship": True,
-                          "phone": people.outsider.phone})
+    r = client.post(
+        residents_url(tree.building),
+        headers=bearer(people.staff),
+        json={
+            "name": "别的名字",
+            "birth_date": "1950-07-01",
+            "hardship": True,
+            "phone": people.outsider.phone,
+        },
+    )
     assert r.status_code == 200, r.json
-    assert (r.json["user_id"], r.json["name"], r.json["birth_date"], r.json["hardship"]) == \
-        (people.outsider.id, "路人", "1950-07-01", True)
+    assert (r.json["user_id"], r.json["name"], r.json["birth_date"], r.json["hardship"]) == (
+        people.outsider.id,
+        "路人",
+        "1950-07-01",
+        True,
+    )
     assert db.session.scalar(select(User.id).where(User.name == "别的名字")) is None
     # linking again changes nothing that is filled in, and adds no second membership
-    r = client.post(residents_url(tree.building), headers=bearer(people.staff),
-                    json={"name": "x", "birth_date": "1960-01-01", "phone": people.outsider.phone})
+    r = client.post(
+        residents_url(tree.building),
+        headers=bearer(people.staff),
+        json={"name": "x", "birth_date": "1960-01-01", "phone": people.outsider.phone},
+    )
     assert (r.status_code, r.json["birth_date"]) == (200, "1950-07-01")
-    assert len(db.session.scalars(select(Membership).where(
-        Membership.user_id == people.outsider.id)).all()) == 1
+    assert (
+        len(
+            db.session.scalars(
+                select(Membership).where(Membership.user_id == people.outsider.id)
+            ).all()
+        )
+        == 1
+    )
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"birth_date": "1940-01-01"}, "name"),
-    ({"name": "王"}, "birth_date"),
-    ({"name": "王", "birth_date": "1940/01/01"}, "birth_date"),
-    ({"name": "王", "birth_date": "1940-02-30"}, "birth_date"),
-    ({"name": "王", "birth_date": "1899-12-31"}, "birth_date"),
-    ({"name": "王", "birth_date": "2999-01-01"}, "birth_date"),
-    ({"name": "王", "birth_date": 19400101}, "birth_date"),
-    ({"name": "王", "birth_date": "1940-01-01", "phone": "12345"}, "phone"),
-    ({"name": "王", "birth_date": "1940-01-01", "hardship": "yes"}, "hardship"),
-    ({"name": "王", "birth_date": "1940-01-01", "hardship_reason": "穷"}, "hardship_reason"),
-    ({"name": "", "birth_date": "1940-01-01"}, "name"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"birth_date": "1940-01-01"}, "name"),
+        ({"name": "王"}, "birth_date"),
+        ({"name": "王", "birth_date": "1940/01/01"}, "birth_date"),
+        ({"name": "王", "birth_date": "1940-02-30"}, "birth_date"),
+        ({"name": "王", "birth_date": "1899-12-31"}, "birth_date"),
+        ({"name": "王", "birth_date": "2999-01-01"}, "birth_date"),
+        ({"name": "王", "birth_date": 19400101}, "birth_date"),
+        ({"name": "王", "birth_date": "1940-01-01", "phone": "12345"}, "phone"),
+        ({"name": "王", "birth_date": "1940-01-01", "hardship": "yes"}, "hardship"),
+        ({"name": "王", "birth_date": "1940-01-01", "hardship_reason": "穷"}, "hardship_reason"),
+        ({"name": "", "birth_date": "1940-01-01"}, "name"),
+    ],
+)
 def test_bad_registrations_are_400_naming_the_field(client, tree, people, body, field):
     r = client.post(residents_url(tree.building), headers=bearer(people.staff), json=body)
     assert r.status_code == 400 and field in r.json["error"]["fields"], r.json
@@ -209,12 +262,18 @@ def test_bad_registrations_are_400_naming_the_field(client, tree, people, body, 
 
 
 def test_birth_date_today_is_not_in_the_past(client, tree, people):
-    r = client.post(residents_url(tree.building), headers=bearer(people.staff),
-                    json={"name": "王", "birth_date": local_today().isoformat()})
+    r = client.post(
+        residents_url(tree.building),
+        headers=bearer(people.staff),
+        json={"name": "王", "birth_date": local_today().isoformat()},
+    )
     assert r.status_code == 400 and "birth_date" in r.json["error"]["fields"]
     yesterday = (local_today() - timedelta(days=1)).isoformat()
-    r = client.post(residents_url(tree.building), headers=bearer(people.staff),
-                    json={"name": "王", "birth_date": yesterday})
+    r = client.post(
+        residents_url(tree.building),
+        headers=bearer(people.staff),
+        json={"name": "王", "birth_date": yesterday},
+    )
     assert (r.status_code, r.json["age"]) == (201, 0)
 
 
@@ -224,10 +283,16 @@ def test_only_staff_over_the_org_register(client, tree, people):
     r = client.post(residents_url(tree.building), json=body, headers=bearer(people.resident))
     assert r.status_code == 403
     for who in (people.other_staff, people.outsider):
-        assert client.post(residents_url(tree.building), json=body,
-                           headers=bearer(who)).status_code == 404
-    assert client.post("/api/v1/orgs/99999/residents", json=body,
-                       headers=bearer(people.staff)).status_code == 404
+        assert (
+            client.post(residents_url(tree.building), json=body, headers=bearer(who)).status_code
+            == 404
+        )
+    assert (
+        client.post(
+            "/api/v1/orgs/99999/residents", json=body, headers=bearer(people.staff)
+        ).status_code
+        == 404
+    )
     r = client.post(residents_url(tree.community), json=body, headers=bearer(people.district_admin))
     assert r.status_code == 201
 
@@ -237,14 +302,25 @@ def test_a_person_is_seen_by_themselves_relatives_and_staff_only(client, tree, p
     services.add_relative(people.staff, person, people.resident.phone)
     db.session.commit()
     url = f"/api/v1/users/{person.id}"
-    for who in (people.staff, people.community_admin, people.district_admin, people.resident,
-                people.root):
+    for who in (
+        people.staff,
+        people.community_admin,
+        people.district_admin,
+        people.resident,
+        people.root,
+    ):
         r = client.get(url, headers=bearer(who))
         assert r.status_code == 200, who
-    assert r.json == {"id": person.id, "name": "王奶奶", "birth_date": "1940-05-01",
-                      "age": age_on(date(1940, 5, 1), local_today()), "hardship": True,
-                      "hardship_reason": "特困", "phone_masked": "137****0002",
-                      "relatives": [{"user_id": people.resident.id, "name": "居民"}]}
+    assert r.json == {
+        "id": person.id,
+        "name": "王奶奶",
+        "birth_date": "1940-05-01",
+        "age": age_on(date(1940, 5, 1), local_today()),
+        "hardship": True,
+        "hardship_reason": "特困",
+        "phone_masked": "137****0002",
+        "relatives": [{"user_id": people.resident.id, "name": "居民"}],
+    }
     for who in (people.other_staff, people.outsider):
         assert client.get(url, headers=bearer(who)).status_code == 404
     assert client.get("/api/v1/users/99999", headers=bearer(people.staff)).status_code == 404
@@ -257,25 +333,40 @@ def test_a_person_is_seen_by_themselves_relatives_and_staff_only(client, tree, p
 def test_staff_change_the_profile_and_it_is_audited(client, tree, people):
     person = elder(tree.building)
     url = f"/api/v1/users/{person.id}/profile"
-    r = client.patch(url, json={"birth_date": "1941-02-03", "hardship": True,
-                                "hardship_reason": "分散供养"}, headers=bearer(people.staff))
+    r = client.patch(
+        url,
+        json={"birth_date": "1941-02-03", "hardship": True, "hardship_reason": "分散供养"},
+        headers=bearer(people.staff),
+    )
     assert r.status_code == 200, r.json
-    assert (r.json["birth_date"], r.json["hardship"], r.json["hardship_reason"]) == \
-        ("1941-02-03", True, "分散供养")
+    assert (r.json["birth_date"], r.json["hardship"], r.json["hardship_reason"]) == (
+        "1941-02-03",
+        True,
+        "分散供养",
+    )
     row = db.session.scalar(select(AuditLog).where(AuditLog.action == "person.profile"))
     assert row.actor_id == people.staff.id and row.object_id == str(person.id)
-    assert row.details["before"] == {"birth_date": "1940-05-01", "hardship": False,
-                                     "hardship_reason": None}
+    assert row.details["before"] == {
+        "birth_date": "1940-05-01",
+        "hardship": False,
+        "hardship_reason": None,
+    }
     assert row.details["after"]["birth_date"] == "1941-02-03"
     r = client.patch(url, json={"hardship": False}, headers=bearer(people.staff))
     assert (r.json["hardship"], r.json["hardship_reason"]) == (False, None)
-    assert client.patch(url, json={"birth_date": "2999-01-01"},
-                        headers=bearer(people.staff)).status_code == 400
+    assert (
+        client.patch(
+            url, json={"birth_date": "2999-01-01"}, headers=bearer(people.staff)
+        ).status_code
+        == 400
+    )
     assert client.patch(url, json={"hardship": 1}, headers=bearer(people.staff)).status_code == 400
     services.add_relative(people.staff, person, people.resident.phone)
     db.session.commit()
-    assert client.patch(url, json={"hardship": True},
-                        headers=bearer(people.resident)).status_code == 403  # relative: sees only
+    assert (
+        client.patch(url, json={"hardship": True}, headers=bearer(people.resident)).status_code
+        == 403
+    )  # relative: sees only
     for who in (people.other_staff, people.outsider):
         assert client.patch(url, json={"hardship": True}, headers=bearer(who)).status_code == 404
     assert db.session.get(User, person.id).hardship is False
@@ -287,25 +378,35 @@ def test_staff_link_a_relative_who_then_sees_their_dependant(client, tree, peopl
     staff = bearer(people.staff)
     r = client.post(url, json={"phone": people.outsider.phone}, headers=staff)
     assert (r.status_code, r.json) == (201, {"user_id": people.outsider.id, "name": "路人"})
-    assert client.post(url, json={"phone": people.outsider.phone},
-                       headers=staff).status_code == 200  # again: the same link
+    assert (
+        client.post(url, json={"phone": people.outsider.phone}, headers=staff).status_code == 200
+    )  # again: the same link
     r = client.post(url, json={"phone": "13999999999"}, headers=staff)
     assert (r.status_code, r.json["error"]["code"]) == (404, "user_not_found")
     assert client.post(url, json={"phone": "x"}, headers=staff).status_code == 400
-    assert client.post(url, json={"phone": people.outsider.phone},
-                       headers=bearer(people.other_staff)).status_code == 404
+    assert (
+        client.post(
+            url, json={"phone": people.outsider.phone}, headers=bearer(people.other_staff)
+        ).status_code
+        == 404
+    )
     me = bearer(people.outsider)
     assert client.post(url, json={"phone": people.resident.phone}, headers=me).status_code == 403
     r = client.get("/api/v1/me/dependants", headers=me)
     assert r.status_code == 200
-    assert [(i["id"], i["name"], i["phone_masked"]) for i in r.json["items"]] == \
-        [(person.id, "王奶奶", None)]
+    assert [(i["id"], i["name"], i["phone_masked"]) for i in r.json["items"]] == [
+        (person.id, "王奶奶", None)
+    ]
     assert r.json["next"] is None
     assert client.get(f"/api/v1/users/{person.id}", headers=me).status_code == 200
     r = client.get(f"/api/v1/users/{person.id}/person-code", headers=me)
     assert r.status_code == 200 and resolve_person_code(r.json["token"]) == person
-    assert client.get(f"/api/v1/users/{person.id}/person-code",
-                      headers=bearer(people.resident)).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/users/{person.id}/person-code", headers=bearer(people.resident)
+        ).status_code
+        == 404
+    )
     assert client.get("/api/v1/me/dependants", headers=bearer(people.resident)).json["items"] == []
     assert client.get("/api/v1/me/dependants").status_code == 401
     r = client.delete(f"{url}/{people.outsider.id}", headers=staff)
@@ -315,8 +416,11 @@ def test_staff_link_a_relative_who_then_sees_their_dependant(client, tree, peopl
 
 def test_a_person_may_not_be_their_own_relative(client, tree, people):
     person = elder(tree.building, phone="13700000003")
-    r = client.post(f"/api/v1/users/{person.id}/relatives", json={"phone": "13700000003"},
-                    headers=bearer(people.staff))
+    r = client.post(
+        f"/api/v1/users/{person.id}/relatives",
+        json={"phone": "13700000003"},
+        headers=bearer(people.staff),
+    )
     assert (r.status_code, r.json["error"]["code"]) == (400, "self_relative")
 
 
@@ -346,8 +450,12 @@ def test_staff_issue_and_reissue_printed_cards(client, tree, people):
     assert second["token"] != first.json["token"]
     assert refused(lambda: resolve_person_code(first.json["token"])) == (400, "card_revoked")
     assert resolve_person_code(second["short_code"], within_org=tree.building) == person
-    assert db.session.scalar(select(AuditLog.action).where(
-        AuditLog.action == "person.card_issue").limit(1)) == "person.card_issue"
+    assert (
+        db.session.scalar(
+            select(AuditLog.action).where(AuditLog.action == "person.card_issue").limit(1)
+        )
+        == "person.card_issue"
+    )
     services.add_relative(people.staff, person, people.resident.phone)
     db.session.commit()
     assert client.post(url, headers=bearer(people.resident)).status_code == 403
@@ -361,8 +469,13 @@ def test_members_list_and_pages_cope_with_people_without_phones(client, tree, pe
     person = elder(tree.building)
     staff = bearer(people.staff)
     r = client.get(f"/api/v1/orgs/{tree.building.id}/members", headers=staff)
-    assert [(i["name"], i["phone"]) for i in r.json["items"] if i["user_id"] == person.id] == \
-        [("王奶奶", None)]
-    for page in (f"/orgs/{tree.building.id}", f"/orgs/{tree.building.id}/residents",
-                 f"/people/{person.id}", f"/orgs/{tree.building.id}/cards"):
+    assert [(i["name"], i["phone"]) for i in r.json["items"] if i["user_id"] == person.id] == [
+        ("王奶奶", None)
+    ]
+    for page in (
+        f"/orgs/{tree.building.id}",
+        f"/orgs/{tree.building.id}/residents",
+        f"/people/{person.id}",
+        f"/orgs/{tree.building.id}/cards",
+    ):
         assert client.get(page, headers=staff).status_code == 200, page

@@ -31,8 +31,11 @@ def app(make_app):
 
 
 def grant(client, actor, org, person, role):
-    return client.post(f"/api/v1/orgs/{org.id}/members", json={"phone": person.phone, "role": role},
-                       headers=bearer(actor))
+    return client.post(
+        f"/api/v1/orgs/{org.id}/members",
+        json={"phone": person.phone, "role": role},
+        headers=bearer(actor),
+    )
 
 
 def test_granted_role_covers_the_subtree_only(client, tree, people):
@@ -80,7 +83,9 @@ def test_a_resident_and_a_patrol_leader_of_the_same_building(client, tree, peopl
     assert has_plugin_role(people.resident, tree.building, "knobs.leader")
     me = client.get("/api/v1/me", headers=bearer(people.resident)).json
     assert sorted((m["org_id"], m["role"]) for m in me["memberships"]) == [
-        (tree.building.id, "knobs.leader"), (tree.building.id, "resident")]
+        (tree.building.id, "knobs.leader"),
+        (tree.building.id, "resident"),
+    ]
     # the same role twice, or a second core role at one organization: 409
     again = grant(client, people.community_admin, tree.building, people.resident, "knobs.leader")
     assert again.status_code == 409
@@ -92,18 +97,24 @@ def test_a_resident_and_a_patrol_leader_of_the_same_building(client, tree, peopl
     assert client.delete(f"{base}?role=knobs.leader", headers=h).status_code == 204
     assert not has_plugin_role(people.resident, tree.building, "knobs.leader")
     db.session.expire_all()
-    roles = db.session.scalars(select(Membership.role).where(
-        Membership.user_id == people.resident.id)).all()
+    roles = db.session.scalars(
+        select(Membership.role).where(Membership.user_id == people.resident.id)
+    ).all()
     assert roles == ["resident"]
 
 
-@pytest.mark.parametrize("role", ["knobs.nope", "points.cashier", "boss", "", "knobs.",
-                                  "x" * 65])
+@pytest.mark.parametrize("role", ["knobs.nope", "points.cashier", "boss", "", "knobs.", "x" * 65])
 def test_unknown_role_is_400(client, tree, people, role):
     r = grant(client, people.district_admin, tree.community, people.outsider, role)
     assert r.status_code == 400 and "role" in r.json["error"]["fields"]
-    assert db.session.scalar(select(func.count()).select_from(Membership)
-                             .where(Membership.user_id == people.outsider.id)) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.user_id == people.outsider.id)
+        )
+        == 0
+    )
 
 
 def test_only_admins_grant_plugin_roles(client, tree, people):
@@ -141,17 +152,23 @@ def test_member_page_grants_and_shows_plugin_roles(client, tree, people):
     login(client, people.community_admin)
     html = client.get(f"/orgs/{tree.building.id}").get_data(as_text=True)
     assert 'value="knobs.cashier"' in html and "收银员" in html
-    client.post(f"/orgs/{tree.building.id}/members",
-                data={"phone": people.resident.phone, "role": "knobs.cashier"})
+    client.post(
+        f"/orgs/{tree.building.id}/members",
+        data={"phone": people.resident.phone, "role": "knobs.cashier"},
+    )
     assert has_plugin_role(people.resident, tree.building, "knobs.cashier")
     html = client.get(f"/orgs/{tree.building.id}").get_data(as_text=True)
     assert "收银员" in html and "居民" in html
-    client.post(f"/orgs/{tree.building.id}/members",
-                data={"phone": people.outsider.phone, "role": "knobs.nope"})
+    client.post(
+        f"/orgs/{tree.building.id}/members",
+        data={"phone": people.outsider.phone, "role": "knobs.nope"},
+    )
     assert "没有这个角色" in client.get(f"/orgs/{tree.building.id}").get_data(as_text=True)
     # removing from the page takes away only that row's role
-    client.post(f"/orgs/{tree.building.id}/members/{people.resident.id}/remove",
-                data={"role": "knobs.cashier", "confirm": "yes"})
+    client.post(
+        f"/orgs/{tree.building.id}/members/{people.resident.id}/remove",
+        data={"role": "knobs.cashier", "confirm": "yes"},
+    )
     db.session.expire_all()
     assert effective_role(people.resident, tree.building) is Role.resident
     assert not has_plugin_role(people.resident, tree.building, "knobs.cashier")
@@ -159,9 +176,11 @@ def test_member_page_grants_and_shows_plugin_roles(client, tree, people):
 
 def test_staff_can_issue_a_reset_code_to_a_resident_holding_a_plugin_role(client, tree, people):
     # A plugin role has no rank: it neither blocks nor grants a desk reset (was a KeyError: 500).
-    db.session.add(Membership(user_id=people.resident.id, org_id=tree.building.id,
-                              role="knobs.cashier"))
+    db.session.add(
+        Membership(user_id=people.resident.id, org_id=tree.building.id, role="knobs.cashier")
+    )
     db.session.commit()
-    r = client.post(f"/api/v1/users/{people.resident.id}/password-reset",
-                    headers=bearer(people.staff))
+    r = client.post(
+        f"/api/v1/users/{people.resident.id}/password-reset", headers=bearer(people.staff)
+    )
     assert r.status_code == 201 and len(r.json["code"]) == 6

@@ -39,9 +39,13 @@ class EchoPlugin:
 
     @hookimpl
     def describe(self):
-        return PluginMeta(name=self.name, title=f"{self.name}中文", title_en=self.name.title(),
-                          requires=tuple(self.requires),
-                          owners={"thing_id": self.things.get})
+        return PluginMeta(
+            name=self.name,
+            title=f"{self.name}中文",
+            title_en=self.name.title(),
+            requires=tuple(self.requires),
+            owners={"thing_id": self.things.get},
+        )
 
     @hookimpl
     def blueprints(self):
@@ -168,15 +172,32 @@ def test_hook_service_recorded_reaches_only_plugins_enabled_there(make_app, tree
         db.session.commit()
         manager = app.extensions["jindou_plugins"]
         with app.test_request_context():
-            answers = manager.emit(tree.building, "service_recorded", user=people.resident,
-                                   activity_id=1, title="清洁", minutes=90, verified=True,
-                                   points=10, key="k1")
+            answers = manager.emit(
+                tree.building,
+                "service_recorded",
+                user=people.resident,
+                activity_id=1,
+                title="清洁",
+                minutes=90,
+                verified=True,
+                points=10,
+                key="k1",
+            )
         assert answers == [90]
         assert on.events == [(tree.building.id, people.resident.id, 90, "k1")]
         assert off.events == []
         with app.test_request_context():
-            manager.emit(tree.other_community, "service_recorded", user=people.resident,
-                         activity_id=1, title="清洁", minutes=5, verified=True, points=1, key="k2")
+            manager.emit(
+                tree.other_community,
+                "service_recorded",
+                user=people.resident,
+                activity_id=1,
+                title="清洁",
+                minutes=5,
+                verified=True,
+                points=1,
+                key="k2",
+            )
         assert len(off.events) == 1
 
 
@@ -239,8 +260,9 @@ class ReportingPlugin(EchoPlugin):
     def org_report(self, org, month):
         from core.plugins import ReportSection
 
-        return ReportSection(title=f"{self.name} 月报", rows=[("月份", month.isoformat()),
-                                                            ("组织", org.name)])
+        return ReportSection(
+            title=f"{self.name} 月报", rows=[("月份", month.isoformat()), ("组织", org.name)]
+        )
 
 
 def test_hook_org_report(make_app, tree, people):
@@ -252,12 +274,24 @@ def test_hook_org_report(make_app, tree, people):
         h = bearer(people.staff)
         r = client.get(f"/api/v1/orgs/{tree.community.id}/report?month=2026-11", headers=h)
         assert r.status_code == 200
-        assert r.json == {"month": "2026-11", "sections": [
-            {"title": "rep 月报", "rows": [["月份", "2026-11-01"], ["组织", "金星社区"]]}]}
-        assert client.get(f"/api/v1/orgs/{tree.community.id}/report?month=11/2026",
-                          headers=h).status_code == 400
-        assert client.get(f"/api/v1/orgs/{tree.community.id}/report",
-                          headers=bearer(people.resident)).status_code == 403
+        assert r.json == {
+            "month": "2026-11",
+            "sections": [
+                {"title": "rep 月报", "rows": [["月份", "2026-11-01"], ["组织", "金星社区"]]}
+            ],
+        }
+        assert (
+            client.get(
+                f"/api/v1/orgs/{tree.community.id}/report?month=11/2026", headers=h
+            ).status_code
+            == 400
+        )
+        assert (
+            client.get(
+                f"/api/v1/orgs/{tree.community.id}/report", headers=bearer(people.resident)
+            ).status_code
+            == 403
+        )
         with client.session_transaction() as session:
             session["_user_id"] = str(people.staff.id)
         page = client.get(f"/orgs/{tree.community.id}/report?month=2026-11").get_data(as_text=True)

@@ -106,8 +106,9 @@ def test_hook_scan_token(make_app):
         assert r.status_code == 403 and "不在巡逻班次内" in r.text
         assert "not_on_shift" not in r.text  # reason codes stay off pages
         # a genuine token nobody here owns
-        r = client.post("/api/v1/scan", json={"token": qr.sign("certificate", {"u": 1})},
-                        headers=headers)
+        r = client.post(
+            "/api/v1/scan", json={"token": qr.sign("certificate", {"u": 1})}, headers=headers
+        )
         assert (r.status_code, r.json["error"]["code"]) == (400, "token_wrong_purpose")
         db.session.remove()
 

@@ -71,8 +71,10 @@ def test_statements_per_request_do_not_grow_with_depth(guarded_app, tree, people
     client = guarded_app.test_client()
     headers = bearer(district_admin)
     counts = {}
-    targets = [(org.level, f"/api/v1/orgs/{org.id}/guarded")
-               for org in (tree.district, tree.community, tree.building)]
+    targets = [
+        (org.level, f"/api/v1/orgs/{org.id}/guarded")
+        for org in (tree.district, tree.community, tree.building)
+    ]
     for level, url in targets:
         client.get(url, headers=headers)  # warm up (engine, pool)
         db.session.remove()

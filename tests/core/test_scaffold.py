@@ -32,7 +32,7 @@ def declare_entry_point(site: Path, name: str, package: str) -> None:
     (info / "entry_points.txt").write_text(f"[jindou.plugins]\n{name} = {package}\n")
 
 
-MIGRATIONS_AGREE = '''
+MIGRATIONS_AGREE = """
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -45,7 +45,7 @@ def test_models_and_migration_agree(app):
         diff = [d for d in compare_metadata(context, db.metadata)
                 if not (d[0] == "remove_table" and d[1].name == "alembic_version")]
     assert diff == []
-'''
+"""
 
 
 def scratch_database(url: str | None):
@@ -66,13 +66,23 @@ def scratch_database(url: str | None):
 def test_a_scaffolded_plugin_migrates_and_passes_its_tests(app, tmp_path):
     name = unique_name()
     result = app.test_cli_runner().invoke(
-        args=["plugin", "new", name, "--path", str(tmp_path), "--title", "示例插件"])
+        args=["plugin", "new", name, "--path", str(tmp_path), "--title", "示例插件"]
+    )
     assert result.exit_code == 0, result.output
     assert f'{name} = "{name}"' in result.output  # the entry point to declare
     package = tmp_path / name
-    for part in ("__init__.py", "models.py", "services/__init__.py", "schemas.py", "views.py",
-                 "pages.py", "cli.py", "README.md", f"templates/{name}/index.html",
-                 f"migrations/0001_{name}_tables.py"):
+    for part in (
+        "__init__.py",
+        "models.py",
+        "services/__init__.py",
+        "schemas.py",
+        "views.py",
+        "pages.py",
+        "cli.py",
+        "README.md",
+        f"templates/{name}/index.html",
+        f"migrations/0001_{name}_tables.py",
+    ):
         assert (package / part).is_file(), part
     migration = (package / "migrations" / f"0001_{name}_tables.py").read_text()
     assert f'depends_on = "{core_head()}"' in migration
@@ -87,14 +97,29 @@ def test_a_scaffolded_plugin_migrates_and_passes_its_tests(app, tmp_path):
         env["JINDOU_TEST_DATABASE_URL"] = url
     try:
         run = subprocess.run(
-            [sys.executable, "-m", "pytest", str(tmp_path / "tests"), "-q", "-p", "no:cacheprovider",
-             "-W", "ignore::pytest.PytestAssertRewriteWarning"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                str(tmp_path / "tests"),
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-W",
+                "ignore::pytest.PytestAssertRewriteWarning",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         if admin is not None:
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" '
-                                  "WITH (FORCE)"))
+                conn.execute(
+                    text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+                )
             admin.dispose()
     assert run.returncode == 0, run.stdout + run.stderr
     assert "9 passed" in run.stdout, run.stdout
@@ -102,18 +127,26 @@ def test_a_scaffolded_plugin_migrates_and_passes_its_tests(app, tmp_path):
 
 def test_the_generated_code_is_ruff_clean(app, tmp_path):
     name = unique_name()
-    assert app.test_cli_runner().invoke(
-        args=["plugin", "new", name, "--path", str(tmp_path)]).exit_code == 0
+    assert (
+        app.test_cli_runner()
+        .invoke(args=["plugin", "new", name, "--path", str(tmp_path)])
+        .exit_code
+        == 0
+    )
     ruff = Path(sys.executable).parent / "ruff"
     if not ruff.exists():
         pytest.skip("ruff is not installed next to this Python")
-    run = subprocess.run([str(ruff), "check", "--config", str(REPO / "pyproject.toml"),
-                          str(tmp_path)], capture_output=True, text=True)
+    run = subprocess.run(
+        [str(ruff), "check", "--config", str(REPO / "pyproject.toml"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout
 
 
-@pytest.mark.parametrize("bad", ["Hello", "my-plugin", "1st", "class", "x" * 31, "trailing_",
-                                 "naïve"])
+@pytest.mark.parametrize(
+    "bad", ["Hello", "my-plugin", "1st", "class", "x" * 31, "trailing_", "naïve"]
+)
 def test_an_invalid_name_is_refused(app, tmp_path, bad):
     result = app.test_cli_runner().invoke(args=["plugin", "new", bad, "--path", str(tmp_path)])
     assert result.exit_code != 0

@@ -26,7 +26,9 @@ def test_deeply_nested_json_is_400(client, people):
     for path, headers in [(REGISTER, {}), ("/api/v1/orgs", bearer(people.root))]:
         r = client.post(path, data=deep, content_type="application/json", headers=headers)
         assert r.status_code == 400 and r.json["error"]["code"] == "invalid_json"
-    nested = {"phone": {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}
+    nested = {
+        "phone": {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}
+    }
     assert client.post(REGISTER, json=nested).status_code == 400
 
 
@@ -115,8 +117,10 @@ def test_year_bounds_are_checked_in_utc():
 def _login(client, user):
     r = client.post("/login", data={"phone": user.phone, "password": PASSWORD})
     assert r.status_code == 302
-    return (client.get_cookie("session", domain="jindou.test"),
-            client.get_cookie("remember_token", domain="jindou.test"))
+    return (
+        client.get_cookie("session", domain="jindou.test"),
+        client.get_cookie("remember_token", domain="jindou.test"),
+    )
 
 
 def _copy(app, cookie):
@@ -165,15 +169,19 @@ def test_change_password_ends_other_sessions_and_tokens(app, people):
     assert browser.get("/api/v1/me").status_code == 200  # this browser stays in
     assert other_device.get("/api/v1/me").status_code == 401
     assert app.test_client().get("/api/v1/me", headers=phone_app).status_code == 401
-    r = app.test_client().post(TOKENS, json={"phone": people.resident.phone,
-                                             "password": "a-new-secret"})
+    r = app.test_client().post(
+        TOKENS, json={"phone": people.resident.phone, "password": "a-new-secret"}
+    )
     assert r.status_code == 201
 
 
 def test_change_password_with_a_token_keeps_that_token(client, people):
     mine, other = bearer(people.resident), bearer(people.resident)
-    r = client.put("/api/v1/me/password", headers=mine,
-                   json={"old_password": PASSWORD, "password": "a-new-secret"})
+    r = client.put(
+        "/api/v1/me/password",
+        headers=mine,
+        json={"old_password": PASSWORD, "password": "a-new-secret"},
+    )
     assert r.status_code == 204
     assert client.get("/api/v1/me", headers=mine).status_code == 200
     assert client.get("/api/v1/me", headers=other).status_code == 401
@@ -206,8 +214,12 @@ def test_desk_reset_code_sets_a_new_password_once(client, people):
     assert client.get("/api/v1/me", headers=token).status_code == 401  # tokens end too
     r = client.post("/api/v1/auth/password-reset", json=body)
     assert r.status_code == 400 and r.json["error"]["code"] == "reset_code_invalid"
-    assert client.post(TOKENS, json={"phone": people.resident.phone,
-                                     "password": "a-new-secret"}).status_code == 201
+    assert (
+        client.post(
+            TOKENS, json={"phone": people.resident.phone, "password": "a-new-secret"}
+        ).status_code
+        == 201
+    )
 
 
 def test_wrong_expired_and_guessed_codes_are_refused(client, people):
@@ -239,18 +251,26 @@ def test_who_may_issue_a_reset_code(client, people):
     assert _issue(client, people.community_admin, people.root).status_code == 404
     assert _issue(client, people.staff, people.staff).status_code == 403
     assert _issue(client, people.district_admin, people.community_admin).status_code == 201
-    assert client.post("/api/v1/users/2147483647/password-reset",
-                       headers=bearer(people.root)).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/users/2147483647/password-reset", headers=bearer(people.root)
+        ).status_code
+        == 404
+    )
 
 
 def test_reset_page_and_login_link(client, people):
     assert "忘记密码？请到社区服务台领取重置码" in client.get("/login").get_data(as_text=True)
     code = _issue(client, people.staff, people.resident).json["code"]
-    r = client.post("/password-reset", data={"phone": people.resident.phone, "code": "000000",
-                                             "password": "a-new-secret"})
+    r = client.post(
+        "/password-reset",
+        data={"phone": people.resident.phone, "code": "000000", "password": "a-new-secret"},
+    )
     assert r.status_code == 400 and "重置码无效" in r.get_data(as_text=True)
-    r = client.post("/password-reset", data={"phone": people.resident.phone, "code": code,
-                                             "password": "a-new-secret"})
+    r = client.post(
+        "/password-reset",
+        data={"phone": people.resident.phone, "code": code, "password": "a-new-secret"},
+    )
     assert r.status_code == 302
 
 
@@ -262,10 +282,13 @@ def test_login_for_an_unknown_phone_checks_a_hash(client, people, monkeypatch):
 
     calls = []
     real = core.passwords.check_password_hash
-    monkeypatch.setattr(core.passwords, "check_password_hash",
-                        lambda *a: calls.append(a) or real(*a))
-    assert client.post(TOKENS, json={"phone": "13999999999", "password": "whatever1"}
-                       ).status_code == 401
+    monkeypatch.setattr(
+        core.passwords, "check_password_hash", lambda *a: calls.append(a) or real(*a)
+    )
+    assert (
+        client.post(TOKENS, json={"phone": "13999999999", "password": "whatever1"}).status_code
+        == 401
+    )
     assert client.post("/login", data={"phone": "13999999999", "password": "x"}).status_code == 400
     assert len(calls) == 2
 
@@ -286,12 +309,17 @@ def test_cookies_are_secure_by_default(make_app, people, tmp_path):
     from core.config import load_settings
 
     assert load_settings(str(tmp_path), {})["JINDOU_SECURE_COOKIES"] is True
-    assert load_settings(str(tmp_path), {"JINDOU_SECURE_COOKIES": "0"})["JINDOU_SECURE_COOKIES"] \
+    assert (
+        load_settings(str(tmp_path), {"JINDOU_SECURE_COOKIES": "0"})["JINDOU_SECURE_COOKIES"]
         is False
+    )
     app = make_app(JINDOU_SECURE_COOKIES=True, PREFERRED_URL_SCHEME="https")
     with app.app_context():
-        r = app.test_client().post("/login", base_url="https://jindou.test",
-                                   data={"phone": people.resident.phone, "password": PASSWORD})
+        r = app.test_client().post(
+            "/login",
+            base_url="https://jindou.test",
+            data={"phone": people.resident.phone, "password": PASSWORD},
+        )
         cookies = r.headers.getlist("Set-Cookie")
         assert cookies and all("Secure" in c for c in cookies)
 
@@ -299,8 +327,9 @@ def test_cookies_are_secure_by_default(make_app, people, tmp_path):
 # -- F9: weak passwords ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("password", ["12345678", "password", "PASSWORD", " " * 8, "11111111",
-                                      "13912345678", "short1!"])
+@pytest.mark.parametrize(
+    "password", ["12345678", "password", "PASSWORD", " " * 8, "11111111", "13912345678", "short1!"]
+)
 def test_weak_passwords_are_refused(client, password):
     r = client.post(REGISTER, json={**_new_user(), "password": password})
     assert r.status_code == 400 and "password" in r.json["error"]["fields"]
@@ -309,8 +338,9 @@ def test_weak_passwords_are_refused(client, password):
 def test_password_rule_is_shared_by_create_admin(app):
     from core import cli
 
-    result = app.test_cli_runner().invoke(cli.create_admin, ["--phone", "13912345678", "--name",
-                                                             "管理员", "--password", "qwertyuiop"])
+    result = app.test_cli_runner().invoke(
+        cli.create_admin, ["--phone", "13912345678", "--name", "管理员", "--password", "qwertyuiop"]
+    )
     assert result.exit_code != 0 and "常见" in result.output
 
 
@@ -335,24 +365,37 @@ def test_per_account_limit_spans_addresses(make_app, people):
     app = make_app(RATELIMIT_ENABLED=True, JINDOU_ACCOUNT_RATE_LIMIT="3 per minute")
     client = app.test_client()
     with app.app_context():
-        codes = [client.post(TOKENS, json={"phone": people.resident.phone, "password": "wrong-1"},
-                             environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code
-                 for i in range(4)]
+        codes = [
+            client.post(
+                TOKENS,
+                json={"phone": people.resident.phone, "password": "wrong-1"},
+                environ_base={"REMOTE_ADDR": f"10.0.0.{i}"},
+            ).status_code
+            for i in range(4)
+        ]
         assert codes == [401, 401, 401, 429]
-        r = client.post(TOKENS, json={"phone": people.staff.phone, "password": PASSWORD},
-                        environ_base={"REMOTE_ADDR": "10.0.0.9"})
+        r = client.post(
+            TOKENS,
+            json={"phone": people.staff.phone, "password": PASSWORD},
+            environ_base={"REMOTE_ADDR": "10.0.0.9"},
+        )
         assert r.status_code == 201  # another account is not affected
 
 
 def test_trusted_proxy_gives_each_client_its_own_bucket(make_app, people):
-    app = make_app(RATELIMIT_ENABLED=True, JINDOU_LOGIN_RATE_LIMIT="2 per minute",
-                   JINDOU_TRUSTED_PROXIES=1)
+    app = make_app(
+        RATELIMIT_ENABLED=True, JINDOU_LOGIN_RATE_LIMIT="2 per minute", JINDOU_TRUSTED_PROXIES=1
+    )
     client = app.test_client()
     with app.app_context():
+
         def attempt(client_ip):
-            return client.post(TOKENS, json={"phone": people.outsider.phone, "password": PASSWORD},
-                               environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                               headers={"X-Forwarded-For": client_ip}).status_code
+            return client.post(
+                TOKENS,
+                json={"phone": people.outsider.phone, "password": PASSWORD},
+                environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                headers={"X-Forwarded-For": client_ip},
+            ).status_code
 
         assert [attempt("1.1.1.1") for _ in range(3)] == [201, 201, 429]
         assert attempt("2.2.2.2") == 201  # behind the same nginx, another person
@@ -363,9 +406,13 @@ def broken_app(schema):
     from core import create_app
     from core.testing import base_config
 
-    app = create_app({**base_config(schema),
-                      "SQLALCHEMY_DATABASE_URI": "postgresql://postgres@127.0.0.1:1/x",
-                      "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}})
+    app = create_app(
+        {
+            **base_config(schema),
+            "SQLALCHEMY_DATABASE_URI": "postgresql://postgres@127.0.0.1:1/x",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
+        }
+    )
     return app
 
 
@@ -384,8 +431,10 @@ def test_health_and_an_unreachable_database(broken_app, app):
 def test_all_tokens_of_a_reset_person_are_revoked(client, people):
     bearer(people.resident), bearer(people.resident)
     code = _issue(client, people.staff, people.resident).json["code"]
-    client.post("/api/v1/auth/password-reset", json={"phone": people.resident.phone,
-                                                     "code": code, "password": "a-new-secret"})
+    client.post(
+        "/api/v1/auth/password-reset",
+        json={"phone": people.resident.phone, "code": code, "password": "a-new-secret"},
+    )
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == people.resident.id))
     assert all(t.revoked_at is not None for t in tokens)
 

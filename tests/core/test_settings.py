@@ -24,12 +24,13 @@ class KnobsPlugin:
     @hookimpl
     def describe(self):
         return PluginMeta(
-            name="knobs", title="旋钮", title_en="Knobs",
+            name="knobs",
+            title="旋钮",
+            title_en="Knobs",
             settings=(
                 SettingSpec("open", bool, False, "开放报名"),
                 SettingSpec("limit", int, 200, "每次上限", minimum=1, maximum=1000),
-                SettingSpec("expiry", int, None, "有效月数", minimum=1, maximum=120,
-                            nullable=True),
+                SettingSpec("expiry", int, None, "有效月数", minimum=1, maximum=120, nullable=True),
                 SettingSpec("motto", str, "你好", "口号", max_length=10),
             ),
             roles=(PluginRole("cashier", "收银员"), PluginRole("leader", "巡逻队长")),
@@ -67,7 +68,11 @@ def test_nearest_ancestor_wins(tree, people):
     db.session.commit()
     assert settings.effective(tree.building, "knobs") == {**DEFAULTS, "limit": 50, "open": True}
     assert settings.sources(tree.building, "knobs") == {
-        "open": tree.district.id, "limit": tree.community.id, "expiry": None, "motto": None}
+        "open": tree.district.id,
+        "limit": tree.community.id,
+        "expiry": None,
+        "motto": None,
+    }
     assert settings.get(tree.subdistrict, "knobs", "limit") == 300
     assert settings.get(tree.other_community, "knobs", "limit") == 300
     # the override stays below the community: the district keeps its own value
@@ -76,12 +81,19 @@ def test_nearest_ancestor_wins(tree, people):
 
 def test_api_reads_and_writes(client, tree, people):
     h = bearer(people.district_admin)
-    r = client.put(url(tree.community), json={"limit": 7, "expiry": None, "motto": "加油"},
-                   headers=h)
+    r = client.put(
+        url(tree.community), json={"limit": 7, "expiry": None, "motto": "加油"}, headers=h
+    )
     assert r.status_code == 200, r.json
-    assert r.json == {"settings": {**DEFAULTS, "limit": 7, "motto": "加油"},
-                      "sources": {"open": None, "limit": tree.community.id,
-                                  "expiry": tree.community.id, "motto": tree.community.id}}
+    assert r.json == {
+        "settings": {**DEFAULTS, "limit": 7, "motto": "加油"},
+        "sources": {
+            "open": None,
+            "limit": tree.community.id,
+            "expiry": tree.community.id,
+            "motto": tree.community.id,
+        },
+    }
     # a resident below sees what is in force at their building
     r = client.get(url(tree.building), headers=bearer(people.resident))
     assert r.status_code == 200
@@ -90,22 +102,25 @@ def test_api_reads_and_writes(client, tree, people):
     assert not client.application.extensions["jindou_plugins"].is_enabled(tree.community, "knobs")
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"limit": "5"}, "limit"),  # a string for an int
-    ({"limit": 5.0}, "limit"),
-    ({"limit": True}, "limit"),
-    ({"limit": 0}, "limit"),  # below the minimum
-    ({"limit": 1001}, "limit"),  # above the maximum
-    ({"limit": None}, "limit"),  # not nullable
-    ({"open": 1}, "open"),  # 1 is not a bool
-    ({"open": "true"}, "open"),
-    ({"open": None}, "open"),
-    ({"motto": "长" * 11}, "motto"),
-    ({"motto": 5}, "motto"),
-    ({"expiry": 121}, "expiry"),
-    ({"nope": 1}, "nope"),  # unknown name
-    ({"limit": 5, "nope": 1}, "nope"),  # nothing half-written
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"limit": "5"}, "limit"),  # a string for an int
+        ({"limit": 5.0}, "limit"),
+        ({"limit": True}, "limit"),
+        ({"limit": 0}, "limit"),  # below the minimum
+        ({"limit": 1001}, "limit"),  # above the maximum
+        ({"limit": None}, "limit"),  # not nullable
+        ({"open": 1}, "open"),  # 1 is not a bool
+        ({"open": "true"}, "open"),
+        ({"open": None}, "open"),
+        ({"motto": "长" * 11}, "motto"),
+        ({"motto": 5}, "motto"),
+        ({"expiry": 121}, "expiry"),
+        ({"nope": 1}, "nope"),  # unknown name
+        ({"limit": 5, "nope": 1}, "nope"),  # nothing half-written
+    ],
+)
 def test_bad_values_are_400_naming_the_field(client, tree, people, body, field):
     r = client.put(url(tree.community), json=body, headers=bearer(people.district_admin))
     assert r.status_code == 400, r.json
@@ -128,33 +143,49 @@ def test_unknown_or_not_loaded_plugin_is_404(client, tree, people):
 
 def test_who_may_change_settings(client, tree, people):
     body = {"limit": 9}
-    assert client.put(url(tree.community), json=body,
-                      headers=bearer(people.staff)).status_code == 403
-    assert client.put(url(tree.building), json=body,
-                      headers=bearer(people.resident)).status_code == 403
+    assert (
+        client.put(url(tree.community), json=body, headers=bearer(people.staff)).status_code == 403
+    )
+    assert (
+        client.put(url(tree.building), json=body, headers=bearer(people.resident)).status_code
+        == 403
+    )
     # above their own organization, an admin is nobody special
-    assert client.put(url(tree.subdistrict), json=body,
-                      headers=bearer(people.community_admin)).status_code == 403
+    assert (
+        client.put(
+            url(tree.subdistrict), json=body, headers=bearer(people.community_admin)
+        ).status_code
+        == 403
+    )
     # outsiders and people of another branch do not learn the organization exists
     for person in (people.outsider, people.other_staff):
         h = bearer(person)
         assert client.put(url(tree.community), json=body, headers=h).status_code == 404
         assert client.get(url(tree.community), headers=h).status_code == 404
     assert rows() == 0
-    assert client.put(url(tree.building), json=body,
-                      headers=bearer(people.community_admin)).status_code == 200
+    assert (
+        client.put(
+            url(tree.building), json=body, headers=bearer(people.community_admin)
+        ).status_code
+        == 200
+    )
 
 
 def test_each_change_is_audited_once(client, tree, people):
     h = bearer(people.district_admin)
     client.put(url(tree.community), json={"limit": 300, "open": True}, headers=h)
     client.put(url(tree.community), json={"limit": 300, "open": False}, headers=h)
-    audits = db.session.scalars(select(AuditLog).where(AuditLog.action == "setting.set")
-                                .order_by(AuditLog.id)).all()
+    audits = db.session.scalars(
+        select(AuditLog).where(AuditLog.action == "setting.set").order_by(AuditLog.id)
+    ).all()
     assert [(a.details["name"], a.details["before"], a.details["after"]) for a in audits] == [
-        ("limit", None, 300), ("open", None, True), ("open", True, False)]
+        ("limit", None, 300),
+        ("open", None, True),
+        ("open", True, False),
+    ]
     assert {(a.org_id, a.actor_id, a.details["plugin"]) for a in audits} == {
-        (tree.community.id, people.district_admin.id, "knobs")}
+        (tree.community.id, people.district_admin.id, "knobs")
+    }
     row = db.session.get(OrgSetting, (tree.community.id, "knobs", "open"))
     assert row.value is False and row.updated_by_id == people.district_admin.id
 
@@ -163,13 +194,19 @@ def test_delete_inherits_again(client, tree, people):
     h = bearer(people.district_admin)
     client.put(url(tree.district), json={"limit": 300}, headers=h)
     client.put(url(tree.community), json={"limit": 50}, headers=h)
-    assert client.delete(f"{url(tree.community)}/limit",
-                         headers=bearer(people.staff)).status_code == 403
+    assert (
+        client.delete(f"{url(tree.community)}/limit", headers=bearer(people.staff)).status_code
+        == 403
+    )
     assert client.delete(f"{url(tree.community)}/limit", headers=h).status_code == 204
     r = client.get(url(tree.building), headers=h)
     assert r.json["settings"]["limit"] == 300 and r.json["sources"]["limit"] == tree.district.id
-    assert db.session.scalar(select(func.count()).select_from(AuditLog)
-                             .where(AuditLog.action == "setting.clear")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == "setting.clear")
+        )
+        == 1
+    )
     # again: nothing to remove, still 204; an undeclared name is 404
     assert client.delete(f"{url(tree.community)}/limit", headers=h).status_code == 204
     assert client.delete(f"{url(tree.community)}/nope", headers=h).status_code == 404
@@ -183,7 +220,11 @@ def test_one_query_for_all_of_a_plugins_settings(app, tree, people):
     with app.test_request_context():
         with count_statements() as statements:
             assert settings.effective(tree.building, "knobs") == {
-                **DEFAULTS, "limit": 300, "open": True, "motto": "好"}
+                **DEFAULTS,
+                "limit": 300,
+                "open": True,
+                "motto": "好",
+            }
             settings.sources(tree.building, "knobs")
             settings.get(tree.building, "knobs", "motto")
         assert len([s for s in statements if s.startswith("SELECT")]) == 1, statements
@@ -198,13 +239,16 @@ def test_service_checks_its_own_input(tree, people):
     assert err.value.status == 403
 
 
-@pytest.mark.parametrize("spec", [
-    SettingSpec("x", float, 1.0, "x"),
-    SettingSpec("x", int, "1", "x"),
-    SettingSpec("x", int, 0, "x", minimum=1),
-    SettingSpec("x", bool, None, "x"),
-    SettingSpec("x y", bool, True, "x"),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        SettingSpec("x", float, 1.0, "x"),
+        SettingSpec("x", int, "1", "x"),
+        SettingSpec("x", int, 0, "x", minimum=1),
+        SettingSpec("x", bool, None, "x"),
+        SettingSpec("x y", bool, True, "x"),
+    ],
+)
 def test_a_plugin_with_unsound_settings_does_not_load(spec):
     class Bad:
         @hookimpl
@@ -247,7 +291,11 @@ def test_settings_page_saves_only_what_changed(client, tree, people):
     assert settings.effective(tree.building, "knobs") == {**DEFAULTS, "limit": 42, "open": True}
     # untouched fields keep inheriting: no row pins them here
     assert settings.sources(tree.community, "knobs") == {
-        "open": tree.community.id, "limit": tree.community.id, "expiry": None, "motto": None}
+        "open": tree.community.id,
+        "limit": tree.community.id,
+        "expiry": None,
+        "motto": None,
+    }
     # a bad number is reported, nothing changes
     client.post(page(tree.community), data={**form, "limit": "abc"})
     html = client.get(page(tree.community)).get_data(as_text=True)

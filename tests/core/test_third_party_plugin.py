@@ -10,7 +10,7 @@ import pytest
 
 from core.plugins import PluginError, discover
 
-HELLO = '''
+HELLO = """
 from flask import jsonify
 
 from core import hookimpl
@@ -32,7 +32,7 @@ def describe():
 @hookimpl
 def blueprints():
     return [bp]
-'''
+"""
 
 
 def install(site, module: str, name: str, route: str) -> None:
@@ -81,8 +81,9 @@ def test_a_route_another_plugin_answers_refuses_to_load(site, make_app):
         make_app(plugins=[sample_plugin, plugin])
 
 
-@pytest.mark.parametrize("route", ["/api/v1/openapi.json", "/lang/<code>", "/login",
-                                   "/api/v1/orgs/<int:id>"])
+@pytest.mark.parametrize(
+    "route", ["/api/v1/openapi.json", "/lang/<code>", "/login", "/api/v1/orgs/<int:id>"]
+)
 def test_a_route_core_answers_refuses_to_load(site, make_app, route):
     """Core's own routes, the app's (/api/v1/openapi.json, /lang/...) included."""
     install(site, "jindou_hello", "hello", route)

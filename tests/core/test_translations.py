@@ -17,8 +17,10 @@ METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 def test_every_core_string_is_translated():
     with open(CATALOG / "messages.po", "rb") as f:
         po = read_po(f)
-    used = {message for _file, _line, message, _comments, _context
-            in extract_from_dir(str(CORE), METHODS)}
+    used = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(str(CORE), METHODS)
+    }
     missing = [m for m in used if isinstance(m, str) and not (po.get(m) and po.get(m).string)]
     assert missing == [], "add these to scripts/translate_core.py and recompile"
 

@@ -25,14 +25,19 @@ from core.extensions import db
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
-AXE = Path(os.environ.get("JINDOU_AXE_JS", ROOT / ".ci" / "node_modules" / "axe-core" / "axe.min.js"))
+AXE = Path(
+    os.environ.get("JINDOU_AXE_JS", ROOT / ".ci" / "node_modules" / "axe-core" / "axe.min.js")
+)
 REQUIRED = os.environ.get("JINDOU_REQUIRE_AXE") == "1"
 MAX_PAGES = 120  # per role; the demo has fewer, this only stops a runaway crawl
 # Links that change state or leave the HTML pages.
 SKIP = ("/lang/", "/text-size/", "/logout", "/api/", ".csv", "/static/", "export", "download")
 
-ROLES = [("district admin", "13800000001"), ("community staff", "13800000002"),
-         ("volunteer and relative", "13900000001")]
+ROLES = [
+    ("district admin", "13800000001"),
+    ("community staff", "13800000002"),
+    ("volunteer and relative", "13900000001"),
+]
 
 
 def _missing() -> str | None:
@@ -83,16 +88,21 @@ def known_pages(app) -> list[str]:
         item = db.session.scalar(select(Reward).order_by(Reward.cost))
         row = services.request_redemption(volunteer, item.id, quantity=1, key="axe")
         db.session.commit()
-        pages += [f"/points/redemptions/{row.id}", f"/points/p/{row.code}",
-                  f"/points/orgs/{community}/redemptions?status=pending",
-                  f"/points/orgs/{community}/report"]
+        pages += [
+            f"/points/redemptions/{row.id}",
+            f"/points/p/{row.code}",
+            f"/points/orgs/{community}/redemptions?status=pending",
+            f"/points/orgs/{community}/report",
+        ]
     if "volunteering" in names:
         from plugins.volunteering.models import Activity
 
         for act in db.session.scalars(select(Activity).limit(3)):
-            pages += [f"/volunteering/activities/{act.id}",
-                      f"/volunteering/activities/{act.id}/screen?kind=in",
-                      f"/volunteering/activities/{act.id}/attendance"]
+            pages += [
+                f"/volunteering/activities/{act.id}",
+                f"/volunteering/activities/{act.id}/screen?kind=in",
+                f"/volunteering/activities/{act.id}/attendance",
+            ]
     return pages
 
 
@@ -101,9 +111,17 @@ def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -120,15 +138,20 @@ def crawl(page, base: str, start: list[str]) -> dict[str, list]:
             if "Download is starting" in str(err):
                 continue
             raise
-        if response is None or response.status >= 400 or not response.headers.get(
-                "content-type", "").startswith("text/html"):
+        if (
+            response is None
+            or response.status >= 400
+            or not response.headers.get("content-type", "").startswith("text/html")
+        ):
             continue
         page.add_script_tag(content=axe)
         result = page.evaluate("async () => JSON.stringify((await axe.run(document)).violations)")
         violations = json.loads(result)
         if violations:
-            found[path] = [(v["id"], v["impact"], v["help"],
-                            [n["target"] for n in v["nodes"]][:5]) for v in violations]
+            found[path] = [
+                (v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:5])
+                for v in violations
+            ]
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
             url = urldefrag(href)[0]
             parts = urlsplit(url)
@@ -146,8 +169,9 @@ def test_every_demo_page_has_no_axe_violations(demo, browser):
     report = {}
     for role, phone in ROLES:
         # bypass_csp: the page's CSP (rightly) refuses the injected axe script.
-        context = browser.new_context(viewport={"width": 375, "height": 667}, locale="zh-CN",
-                                      bypass_csp=True)
+        context = browser.new_context(
+            viewport={"width": 375, "height": 667}, locale="zh-CN", bypass_csp=True
+        )
         page = context.new_page()
         page.goto(f"{base}/login")
         report[f"{role}: /login"] = crawl(page, base, ["/login"]).get("/login", [])
@@ -160,4 +184,5 @@ def test_every_demo_page_has_no_axe_violations(demo, browser):
         context.close()
     report = {k: v for k, v in report.items() if v}
     assert report == {}, "axe violations:\n" + "\n".join(
-        f"{where}\n    " + "\n    ".join(map(str, v)) for where, v in report.items())
+        f"{where}\n    " + "\n    ".join(map(str, v)) for where, v in report.items()
+    )

@@ -34,9 +34,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"{CHROMIUM} is missing (apt-get install chromium); "
-                              "Playwright must not download a browser"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"{CHROMIUM} is missing (apt-get install chromium); "
+        "Playwright must not download a browser",
+    ),
 ]
 
 
@@ -56,9 +58,15 @@ def live_app(make_app):
         add_member(staff, community, "staff")
         add_member(volunteer, building, "resident")
         starts = utcnow().replace(second=0, microsecond=0) - timedelta(minutes=5)
-        activity = Activity(org_id=community.id, title="楼道清洁", starts_at=starts,
-                            ends_at=starts + timedelta(hours=2), capacity=5, points=12,
-                            points_per_hour=6)
+        activity = Activity(
+            org_id=community.id,
+            title="楼道清洁",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=2),
+            capacity=5,
+            points=12,
+            points_per_hour=6,
+        )
         db.session.add(activity)
         db.session.commit()
         app.config["E2E_ACTIVITY_ID"] = activity.id
@@ -81,9 +89,11 @@ def fill_fund(app, district) -> None:
     """Awards are paid from a fund (API.md, Points): give the district one."""
     admin = make_user("13800000001", "区管理员")
     add_member(admin, district, "admin")
-    r = app.test_client().post(f"/api/v1/orgs/{district.id}/points/fund/deposits",
-                               json={"amount": 1000, "note": "e2e", "idempotency_key": "e2e-fund"},
-                               headers=bearer(admin))
+    r = app.test_client().post(
+        f"/api/v1/orgs/{district.id}/points/fund/deposits",
+        json={"amount": 1000, "note": "e2e", "idempotency_key": "e2e-fund"},
+        headers=bearer(admin),
+    )
     assert r.status_code == 201, r.json
 
 
@@ -92,9 +102,17 @@ def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -149,8 +167,11 @@ def test_volunteer_signs_up_scans_in_and_out_and_sees_the_beans(live_app, browse
         with app.app_context():
             from plugins.volunteering.models import Attendance
 
-            db.session.execute(db.update(Attendance).values(
-                checked_in_at=db.session.get(Activity, activity_id).starts_at))
+            db.session.execute(
+                db.update(Attendance).values(
+                    checked_in_at=db.session.get(Activity, activity_id).starts_at
+                )
+            )
             db.session.commit()
             db.session.remove()
 
@@ -160,8 +181,10 @@ def test_volunteer_signs_up_scans_in_and_out_and_sees_the_beans(live_app, browse
         assert "签退成功" in result and "服务" in result
 
         if not has_route(app, "/points/wallet"):
-            pytest.skip("the points plugin (with /points/wallet) is not loaded on this branch; "
-                        "check-in and check-out passed, the wallet step did not run")
+            pytest.skip(
+                "the points plugin (with /points/wallet) is not loaded on this branch; "
+                "check-in and check-out passed, the wallet step did not run"
+            )
         volunteer.goto(f"{base}/points/wallet")
         balance = re.sub(r"\D", "", volunteer.inner_text("#balance"))
         assert int(balance) >= 12, balance  # 12 base + 6/h pro rata for the minutes served

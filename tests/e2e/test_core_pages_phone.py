@@ -21,8 +21,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.plugin("points"),  # it switches points on in the plugin matrix
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                       "(.ci/run installs it: apt-get install chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
+    ),
 ]
 
 
@@ -40,9 +42,19 @@ def live_server(make_app):
 def phone(request):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 375, "height": 667}, locale="zh-CN")
         yield page
         if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:

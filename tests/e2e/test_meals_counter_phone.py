@@ -14,8 +14,13 @@ from tests.plugins.meals.conftest import meals, on  # noqa: F401
 pytestmark = [pytest.mark.e2e, pytest.mark.plugin("meals")]
 
 
-def test_counter_serves_a_photographed_card_and_a_typed_code(live_server, phone, meals,  # noqa: F811
-                                                             people, tmp_path):
+def test_counter_serves_a_photographed_card_and_a_typed_code(
+    live_server,  # noqa: F811
+    phone,  # noqa: F811
+    meals,  # noqa: F811
+    people,
+    tmp_path,
+):
     pytest.importorskip("zxingcpp")
     from core.people.services import issue_card
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from core.testing import plugin_wanted
 
-collect_ignore = [folder.name for folder in Path(__file__).parent.iterdir()
-                  if folder.is_dir() and (folder / "__init__.py").exists()
-                  and not plugin_wanted(folder.name)]
+collect_ignore = [
+    folder.name
+    for folder in Path(__file__).parent.iterdir()
+    if folder.is_dir() and (folder / "__init__.py").exists() and not plugin_wanted(folder.name)
+]

@@ -30,11 +30,19 @@ def due_for(handler: Organization, start: datetime) -> datetime:
     return start + timedelta(hours=hours)
 
 
-def _add_event(case: Case, action: str, user: User | None, note: str | None = None,
-               at: datetime | None = None) -> None:
-    db.session.add(Event(case_id=case.id, action=action, org_id=case.handler_org_id,
-                         user_id=user.id if user is not None else None, note=note,
-                         at=at or utcnow()))
+def _add_event(
+    case: Case, action: str, user: User | None, note: str | None = None, at: datetime | None = None
+) -> None:
+    db.session.add(
+        Event(
+            case_id=case.id,
+            action=action,
+            org_id=case.handler_org_id,
+            user_id=user.id if user is not None else None,
+            note=note,
+            at=at or utcnow(),
+        )
+    )
 
 
 def _belongs(person: User, org: Organization) -> bool:
@@ -42,9 +50,17 @@ def _belongs(person: User, org: Organization) -> bool:
     return any(o.is_within(org) or org.is_within(o) for o in organizations_of(person))
 
 
-def raise_case(actor: User, org: Organization, *, category: str, text: str,
-               location: str | None = None, photo: str | None = None,
-               user_id: int | None = None, now: datetime | None = None) -> Case:
+def raise_case(
+    actor: User,
+    org: Organization,
+    *,
+    category: str,
+    text: str,
+    location: str | None = None,
+    photo: str | None = None,
+    user_id: int | None = None,
+    now: datetime | None = None,
+) -> Case:
     """A member raises a case at ``org`` (its handler), or staff record one for
     person ``user_id`` (a phone call, a visit at the desk)."""
     require_enabled(org, "casework")
@@ -61,16 +77,26 @@ def raise_case(actor: User, org: Organization, *, category: str, text: str,
             raise NotFound("未找到该组织")
     data, kind = decode_photo(photo) if photo else (None, None)
     now = now or utcnow()
-    case = Case(org_id=org.id, handler_org_id=org.id, user_id=person.id, created_by_id=actor.id,
-                category=category, text=text, location=location or None, photo=data,
-                photo_type=kind, status="open", due_at=due_for(org, now), created_at=now,
-                overdue_climbs=0)
+    case = Case(
+        org_id=org.id,
+        handler_org_id=org.id,
+        user_id=person.id,
+        created_by_id=actor.id,
+        category=category,
+        text=text,
+        location=location or None,
+        photo=data,
+        photo_type=kind,
+        status="open",
+        due_at=due_for(org, now),
+        created_at=now,
+        overdue_climbs=0,
+    )
     db.session.add(case)
     db.session.flush()
     note = None if person.id == actor.id else f"由工作人员{actor.name}代为登记"
     _add_event(case, "raised", actor, note, at=now)
-    audit("casework.raised", actor=actor, org=org, obj=case, user_id=person.id,
-          category=category)
+    audit("casework.raised", actor=actor, org=org, obj=case, user_id=person.id, category=category)
     return case
 
 
@@ -78,9 +104,16 @@ def _staff_at_handler(user: User, handler: Organization) -> bool:
     """Staff (or admin) holding the role at the handler itself, not above it."""
     if user.is_platform_admin:
         return True
-    return db.session.scalar(select(Membership.id).where(
-        Membership.user_id == user.id, Membership.org_id == handler.id,
-        Membership.role.in_((Role.staff.value, Role.admin.value)))) is not None
+    return (
+        db.session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == user.id,
+                Membership.org_id == handler.id,
+                Membership.role.in_((Role.staff.value, Role.admin.value)),
+            )
+        )
+        is not None
+    )
 
 
 def may_read(user: User | None, case: Case) -> bool:
@@ -92,8 +125,10 @@ def may_read(user: User | None, case: Case) -> bool:
     person = db.session.get(User, case.user_id)
     if person is not None and may_act_for(user, person):
         return True
-    return any(has_role(user, db.session.get(Organization, org_id), Role.staff)
-               for org_id in {case.handler_org_id, case.org_id})
+    return any(
+        has_role(user, db.session.get(Organization, org_id), Role.staff)
+        for org_id in {case.handler_org_id, case.org_id}
+    )
 
 
 def get_case(user: User | None, case_id: int) -> Case:
@@ -105,8 +140,9 @@ def get_case(user: User | None, case_id: int) -> Case:
 
 
 def timeline(case: Case) -> list[Event]:
-    return db.session.scalars(select(Event).where(Event.case_id == case.id)
-                              .order_by(Event.at, Event.id)).all()
+    return db.session.scalars(
+        select(Event).where(Event.case_id == case.id).order_by(Event.at, Event.id)
+    ).all()
 
 
 def photo_of(user: User | None, case_id: int) -> tuple[bytes, str]:
@@ -129,8 +165,12 @@ def cases_handled_under(org: Organization, status: str | None = None):
 
 def waiting_count(org: Organization) -> int:
     """Cases waiting for 受理 at ``org`` itself: what tells a new handler."""
-    return db.session.scalar(select(func.count(Case.id)).where(
-        Case.handler_org_id == org.id, Case.status == "open")) or 0
+    return (
+        db.session.scalar(
+            select(func.count(Case.id)).where(Case.handler_org_id == org.id, Case.status == "open")
+        )
+        or 0
+    )
 
 
 def _handler_staff(actor: User, case: Case) -> Organization:
@@ -156,9 +196,11 @@ def _accept(actor: User, case_id: int, *, now: datetime | None = None) -> Case:
         return case
     now = now or utcnow()
     done = db.session.execute(
-        update(Case).where(Case.id == case.id, Case.status == "open")
+        update(Case)
+        .where(Case.id == case.id, Case.status == "open")
         .values(status="accepted", accepted_at=func.coalesce(Case.accepted_at, now))
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.refresh(case)
     if done:
         _add_event(case, "accepted", actor, at=now)
@@ -172,10 +214,11 @@ def _climb(case: Case, handler: Organization, now: datetime, *, expect: tuple[st
     """Hand ``case`` to ``handler``'s parent, open again with a new due time."""
     parent = db.session.get(Organization, handler.parent_id)
     done = db.session.execute(
-        update(Case).where(Case.id == case.id, Case.handler_org_id == handler.id,
-                           Case.status.in_(expect))
+        update(Case)
+        .where(Case.id == case.id, Case.handler_org_id == handler.id, Case.status.in_(expect))
         .values(handler_org_id=parent.id, status="open", due_at=due_for(parent, now))
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.refresh(case)
     return bool(done)
 
@@ -192,8 +235,14 @@ def _escalate(actor: User, case_id: int, *, reason: str, now: datetime | None = 
     if case.status not in LIVE or not _climb(case, handler, now or utcnow(), expect=LIVE):
         raise _wrong_status(case)
     _add_event(case, "escalated", actor, reason, at=now)
-    audit("casework.escalated", actor=actor, org=handler, obj=case,
-          to_org_id=case.handler_org_id, reason=reason)
+    audit(
+        "casework.escalated",
+        actor=actor,
+        org=handler,
+        obj=case,
+        to_org_id=case.handler_org_id,
+        reason=reason,
+    )
     return case
 
 
@@ -203,10 +252,16 @@ def _resolve(actor: User, case_id: int, *, note: str, now: datetime | None = Non
     handler = _handler_staff(actor, case)
     now = now or utcnow()
     done = db.session.execute(
-        update(Case).where(Case.id == case.id, Case.status.in_(LIVE))
-        .values(status="resolved", resolved_at=now, resolution=note,
-                on_time=(Case.due_at >= now) & (Case.overdue_climbs == 0))
-        .execution_options(synchronize_session=False)).rowcount
+        update(Case)
+        .where(Case.id == case.id, Case.status.in_(LIVE))
+        .values(
+            status="resolved",
+            resolved_at=now,
+            resolution=note,
+            on_time=(Case.due_at >= now) & (Case.overdue_climbs == 0),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.refresh(case)
     if not done:
         raise _wrong_status(case)
@@ -215,8 +270,14 @@ def _resolve(actor: User, case_id: int, *, note: str, now: datetime | None = Non
     return case
 
 
-def _rate(actor: User, case_id: int, *, satisfied: bool, comment: str | None = None,
-         now: datetime | None = None) -> Case:
+def _rate(
+    actor: User,
+    case_id: int,
+    *,
+    satisfied: bool,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> Case:
     """The resident or a relative rates a resolved case: satisfied closes it;
     not satisfied reopens it one level up (at the district it stays there)."""
     case = get_case(actor, case_id)
@@ -229,31 +290,44 @@ def _rate(actor: User, case_id: int, *, satisfied: bool, comment: str | None = N
     if satisfied:
         values["status"] = "closed"
     done = db.session.execute(
-        update(Case).where(Case.id == case.id, Case.status == "resolved").values(**values)
-        .execution_options(synchronize_session=False)).rowcount
+        update(Case)
+        .where(Case.id == case.id, Case.status == "resolved")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.refresh(case)
     if not done:
         raise Conflict("诉求办结后才能评价", code="not_resolved")
     _add_event(case, "rated", actor, comment or ("满意" if satisfied else "不满意"), at=now)
-    audit("casework.rated", actor=actor, org=db.session.get(Organization, case.org_id),
-          obj=case, satisfied=satisfied)
+    audit(
+        "casework.rated",
+        actor=actor,
+        org=db.session.get(Organization, case.org_id),
+        obj=case,
+        satisfied=satisfied,
+    )
     if not satisfied:
         handler = db.session.get(Organization, case.handler_org_id)
         if handler.parent_id is not None:
             _climb(case, handler, now, expect=("resolved",))
         else:  # the district handles it again itself
-            db.session.execute(update(Case).where(Case.id == case.id)
-                               .values(status="open", due_at=due_for(handler, now))
-                               .execution_options(synchronize_session=False))
+            db.session.execute(
+                update(Case)
+                .where(Case.id == case.id)
+                .values(status="open", due_at=due_for(handler, now))
+                .execution_options(synchronize_session=False)
+            )
             db.session.refresh(case)
         _add_event(case, "reopened", None, "居民不满意，重新办理", at=now)
-        audit("casework.reopened", actor=actor, org=handler, obj=case,
-              to_org_id=case.handler_org_id)
+        audit(
+            "casework.reopened", actor=actor, org=handler, obj=case, to_org_id=case.handler_org_id
+        )
     return case
 
 
 # Each step is one write transaction (BEGIN IMMEDIATE on SQLite), committed and
 # retried on lock trouble: two staff tapping at once never see "database is locked".
+
 
 def accept(actor: User, case_id: int, *, now: datetime | None = None) -> Case:
     """受理; a repeated accept changes nothing (and writes nothing). Commits."""
@@ -270,7 +344,13 @@ def resolve(actor: User, case_id: int, *, note: str, now: datetime | None = None
     return atomic(lambda: _resolve(actor, case_id, note=note, now=now))
 
 
-def rate(actor: User, case_id: int, *, satisfied: bool, comment: str | None = None,
-         now: datetime | None = None) -> Case:
+def rate(
+    actor: User,
+    case_id: int,
+    *,
+    satisfied: bool,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> Case:
     """The resident's or a relative's rating. Commits."""
     return atomic(lambda: _rate(actor, case_id, satisfied=satisfied, comment=comment, now=now))

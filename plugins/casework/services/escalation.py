@@ -30,9 +30,16 @@ def _overdue_batch(now: datetime, after_id: int) -> list[tuple[int, int, int]]:
     return db.session.execute(
         select(Case.id, Case.handler_org_id, handler.parent_id)
         .join(handler, handler.id == Case.handler_org_id)
-        .where(Case.status.in_(LIVE), Case.due_at <= now, handler.parent_id.is_not(None),
-               Case.org_id.in_(orgs_where_enabled("casework")), Case.id > after_id)
-        .order_by(Case.id).limit(BATCH)).all()
+        .where(
+            Case.status.in_(LIVE),
+            Case.due_at <= now,
+            handler.parent_id.is_not(None),
+            Case.org_id.in_(orgs_where_enabled("casework")),
+            Case.id > after_id,
+        )
+        .order_by(Case.id)
+        .limit(BATCH)
+    ).all()
 
 
 def escalate_overdue(now: datetime) -> int:
@@ -60,18 +67,51 @@ def _climb_batch(now: datetime, after_id: int, dues: dict) -> tuple[int, int | N
         # The WHERE repeats the test: a case accepted, resolved or moved
         # meanwhile (or by a concurrent run) is left alone.
         result = db.session.execute(
-            update(Case).where(Case.id.in_(ids), Case.handler_org_id == handler_id,
-                               Case.status.in_(LIVE), Case.due_at <= now)
-            .values(handler_org_id=parent_id, status="open", due_at=dues[parent_id],
-                    overdue_climbs=Case.overdue_climbs + 1)
-            .returning(Case.id).execution_options(synchronize_session=False))
+            update(Case)
+            .where(
+                Case.id.in_(ids),
+                Case.handler_org_id == handler_id,
+                Case.status.in_(LIVE),
+                Case.due_at <= now,
+            )
+            .values(
+                handler_org_id=parent_id,
+                status="open",
+                due_at=dues[parent_id],
+                overdue_climbs=Case.overdue_climbs + 1,
+            )
+            .returning(Case.id)
+            .execution_options(synchronize_session=False)
+        )
         moved += [(case_id, handler_id, parent_id) for case_id in result.scalars()]
     if moved:
-        db.session.execute(insert(Event), [
-            {"case_id": c, "at": now, "action": "escalated", "org_id": p, "user_id": None,
-             "note": "超过办理时限，自动上报上级"} for c, _, p in moved])
-        db.session.execute(insert(AuditLog), [
-            {"at": now, "actor_id": None, "org_id": h, "action": "casework.escalated",
-             "object_type": "Case", "object_id": str(c),
-             "details": {"to_org_id": p, "overdue": True}} for c, h, p in moved])
+        db.session.execute(
+            insert(Event),
+            [
+                {
+                    "case_id": c,
+                    "at": now,
+                    "action": "escalated",
+                    "org_id": p,
+                    "user_id": None,
+                    "note": "超过办理时限，自动上报上级",
+                }
+                for c, _, p in moved
+            ],
+        )
+        db.session.execute(
+            insert(AuditLog),
+            [
+                {
+                    "at": now,
+                    "actor_id": None,
+                    "org_id": h,
+                    "action": "casework.escalated",
+                    "object_type": "Case",
+                    "object_id": str(c),
+                    "details": {"to_org_id": p, "overdue": True},
+                }
+                for c, h, p in moved
+            ],
+        )
     return len(moved), rows[-1][0]

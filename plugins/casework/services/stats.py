@@ -25,24 +25,44 @@ def stats(org: Organization, start: datetime, end: datetime) -> dict:
     def count_if(condition):
         return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
 
-    row = db.session.execute(select(
-        func.count(Case.id), count_if(Case.accepted_at.is_not(None)),
-        count_if(Case.resolved_at.is_not(None)), count_if(Case.rated_at.is_not(None)),
-        count_if(Case.satisfied.is_(True)), count_if(Case.on_time.is_(True)),
-    ).where(*scope)).one()
+    row = db.session.execute(
+        select(
+            func.count(Case.id),
+            count_if(Case.accepted_at.is_not(None)),
+            count_if(Case.resolved_at.is_not(None)),
+            count_if(Case.rated_at.is_not(None)),
+            count_if(Case.satisfied.is_(True)),
+            count_if(Case.on_time.is_(True)),
+        ).where(*scope)
+    ).one()
     received, accepted, resolved, rated, satisfied, on_time = (int(v) for v in row)
     by_category = dict.fromkeys(CATEGORIES, 0)
-    by_category.update(db.session.execute(
-        select(Case.category, func.count(Case.id)).where(*scope).group_by(Case.category)).all())
+    by_category.update(
+        db.session.execute(
+            select(Case.category, func.count(Case.id)).where(*scope).group_by(Case.category)
+        ).all()
+    )
     handler = aliased(Organization)
     by_level = dict.fromkeys((str(level) for level in LEVELS), 0)
-    by_level.update(db.session.execute(
-        select(handler.level, func.count(Case.id)).join(handler, handler.id == Case.handler_org_id)
-        .where(*scope).group_by(handler.level)).all())
-    return {"received": received, "accepted": accepted, "resolved": resolved, "rated": rated,
-            "satisfied": satisfied, "satisfaction_rate": _rate(satisfied, rated),
-            "on_time_rate": _rate(on_time, resolved),
-            "by_category": by_category, "by_level": by_level}
+    by_level.update(
+        db.session.execute(
+            select(handler.level, func.count(Case.id))
+            .join(handler, handler.id == Case.handler_org_id)
+            .where(*scope)
+            .group_by(handler.level)
+        ).all()
+    )
+    return {
+        "received": received,
+        "accepted": accepted,
+        "resolved": resolved,
+        "rated": rated,
+        "satisfied": satisfied,
+        "satisfaction_rate": _rate(satisfied, rated),
+        "on_time_rate": _rate(on_time, resolved),
+        "by_category": by_category,
+        "by_level": by_level,
+    }
 
 
 def report_rows(org: Organization, start: datetime, end: datetime) -> list[tuple[str, object]]:
@@ -52,9 +72,14 @@ def report_rows(org: Organization, start: datetime, end: datetime) -> list[tuple
     def pct(value):
         return "—" if value is None else f"{value * 100:.1f}%"
 
-    return [("收到诉求", s["received"]), ("已受理", s["accepted"]), ("已办结", s["resolved"]),
-            ("按时办结率", pct(s["on_time_rate"])), ("已评价", s["rated"]),
-            ("满意率", pct(s["satisfaction_rate"]))]
+    return [
+        ("收到诉求", s["received"]),
+        ("已受理", s["accepted"]),
+        ("已办结", s["resolved"]),
+        ("按时办结率", pct(s["on_time_rate"])),
+        ("已评价", s["rated"]),
+        ("满意率", pct(s["satisfaction_rate"])),
+    ]
 
 
 def board(org: Organization, limit: int = 50) -> list[dict]:
@@ -62,9 +87,20 @@ def board(org: Organization, limit: int = 50) -> list[dict]:
     the resident's own words about the place (only the origin organization)."""
     origin = aliased(Organization)
     rows = db.session.execute(
-        select(Case.id, Case.category, Case.status, Case.created_at, Case.resolved_at,
-               origin.name).join(origin, origin.id == Case.org_id)
+        select(Case.id, Case.category, Case.status, Case.created_at, Case.resolved_at, origin.name)
+        .join(origin, origin.id == Case.org_id)
         .where(Case.org_id.in_(subtree_ids(org)))
-        .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)).all()
-    return [{"id": r[0], "category": r[1], "status": r[2], "created_at": r[3],
-             "resolved_at": r[4], "place": r[5]} for r in rows]
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "id": r[0],
+            "category": r[1],
+            "status": r[2],
+            "created_at": r[3],
+            "resolved_at": r[4],
+            "place": r[5],
+        }
+        for r in rows
+    ]

@@ -26,19 +26,32 @@ def namespace(programme_id: int) -> str:
 
 
 def programme_account(programme_id: int, kind: str, *, create: bool = True):
-    return ledger.account("programme", programme_id, namespace=namespace(programme_id),
-                          currency=CURRENCY, kind=kind, allow_negative=(kind == "funding"),
-                          create=create)
+    return ledger.account(
+        "programme",
+        programme_id,
+        namespace=namespace(programme_id),
+        currency=CURRENCY,
+        kind=kind,
+        allow_negative=(kind == "funding"),
+        create=create,
+    )
 
 
 def wallet(programme_id: int, user_id: int, *, create: bool = True):
-    return ledger.account("user", user_id, namespace=namespace(programme_id), currency=CURRENCY,
-                          kind="wallet", create=create)
+    return ledger.account(
+        "user",
+        user_id,
+        namespace=namespace(programme_id),
+        currency=CURRENCY,
+        kind="wallet",
+        create=create,
+    )
 
 
 def provider_account(programme_id: int, provider_id: int):
-    return ledger.account("provider", provider_id, namespace=namespace(programme_id),
-                          currency=CURRENCY, kind="earned")
+    return ledger.account(
+        "provider", provider_id, namespace=namespace(programme_id), currency=CURRENCY, kind="earned"
+    )
 
 
 def budget_balance(programme_id: int) -> int:
@@ -52,17 +65,40 @@ def wallets_for(programme_id: int, user_ids_select) -> dict[int, int]:
     empty account moves nothing, so this is no ledger transfer."""
     acc = ledger.Account.__table__
     ns = namespace(programme_id)
-    source = select(literal(ns), literal("user"), user_ids_select.c.user_id,
-                    literal(CURRENCY), literal("wallet"), literal(0), literal(0), false(),
-                    literal(utcnow(), Timestamp)).where(true())  # SQLite: WHERE before ON CONFLICT
-    columns = ["namespace", "owner_type", "owner_id", "currency", "kind", "balance", "held",
-               "allow_negative", "created_at"]
+    source = select(
+        literal(ns),
+        literal("user"),
+        user_ids_select.c.user_id,
+        literal(CURRENCY),
+        literal("wallet"),
+        literal(0),
+        literal(0),
+        false(),
+        literal(utcnow(), Timestamp),
+    ).where(true())  # SQLite: WHERE before ON CONFLICT
+    columns = [
+        "namespace",
+        "owner_type",
+        "owner_id",
+        "currency",
+        "kind",
+        "balance",
+        "held",
+        "allow_negative",
+        "created_at",
+    ]
     if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     db.session.execute(insert(acc).from_select(columns, source).on_conflict_do_nothing())
-    rows = db.session.execute(select(acc.c.owner_id, acc.c.id).where(
-        acc.c.namespace == ns, acc.c.owner_type == "user", acc.c.kind == "wallet",
-        acc.c.currency == CURRENCY, acc.c.owner_id.in_(select(user_ids_select.c.user_id))))
+    rows = db.session.execute(
+        select(acc.c.owner_id, acc.c.id).where(
+            acc.c.namespace == ns,
+            acc.c.owner_type == "user",
+            acc.c.kind == "wallet",
+            acc.c.currency == CURRENCY,
+            acc.c.owner_id.in_(select(user_ids_select.c.user_id)),
+        )
+    )
     return dict(rows.all())

@@ -37,22 +37,45 @@ def submit_claim(actor: User, provider: Provider, month: date) -> Claim:
     start, end = month_bounds(month)
 
     def work():
-        claim = Claim(org_id=org.id, provider_id=provider.id, month=month, visits=0, amount=0,
-                      created_by_id=actor.id)
+        claim = Claim(
+            org_id=org.id,
+            provider_id=provider.id,
+            month=month,
+            visits=0,
+            amount=0,
+            created_by_id=actor.id,
+        )
         db.session.add(claim)
         db.session.flush()
         # One UPDATE takes the visits: a racing claim finds them taken.
-        db.session.execute(update(Visit).where(
-            Visit.provider_id == provider.id, Visit.status == "finished",
-            Visit.claim_id.is_(None), Visit.finished_at >= start, Visit.finished_at < end)
-            .values(claim_id=claim.id).execution_options(synchronize_session=False))
-        count, amount = db.session.execute(select(func.count(), func.coalesce(
-            func.sum(Visit.amount), 0)).where(Visit.claim_id == claim.id)).one()
+        db.session.execute(
+            update(Visit)
+            .where(
+                Visit.provider_id == provider.id,
+                Visit.status == "finished",
+                Visit.claim_id.is_(None),
+                Visit.finished_at >= start,
+                Visit.finished_at < end,
+            )
+            .values(claim_id=claim.id)
+            .execution_options(synchronize_session=False)
+        )
+        count, amount = db.session.execute(
+            select(func.count(), func.coalesce(func.sum(Visit.amount), 0)).where(
+                Visit.claim_id == claim.id
+            )
+        ).one()
         if not count:
             raise Conflict("这个月没有可申报的服务", code="nothing_to_claim")
         claim.visits, claim.amount = count, int(amount)
-        audit("elder_vouchers.claim_submit", actor=actor, org=org, obj=claim,
-              visits=count, amount=int(amount))
+        audit(
+            "elder_vouchers.claim_submit",
+            actor=actor,
+            org=org,
+            obj=claim,
+            visits=count,
+            amount=int(amount),
+        )
         return claim
 
     return ledger.atomic(work)
@@ -62,8 +85,9 @@ def chain(claim: Claim) -> list[Organization]:
     """The levels that sign off, bottom up: the provider's organization up to the district."""
     org = db.session.get(Organization, claim.org_id)
     ids = list(reversed(org.ancestor_ids))  # self first
-    orgs = {o.id: o for o in db.session.scalars(select(Organization).where(
-        Organization.id.in_(ids)))}
+    orgs = {
+        o.id: o for o in db.session.scalars(select(Organization).where(Organization.id.in_(ids)))
+    }
     levels = []
     for org_id in ids:
         levels.append(orgs[org_id])
@@ -73,8 +97,11 @@ def chain(claim: Claim) -> list[Organization]:
 
 
 def approvals_of(claim: Claim) -> list[Approval]:
-    return list(db.session.scalars(select(Approval).where(Approval.claim_id == claim.id)
-                                   .order_by(Approval.id)))
+    return list(
+        db.session.scalars(
+            select(Approval).where(Approval.claim_id == claim.id).order_by(Approval.id)
+        )
+    )
 
 
 def next_org(claim: Claim) -> Organization | None:
@@ -89,9 +116,16 @@ def _signs_at(user: User, org: Organization) -> bool:
     """Staff or admin *of* that organization itself (each level signs for itself)."""
     if user.is_platform_admin:
         return True
-    return db.session.scalar(select(Membership.id).where(
-        Membership.user_id == user.id, Membership.org_id == org.id,
-        Membership.role.in_(("staff", "admin")))) is not None
+    return (
+        db.session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == user.id,
+                Membership.org_id == org.id,
+                Membership.role.in_(("staff", "admin")),
+            )
+        )
+        is not None
+    )
 
 
 def _require_turn(actor: User, claim: Claim) -> Organization:
@@ -111,8 +145,9 @@ def approve_claim(actor: User, claim: Claim) -> Claim:
     def work():
         row = db.session.get(Claim, claim.id, with_for_update=True, populate_existing=True)
         turn = _require_turn(actor, row)
-        db.session.add(Approval(claim_id=row.id, org_id=turn.id, level=turn.level,
-                                user_id=actor.id))
+        db.session.add(
+            Approval(claim_id=row.id, org_id=turn.id, level=turn.level, user_id=actor.id)
+        )
         db.session.flush()
         if turn.level == "district" or next_org(row) is None:
             row.status = "approved"
@@ -131,8 +166,12 @@ def reject_claim(actor: User, claim: Claim, *, reason: str) -> Claim:
         turn = _require_turn(actor, row)
         row.status = "rejected"
         row.reason = reason
-        db.session.execute(update(Visit).where(Visit.claim_id == row.id).values(claim_id=None)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Visit)
+            .where(Visit.claim_id == row.id)
+            .values(claim_id=None)
+            .execution_options(synchronize_session=False)
+        )
         audit("elder_vouchers.claim_reject", actor=actor, org=turn, obj=row, reason=reason)
         return row
 
@@ -141,18 +180,29 @@ def reject_claim(actor: User, claim: Claim, *, reason: str) -> Claim:
 
 def claim_dict(claim: Claim) -> dict:
     turn = next_org(claim)
-    return {"id": claim.id, "provider_id": claim.provider_id,
-            "month": claim.month.strftime("%Y-%m"), "visits": claim.visits,
-            "amount": claim.amount, "status": claim.status, "reason": claim.reason,
-            "approvals": [{"org_id": a.org_id, "level": a.level, "user_id": a.user_id,
-                           "at": a.at.isoformat()} for a in approvals_of(claim)],
-            "next_org_id": turn.id if turn else None}
+    return {
+        "id": claim.id,
+        "provider_id": claim.provider_id,
+        "month": claim.month.strftime("%Y-%m"),
+        "visits": claim.visits,
+        "amount": claim.amount,
+        "status": claim.status,
+        "reason": claim.reason,
+        "approvals": [
+            {"org_id": a.org_id, "level": a.level, "user_id": a.user_id, "at": a.at.isoformat()}
+            for a in approvals_of(claim)
+        ],
+        "next_org_id": turn.id if turn else None,
+    }
 
 
 def claims_at_my_level(user: User, org: Organization) -> list[Claim]:
     """Submitted claims in ``org``'s subtree whose turn is an organization ``user`` signs at."""
-    rows = db.session.scalars(select(Claim).where(
-        Claim.status == "submitted", Claim.org_id.in_(subtree_ids(org))).order_by(Claim.id))
+    rows = db.session.scalars(
+        select(Claim)
+        .where(Claim.status == "submitted", Claim.org_id.in_(subtree_ids(org)))
+        .order_by(Claim.id)
+    )
     return [c for c in rows if (t := next_org(c)) is not None and _signs_at(user, t)]
 
 
@@ -169,20 +219,38 @@ def settlement(actor: User, org: Organization, month: date) -> dict:
     claimed = spent & Claim.status.in_(("submitted", "approved"))
     approved = spent & (Claim.status == "approved")
     rows = db.session.execute(
-        select(Provider.id, Provider.name,
-               func.count(case((spent, Visit.id))),
-               func.coalesce(func.sum(case((spent, Visit.amount), else_=0)), 0),
-               func.coalesce(func.sum(case((claimed, Visit.amount), else_=0)), 0),
-               func.coalesce(func.sum(case((approved, Visit.amount), else_=0)), 0))
-        .join(Visit, (Visit.provider_id == Provider.id) & (Visit.finished_at >= start)
-              & (Visit.finished_at < end), isouter=True)
+        select(
+            Provider.id,
+            Provider.name,
+            func.count(case((spent, Visit.id))),
+            func.coalesce(func.sum(case((spent, Visit.amount), else_=0)), 0),
+            func.coalesce(func.sum(case((claimed, Visit.amount), else_=0)), 0),
+            func.coalesce(func.sum(case((approved, Visit.amount), else_=0)), 0),
+        )
+        .join(
+            Visit,
+            (Visit.provider_id == Provider.id)
+            & (Visit.finished_at >= start)
+            & (Visit.finished_at < end),
+            isouter=True,
+        )
         .join(Claim, Claim.id == Visit.claim_id, isouter=True)
         .where(Provider.org_id.in_(subtree_ids(org)))
-        .group_by(Provider.id, Provider.name).order_by(Provider.id)).all()
-    providers = [{"provider_id": r[0], "name": r[1], "visits": int(r[2]), "amount": int(r[3]),
-                  "claimed": int(r[4]), "approved": int(r[5])} for r in rows]
-    total = {k: sum(p[k] for p in providers) for k in ("visits", "amount", "claimed",
-                                                       "approved")}
+        .group_by(Provider.id, Provider.name)
+        .order_by(Provider.id)
+    ).all()
+    providers = [
+        {
+            "provider_id": r[0],
+            "name": r[1],
+            "visits": int(r[2]),
+            "amount": int(r[3]),
+            "claimed": int(r[4]),
+            "approved": int(r[5]),
+        }
+        for r in rows
+    ]
+    total = {k: sum(p[k] for p in providers) for k in ("visits", "amount", "claimed", "approved")}
     return {"month": month.strftime("%Y-%m"), "providers": providers, "total": total}
 
 
@@ -193,8 +261,10 @@ def settlement_rows(report: dict) -> list[list]:
     def yuan(fen):
         return f"{fen / 100:.2f}"
 
-    rows = [[p["name"], p["visits"], yuan(p["amount"]), yuan(p["claimed"]), yuan(p["approved"])]
-            for p in report["providers"]]
+    rows = [
+        [p["name"], p["visits"], yuan(p["amount"]), yuan(p["claimed"]), yuan(p["approved"])]
+        for p in report["providers"]
+    ]
     t = report["total"]
     rows.append(["合计", t["visits"], yuan(t["amount"]), yuan(t["claimed"]), yuan(t["approved"])])
     return rows
@@ -212,12 +282,27 @@ def anomalies(actor: User, org: Organization, month: date) -> list[dict]:
     require_enabled(org, PLUGIN)
     require_role(actor, org, Role.staff)
     start, end = month_bounds(month)
-    visits = db.session.scalars(select(Visit).where(
-        Visit.org_id.in_(subtree_ids(org)), Visit.status.in_(("finished", "disputed",
-                                                               "refunded")),
-        Visit.started_at < end, Visit.finished_at >= start).order_by(Visit.id)).all()
-    names = dict(db.session.execute(select(Service.id, Service.name).where(
-        Service.id.in_({v.service_id for v in visits}))).all()) if visits else {}
+    visits = db.session.scalars(
+        select(Visit)
+        .where(
+            Visit.org_id.in_(subtree_ids(org)),
+            Visit.status.in_(("finished", "disputed", "refunded")),
+            Visit.started_at < end,
+            Visit.finished_at >= start,
+        )
+        .order_by(Visit.id)
+    ).all()
+    names = (
+        dict(
+            db.session.execute(
+                select(Service.id, Service.name).where(
+                    Service.id.in_({v.service_id for v in visits})
+                )
+            ).all()
+        )
+        if visits
+        else {}
+    )
     flags = []
     by_service = defaultdict(list)
     for v in visits:
@@ -229,34 +314,57 @@ def anomalies(actor: User, org: Organization, month: date) -> list[dict]:
         usual = lengths[len(lengths) // 2]
         for v in group:
             if usual and v.minutes < usual * SHORT:
-                flags.append(_flag("too_short", [v], f"{names[service_id]} 仅 {v.minutes} 分钟，"
-                                   f"通常 {usual} 分钟"))
+                flags.append(
+                    _flag(
+                        "too_short",
+                        [v],
+                        f"{names[service_id]} 仅 {v.minutes} 分钟，通常 {usual} 分钟",
+                    )
+                )
             elif usual and v.minutes > usual * LONG:
-                flags.append(_flag("too_long", [v], f"{names[service_id]} 用了 {v.minutes} 分钟，"
-                                   f"通常 {usual} 分钟"))
+                flags.append(
+                    _flag(
+                        "too_long",
+                        [v],
+                        f"{names[service_id]} 用了 {v.minutes} 分钟，通常 {usual} 分钟",
+                    )
+                )
     by_person = defaultdict(list)
     for v in visits:
         by_person[v.person_id].append(v)
     for group in by_person.values():
         for i, a in enumerate(group):
-            for b in group[i + 1:]:
-                if a.worker_id != b.worker_id and a.started_at < b.finished_at \
-                        and b.started_at < a.finished_at:
+            for b in group[i + 1 :]:
+                if (
+                    a.worker_id != b.worker_id
+                    and a.started_at < b.finished_at
+                    and b.started_at < a.finished_at
+                ):
                     flags.append(_flag("overlap", [a, b], "同一位老人同时有两名服务人员上门"))
     by_minute = defaultdict(list)
     for v in visits:
-        by_minute[(v.provider_id, to_local(v.finished_at).replace(second=0, microsecond=0))
-                  ].append(v)
+        by_minute[(v.provider_id, to_local(v.finished_at).replace(second=0, microsecond=0))].append(
+            v
+        )
     for (_provider, minute), group in by_minute.items():
         if len(group) >= SAME_MINUTE:
-            flags.append(_flag("same_minute", group,
-                               f"{len(group)} 次服务在 {minute:%m月%d日 %H:%M} 同一分钟结束"))
+            flags.append(
+                _flag(
+                    "same_minute",
+                    group,
+                    f"{len(group)} 次服务在 {minute:%m月%d日 %H:%M} 同一分钟结束",
+                )
+            )
     return flags
 
 
 def _flag(kind: str, visits: list[Visit], note: str) -> dict:
-    return {"kind": kind, "visit_ids": [v.id for v in visits],
-            "provider_id": visits[0].provider_id, "note": note}
+    return {
+        "kind": kind,
+        "visit_ids": [v.id for v in visits],
+        "provider_id": visits[0].provider_id,
+        "note": note,
+    }
 
 
 def has_staff(user: User, org: Organization) -> bool:

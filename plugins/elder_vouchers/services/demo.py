@@ -27,22 +27,39 @@ def seed_demo(orgs: dict, users: dict) -> None:
     admin, staff = users["admin"], users.get("staff", users["admin"])
     programmes = [
         create_programme(admin, district, name="居家养老服务券", monthly_amount=20000, min_age=80),
-        create_programme(admin, district, name="困难老人服务券", monthly_amount=10000, min_age=60,
-                         hardship_only=True)]
+        create_programme(
+            admin,
+            district,
+            name="困难老人服务券",
+            monthly_amount=10000,
+            min_age=60,
+            hardship_only=True,
+        ),
+    ]
     for programme in programmes:
-        deposit(admin, programme, amount=10_000_000, key=f"demo-budget-{programme.id}",
-                note="区财政拨款（演示）")
-    elders = db.session.scalars(select(User).join(Membership, Membership.user_id == User.id)
-                                .where(Membership.org_id == orgs["building1"].id,
-                                       User.birth_date.is_not(None))).all()
+        deposit(
+            admin,
+            programme,
+            amount=10_000_000,
+            key=f"demo-budget-{programme.id}",
+            note="区财政拨款（演示）",
+        )
+    elders = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == orgs["building1"].id, User.birth_date.is_not(None))
+    ).all()
     for programme in programmes:
         for person in elders:
             if ineligibility(programme, person) is None:
                 enrol(staff, programme, person.id)
         issue(admin, programme, this_month())
-    provider = create_provider(admin, community, name="康乐居家养老服务中心",
-                               services=[{"name": "助浴", "price": 5000},
-                                         {"name": "上门保洁", "price": 3000}])
+    provider = create_provider(
+        admin,
+        community,
+        name="康乐居家养老服务中心",
+        services=[{"name": "助浴", "price": 5000}, {"name": "上门保洁", "price": 3000}],
+    )
     worker = users.get("volunteer2") or users["staff"]
     add_worker(admin, provider, worker.phone)
     db.session.flush()

@@ -24,19 +24,38 @@ from plugins.elder_vouchers.services.accounts import (
 )
 
 
-def create_programme(actor: User, org: Organization, *, name: str, monthly_amount: int,
-                     min_age: int = 0, hardship_only: bool = False,
-                     expiry: str = "month_end") -> Programme:
+def create_programme(
+    actor: User,
+    org: Organization,
+    *,
+    name: str,
+    monthly_amount: int,
+    min_age: int = 0,
+    hardship_only: bool = False,
+    expiry: str = "month_end",
+) -> Programme:
     """An admin of ``org`` sets up a programme covering ``org``'s subtree."""
     require_enabled(org, PLUGIN)
     require_role(actor, org, Role.admin)
-    row = Programme(org_id=org.id, name=name, monthly_amount=monthly_amount, min_age=min_age,
-                    hardship_only=hardship_only, expiry=expiry, created_by_id=actor.id)
+    row = Programme(
+        org_id=org.id,
+        name=name,
+        monthly_amount=monthly_amount,
+        min_age=min_age,
+        hardship_only=hardship_only,
+        expiry=expiry,
+        created_by_id=actor.id,
+    )
     db.session.add(row)
     db.session.flush()
     programme_account(row.id, "budget")
-    audit("elder_vouchers.programme_create", actor=actor, org=org, obj=row,
-          monthly_amount=monthly_amount)
+    audit(
+        "elder_vouchers.programme_create",
+        actor=actor,
+        org=org,
+        obj=row,
+        monthly_amount=monthly_amount,
+    )
     return row
 
 
@@ -52,21 +71,34 @@ def programme_org(programme: Programme) -> Organization:
 
 
 def enrolled_count(programme: Programme) -> int:
-    return db.session.scalar(select(func.count()).select_from(Enrolment).where(
-        Enrolment.programme_id == programme.id, Enrolment.active.is_(True)))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Enrolment)
+        .where(Enrolment.programme_id == programme.id, Enrolment.active.is_(True))
+    )
 
 
 def programme_dict(programme: Programme) -> dict:
-    return {"id": programme.id, "name": programme.name, "org_id": programme.org_id,
-            "monthly_amount": programme.monthly_amount, "min_age": programme.min_age,
-            "hardship_only": programme.hardship_only, "expiry": programme.expiry,
-            "budget": budget_balance(programme.id), "enrolled": enrolled_count(programme)}
+    return {
+        "id": programme.id,
+        "name": programme.name,
+        "org_id": programme.org_id,
+        "monthly_amount": programme.monthly_amount,
+        "min_age": programme.min_age,
+        "hardship_only": programme.hardship_only,
+        "expiry": programme.expiry,
+        "budget": budget_balance(programme.id),
+        "enrolled": enrolled_count(programme),
+    }
 
 
 def programmes_of(org: Organization) -> list[Programme]:
     """Programmes that cover ``org``: its own and its ancestors'."""
-    return list(db.session.scalars(select(Programme).where(
-        Programme.org_id.in_(org.ancestor_ids)).order_by(Programme.id)))
+    return list(
+        db.session.scalars(
+            select(Programme).where(Programme.org_id.in_(org.ancestor_ids)).order_by(Programme.id)
+        )
+    )
 
 
 def deposit(actor: User, programme: Programme, *, amount: int, key: str, note: str = "") -> int:
@@ -76,12 +108,15 @@ def deposit(actor: User, programme: Programme, *, amount: int, key: str, note: s
     require_role(actor, org, Role.admin)
 
     def work():
-        posted = ledger.transfer(programme_account(programme.id, "funding"),
-                                 programme_account(programme.id, "budget"), amount,
-                                 reason=f"预算拨付：{note}" if note else "预算拨付",
-                                 cause=("elder_vouchers_programme", programme.id),
-                                 key=f"ev:deposit:{programme.id}:{actor.id}:{key}",
-                                 actor_id=actor.id)
+        posted = ledger.transfer(
+            programme_account(programme.id, "funding"),
+            programme_account(programme.id, "budget"),
+            amount,
+            reason=f"预算拨付：{note}" if note else "预算拨付",
+            cause=("elder_vouchers_programme", programme.id),
+            key=f"ev:deposit:{programme.id}:{actor.id}:{key}",
+            actor_id=actor.id,
+        )
         if not posted.replayed:
             audit("elder_vouchers.deposit", actor=actor, org=org, obj=programme, amount=amount)
         return budget_balance(programme.id)
@@ -91,10 +126,18 @@ def deposit(actor: User, programme: Programme, *, amount: int, key: str, note: s
 
 def lives_in(person: User, org: Organization) -> bool:
     """Whether ``person`` is a member of ``org``'s subtree (where they live)."""
-    return db.session.scalar(select(func.count()).select_from(Membership).join(
-        Organization, Organization.id == Membership.org_id).where(
-        Membership.user_id == person.id,
-        Organization.path.startswith(org.path, autoescape=True))) > 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .join(Organization, Organization.id == Membership.org_id)
+            .where(
+                Membership.user_id == person.id,
+                Organization.path.startswith(org.path, autoescape=True),
+            )
+        )
+        > 0
+    )
 
 
 def ineligibility(programme: Programme, person: User, today: date | None = None) -> str | None:
@@ -125,8 +168,11 @@ def enrol(actor: User, programme: Programme, person_id: int) -> tuple[Enrolment,
     reason = ineligibility(programme, person)
     if reason:
         raise Conflict(reason, code="not_eligible", fields={"user_id": [reason]})
-    row = db.session.scalar(select(Enrolment).where(Enrolment.programme_id == programme.id,
-                                                    Enrolment.user_id == person.id))
+    row = db.session.scalar(
+        select(Enrolment).where(
+            Enrolment.programme_id == programme.id, Enrolment.user_id == person.id
+        )
+    )
     if row is not None and row.active:
         return row, False
     if row is None:
@@ -146,9 +192,13 @@ def unenrol(actor: User, programme: Programme, person_id: int) -> None:
     person = db.session.get(User, person_id)
     if person is None or not is_staff_over(actor, person):  # the rule enrolment has
         require_role(actor, org, Role.staff)
-    row = db.session.scalar(select(Enrolment).where(Enrolment.programme_id == programme.id,
-                                                    Enrolment.user_id == person_id,
-                                                    Enrolment.active.is_(True)))
+    row = db.session.scalar(
+        select(Enrolment).where(
+            Enrolment.programme_id == programme.id,
+            Enrolment.user_id == person_id,
+            Enrolment.active.is_(True),
+        )
+    )
     if row is None:
         raise NotFound("此人没有参加本项目", code="not_enrolled")
     row.active = False
@@ -159,12 +209,18 @@ def wallet_items(person: User) -> list[dict]:
     """Per programme the person holds vouchers of: ``balance`` spendable now, ``held``."""
     enrolled = select(Enrolment.programme_id).where(Enrolment.user_id == person.id)
     items = []
-    for programme in db.session.scalars(select(Programme).where(Programme.id.in_(enrolled))
-                                         .order_by(Programme.id)):
+    for programme in db.session.scalars(
+        select(Programme).where(Programme.id.in_(enrolled)).order_by(Programme.id)
+    ):
         acc = wallet(programme.id, person.id, create=False)
-        items.append({"programme_id": programme.id, "name": programme.name,
-                      "balance": acc.balance - acc.held if acc else 0,
-                      "held": acc.held if acc else 0})
+        items.append(
+            {
+                "programme_id": programme.id,
+                "name": programme.name,
+                "balance": acc.balance - acc.held if acc else 0,
+                "held": acc.held if acc else 0,
+            }
+        )
     return items
 
 

@@ -28,8 +28,7 @@ WORKER_ROLE = "elder_vouchers.worker"
 # -- providers and workers ---------------------------------------------------------------
 
 
-def create_provider(actor: User, org: Organization, *, name: str, services: list[dict]
-                    ) -> Provider:
+def create_provider(actor: User, org: Organization, *, name: str, services: list[dict]) -> Provider:
     require_enabled(org, PLUGIN)
     require_role(actor, org, Role.admin)
     row = Provider(org_id=org.id, name=name)
@@ -50,14 +49,20 @@ def get_provider(provider_id: int) -> Provider:
 
 
 def services_of(provider: Provider) -> list[Service]:
-    return list(db.session.scalars(select(Service).where(Service.provider_id == provider.id)
-                                   .order_by(Service.id)))
+    return list(
+        db.session.scalars(
+            select(Service).where(Service.provider_id == provider.id).order_by(Service.id)
+        )
+    )
 
 
 def provider_dict(provider: Provider) -> dict:
-    return {"id": provider.id, "name": provider.name, "org_id": provider.org_id,
-            "services": [{"id": s.id, "name": s.name, "price": s.price}
-                         for s in services_of(provider)]}
+    return {
+        "id": provider.id,
+        "name": provider.name,
+        "org_id": provider.org_id,
+        "services": [{"id": s.id, "name": s.name, "price": s.price} for s in services_of(provider)],
+    }
 
 
 def add_worker(actor: User, provider: Provider, phone: str) -> tuple[User, bool]:
@@ -72,9 +77,16 @@ def add_worker(actor: User, provider: Provider, phone: str) -> tuple[User, bool]
     if is_worker(user, provider):
         return user, False
     db.session.add(Worker(provider_id=provider.id, user_id=user.id))
-    if db.session.scalar(select(Membership.id).where(
-            Membership.user_id == user.id, Membership.org_id == org.id,
-            Membership.role == WORKER_ROLE)) is None:
+    if (
+        db.session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == user.id,
+                Membership.org_id == org.id,
+                Membership.role == WORKER_ROLE,
+            )
+        )
+        is None
+    ):
         db.session.add(Membership(user_id=user.id, org_id=org.id, role=WORKER_ROLE))
     db.session.flush()
     audit("elder_vouchers.worker_add", actor=actor, org=org, obj=provider, user_id=user.id)
@@ -84,19 +96,34 @@ def add_worker(actor: User, provider: Provider, phone: str) -> tuple[User, bool]
 def is_worker(user: User | None, provider: Provider) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return db.session.scalar(select(Worker.id).where(
-        Worker.provider_id == provider.id, Worker.user_id == user.id)) is not None
+    return (
+        db.session.scalar(
+            select(Worker.id).where(Worker.provider_id == provider.id, Worker.user_id == user.id)
+        )
+        is not None
+    )
 
 
 def providers_of_worker(user: User) -> list[Provider]:
-    return list(db.session.scalars(select(Provider).join(
-        Worker, Worker.provider_id == Provider.id).where(Worker.user_id == user.id)
-        .order_by(Provider.id)))
+    return list(
+        db.session.scalars(
+            select(Provider)
+            .join(Worker, Worker.provider_id == Provider.id)
+            .where(Worker.user_id == user.id)
+            .order_by(Provider.id)
+        )
+    )
 
 
 def workers_of(provider: Provider) -> list[User]:
-    return list(db.session.scalars(select(User).join(Worker, Worker.user_id == User.id).where(
-        Worker.provider_id == provider.id).order_by(Worker.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Worker, Worker.user_id == User.id)
+            .where(Worker.provider_id == provider.id)
+            .order_by(Worker.id)
+        )
+    )
 
 
 # -- visits --------------------------------------------------------------------------------
@@ -110,12 +137,20 @@ def get_visit(visit_id: int) -> Visit:
 
 
 def open_visit_of(worker: User) -> Visit | None:
-    return db.session.scalar(select(Visit).where(Visit.worker_id == worker.id,
-                                                 Visit.status == "open"))
+    return db.session.scalar(
+        select(Visit).where(Visit.worker_id == worker.id, Visit.status == "open")
+    )
 
 
-def start_visit(worker: User, provider: Provider, *, person_code: str, service_id: int,
-                programme_id: int, now: datetime | None = None) -> Visit:
+def start_visit(
+    worker: User,
+    provider: Provider,
+    *,
+    person_code: str,
+    service_id: int,
+    programme_id: int,
+    now: datetime | None = None,
+) -> Visit:
     """A worker of the provider at the elder's door: the price is held on the
     person's vouchers. 409 ``visit_open`` / ``insufficient_vouchers``; 403 when
     the person lives outside the provider's organization."""
@@ -136,24 +171,44 @@ def start_visit(worker: User, provider: Provider, *, person_code: str, service_i
     def work():
         if open_visit_of(worker) is not None:
             raise Conflict("你还有一次服务没有结束，请先结束或取消", code="visit_open")
-        visit = Visit(org_id=org.id, provider_id=provider.id, programme_id=programme.id,
-                      service_id=service.id, worker_id=worker.id, person_id=person.id,
-                      place_org_id=home_org_id(person, org), amount=service.price,
-                      status="open", started_at=now or utcnow())
+        visit = Visit(
+            org_id=org.id,
+            provider_id=provider.id,
+            programme_id=programme.id,
+            service_id=service.id,
+            worker_id=worker.id,
+            person_id=person.id,
+            place_org_id=home_org_id(person, org),
+            amount=service.price,
+            status="open",
+            started_at=now or utcnow(),
+        )
         db.session.add(visit)
         db.session.flush()
         acc = wallet(programme.id, person.id, create=False)
         if acc is None:
             raise Conflict("服务券余额不足", code="insufficient_vouchers")
-        hold = ledger.transfer(acc.id, provider_account(programme.id, provider.id),
-                               service.price, reason=f"{provider.name}：{service.name}",
-                               cause=("elder_vouchers_visit", visit.id),
-                               key=f"ev:visit:{visit.id}:hold", actor_id=worker.id,
-                               pending=True, short_message="服务券余额不足",
-                               short_code="insufficient_vouchers")
+        hold = ledger.transfer(
+            acc.id,
+            provider_account(programme.id, provider.id),
+            service.price,
+            reason=f"{provider.name}：{service.name}",
+            cause=("elder_vouchers_visit", visit.id),
+            key=f"ev:visit:{visit.id}:hold",
+            actor_id=worker.id,
+            pending=True,
+            short_message="服务券余额不足",
+            short_code="insufficient_vouchers",
+        )
         visit.hold_id = hold.id
-        audit("elder_vouchers.visit_start", actor=worker, org=org, obj=visit,
-              person_id=person.id, amount=service.price)
+        audit(
+            "elder_vouchers.visit_start",
+            actor=worker,
+            org=org,
+            obj=visit,
+            person_id=person.id,
+            amount=service.price,
+        )
         return visit
 
     return ledger.atomic(work)
@@ -167,10 +222,14 @@ def _overlaps(programme: Programme, org: Organization) -> bool:
 
 def home_org_id(person: User, within: Organization) -> int | None:
     """Where the visit happens: the person's deepest organization inside ``within``."""
-    rows = db.session.execute(select(Organization.id, Organization.path).join(
-        Membership, Membership.org_id == Organization.id).where(
-        Membership.user_id == person.id,
-        Organization.path.startswith(within.path, autoescape=True))).all()
+    rows = db.session.execute(
+        select(Organization.id, Organization.path)
+        .join(Membership, Membership.org_id == Organization.id)
+        .where(
+            Membership.user_id == person.id,
+            Organization.path.startswith(within.path, autoescape=True),
+        )
+    ).all()
     return max(rows, key=lambda r: len(r.path)).id if rows else None
 
 
@@ -178,8 +237,9 @@ def minutes_between(start: datetime, end: datetime) -> int:
     return max(0, int((end - start).total_seconds() // 60))
 
 
-def finish_visit(worker: User, visit: Visit, *, person_code: str,
-                 now: datetime | None = None) -> Visit:
+def finish_visit(
+    worker: User, visit: Visit, *, person_code: str, now: datetime | None = None
+) -> Visit:
     """The same worker scans the same person at the end: the hold is spent.
     Another person's code: 409 ``wrong_person``. Finishing twice answers the first."""
     org = db.session.get(Organization, visit.org_id)
@@ -203,8 +263,14 @@ def finish_visit(worker: User, visit: Visit, *, person_code: str,
         row.status = "finished"
         row.finished_at = now or utcnow()
         row.minutes = minutes_between(row.started_at, row.finished_at)
-        audit("elder_vouchers.visit_finish", actor=worker, org=org, obj=row,
-              minutes=row.minutes, amount=row.amount)
+        audit(
+            "elder_vouchers.visit_finish",
+            actor=worker,
+            org=org,
+            obj=row,
+            minutes=row.minutes,
+            amount=row.amount,
+        )
         return row
 
     return ledger.atomic(work)
@@ -295,8 +361,11 @@ def resolve_dispute(actor: User, visit: Visit, *, upheld: bool) -> Visit:
 
 
 def visits_of_person(person: User, limit: int = 50) -> list[Visit]:
-    return list(db.session.scalars(select(Visit).where(Visit.person_id == person.id)
-                                   .order_by(Visit.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(Visit).where(Visit.person_id == person.id).order_by(Visit.id.desc()).limit(limit)
+        )
+    )
 
 
 def has_staff_over_provider(user: User, provider: Provider) -> bool:

@@ -26,18 +26,22 @@ LIVE = ("booked", "served")
 def take_place(menu: Menu, column: str) -> None:
     """One more booking (or walk-in) on ``menu`` if a place is left, else 409 ``full``."""
     done = db.session.execute(
-        update(Menu).where(Menu.id == menu.id,
-                           Menu.booked + Menu.walk_ins < Menu.capacity)
+        update(Menu)
+        .where(Menu.id == menu.id, Menu.booked + Menu.walk_ins < Menu.capacity)
         .values({column: getattr(Menu, column) + 1})
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if done.rowcount != 1:
         raise Conflict("名额已满", code="full")
 
 
 def give_back_place(menu: Menu) -> None:
-    db.session.execute(update(Menu).where(Menu.id == menu.id)
-                       .values(booked=Menu.booked - 1)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(Menu)
+        .where(Menu.id == menu.id)
+        .values(booked=Menu.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def is_closed(menu: Menu) -> bool:
@@ -48,14 +52,16 @@ def book(actor: User, menu: Menu, person: User) -> tuple[Booking, bool]:
     """Book ``person`` on ``menu``: themselves, a relative, or staff over the
     person or the canteen. Answers ``(booking, created)``; booking again
     answers the same booking."""
-    if not (may_act_for(actor, person, staff_ok=True)
-            or has_role(actor, menu.canteen.org, Role.staff)):
+    if not (
+        may_act_for(actor, person, staff_ok=True) or has_role(actor, menu.canteen.org, Role.staff)
+    ):
         raise Forbidden("只能为本人或家人订餐")
     require_enabled(menu.canteen.org, "meals")
 
     def work():
-        row = db.session.scalar(select(Booking).where(Booking.menu_id == menu.id,
-                                                      Booking.user_id == person.id))
+        row = db.session.scalar(
+            select(Booking).where(Booking.menu_id == menu.id, Booking.user_id == person.id)
+        )
         if row is not None and row.status in LIVE:
             return row, False
         if is_closed(menu):
@@ -77,8 +83,10 @@ def book(actor: User, menu: Menu, person: User) -> tuple[Booking, bool]:
 def cancel(actor: User, booking: Booking) -> None:
     """The person, a relative or staff cancel before the deadline (409 after)."""
     menu = booking.menu
-    if not (may_act_for(actor, booking.user, staff_ok=True)
-            or has_role(actor, menu.canteen.org, Role.staff)):
+    if not (
+        may_act_for(actor, booking.user, staff_ok=True)
+        or has_role(actor, menu.canteen.org, Role.staff)
+    ):
         raise NotFound("未找到该预订")
 
     def work():
@@ -97,15 +105,28 @@ def cancel(actor: User, booking: Booking) -> None:
 def booking_dict(booking: Booking) -> dict:
     """What a booking answers, with the subsidy expected for this person on that day."""
     menu, person = booking.menu, booking.user
-    subsidy, _tier = subsidy_for(effective_policy(menu.canteen.org), birth_date=person.birth_date,
-                                 hardship=bool(person.hardship), day=menu.day, price=menu.price)
-    return {"id": booking.id, "menu_id": menu.id, "user_id": person.id, "price": menu.price,
-            "subsidy": subsidy, "to_pay": menu.price - subsidy, "status": booking.status}
+    subsidy, _tier = subsidy_for(
+        effective_policy(menu.canteen.org),
+        birth_date=person.birth_date,
+        hardship=bool(person.hardship),
+        day=menu.day,
+        price=menu.price,
+    )
+    return {
+        "id": booking.id,
+        "menu_id": menu.id,
+        "user_id": person.id,
+        "price": menu.price,
+        "subsidy": subsidy,
+        "to_pay": menu.price - subsidy,
+        "status": booking.status,
+    }
 
 
 def my_bookings(user_ids: list[int], menu_ids: list[int]) -> dict[tuple[int, int], Booking]:
     if not user_ids or not menu_ids:
         return {}
-    rows = db.session.scalars(select(Booking).where(Booking.user_id.in_(user_ids),
-                                                    Booking.menu_id.in_(menu_ids)))
+    rows = db.session.scalars(
+        select(Booking).where(Booking.user_id.in_(user_ids), Booking.menu_id.in_(menu_ids))
+    )
     return {(b.menu_id, b.user_id): b for b in rows}

@@ -62,8 +62,17 @@ def slot_start(day: date, slot: str) -> datetime:
     return datetime.combine(day, SLOT_STARTS[slot], tzinfo=local_zone())
 
 
-def create_menu(actor: User, canteen: Canteen, *, day: date, slot: str, dishes: list[str],
-                price: int, capacity: int, book_by: datetime | None = None) -> Menu:
+def create_menu(
+    actor: User,
+    canteen: Canteen,
+    *,
+    day: date,
+    slot: str,
+    dishes: list[str],
+    price: int,
+    capacity: int,
+    book_by: datetime | None = None,
+) -> Menu:
     """Staff over the canteen add a menu; one per canteen, date and slot."""
     require_role(actor, canteen.org, Role.staff)
     require_enabled(canteen.org, "meals")
@@ -71,23 +80,34 @@ def create_menu(actor: User, canteen: Canteen, *, day: date, slot: str, dishes: 
         raise BadRequest("不能为过去的日期排菜单", fields={"date": ["不能早于今天"]})
     if _menu_at(canteen.id, day, slot) is not None:
         raise _duplicate(day, slot)
-    menu = Menu(org_id=canteen.org_id, canteen_id=canteen.id, day=day, slot=slot,
-                dishes=[d.strip() for d in dishes if d.strip()], price=price, capacity=capacity,
-                booked=0, walk_ins=0, book_by=book_by or slot_start(day, slot))
+    menu = Menu(
+        org_id=canteen.org_id,
+        canteen_id=canteen.id,
+        day=day,
+        slot=slot,
+        dishes=[d.strip() for d in dishes if d.strip()],
+        price=price,
+        capacity=capacity,
+        booked=0,
+        walk_ins=0,
+        book_by=book_by or slot_start(day, slot),
+    )
     db.session.add(menu)
     try:
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError as err:  # the same menu added at the same moment
         raise _duplicate(day, slot) from err
-    audit("meals.menu_create", actor=actor, org=canteen.org, obj=menu, day=day.isoformat(),
-          slot=slot)
+    audit(
+        "meals.menu_create", actor=actor, org=canteen.org, obj=menu, day=day.isoformat(), slot=slot
+    )
     return menu
 
 
 def _menu_at(canteen_id: int, day: date, slot: str) -> Menu | None:
-    return db.session.scalar(select(Menu).where(Menu.canteen_id == canteen_id, Menu.day == day,
-                                                Menu.slot == slot))
+    return db.session.scalar(
+        select(Menu).where(Menu.canteen_id == canteen_id, Menu.day == day, Menu.slot == slot)
+    )
 
 
 def _duplicate(day: date, slot: str) -> Conflict:
@@ -96,8 +116,9 @@ def _duplicate(day: date, slot: str) -> Conflict:
 
 def menus_between(canteen: Canteen, first: date, last: date) -> list[Menu]:
     order = {slot: i for i, slot in enumerate(SLOT_STARTS)}
-    rows = db.session.scalars(select(Menu).where(Menu.canteen_id == canteen.id,
-                                                 Menu.day >= first, Menu.day <= last)).all()
+    rows = db.session.scalars(
+        select(Menu).where(Menu.canteen_id == canteen.id, Menu.day >= first, Menu.day <= last)
+    ).all()
     return sorted(rows, key=lambda m: (m.day, order[m.slot]))
 
 
@@ -107,11 +128,21 @@ def copy_week(actor: User, canteen: Canteen, week_start: date) -> list[Menu]:
     already have a menu, and past days, are left alone."""
     require_role(actor, canteen.org, Role.staff)
     today, made = local_today(), []
-    for old in menus_between(canteen, week_start - timedelta(days=7),
-                             week_start - timedelta(days=1)):
+    for old in menus_between(
+        canteen, week_start - timedelta(days=7), week_start - timedelta(days=1)
+    ):
         day = old.day + timedelta(days=7)
         if day < today or _menu_at(canteen.id, day, old.slot) is not None:
             continue
-        made.append(create_menu(actor, canteen, day=day, slot=old.slot, dishes=list(old.dishes),
-                                price=old.price, capacity=old.capacity))
+        made.append(
+            create_menu(
+                actor,
+                canteen,
+                day=day,
+                slot=old.slot,
+                dishes=list(old.dishes),
+                price=old.price,
+                capacity=old.capacity,
+            )
+        )
     return made

@@ -21,13 +21,21 @@ NAMESPACE, CURRENCY = "meals", "fen"
 
 
 def org_account(org_id: int, kind: str, *, create: bool = True) -> ledger.Account | None:
-    return ledger.account("org", org_id, namespace=NAMESPACE, currency=CURRENCY, kind=kind,
-                          allow_negative=(kind == "grants"), create=create)
+    return ledger.account(
+        "org",
+        org_id,
+        namespace=NAMESPACE,
+        currency=CURRENCY,
+        kind=kind,
+        allow_negative=(kind == "grants"),
+        create=create,
+    )
 
 
 def canteen_account(canteen_id: int) -> ledger.Account:
-    return ledger.account("canteen", canteen_id, namespace=NAMESPACE, currency=CURRENCY,
-                          kind="subsidy")
+    return ledger.account(
+        "canteen", canteen_id, namespace=NAMESPACE, currency=CURRENCY, kind="subsidy"
+    )
 
 
 def fund_balance(org: Organization) -> int:
@@ -41,14 +49,20 @@ def deposit(actor: User, org: Organization, *, amount: int, key: str, note: str 
     require_enabled(org, "meals")
 
     def work():
-        posted = ledger.transfer(org_account(org.id, "grants"), org_account(org.id, "fund"),
-                                 amount, reason=f"餐补基金入账：{note}"[:200],
-                                 cause=("org", org.id), key=f"meals:deposit:{org.id}:{key}",
-                                 actor_id=actor.id)
+        posted = ledger.transfer(
+            org_account(org.id, "grants"),
+            org_account(org.id, "fund"),
+            amount,
+            reason=f"餐补基金入账：{note}"[:200],
+            cause=("org", org.id),
+            key=f"meals:deposit:{org.id}:{key}",
+            actor_id=actor.id,
+        )
         if posted.replayed:
             return db.session.scalar(select(Deposit).where(Deposit.transfer_id == posted.id))
-        row = Deposit(org_id=org.id, amount=amount, note=note, transfer_id=posted.id,
-                      actor_id=actor.id)
+        row = Deposit(
+            org_id=org.id, amount=amount, note=note, transfer_id=posted.id, actor_id=actor.id
+        )
         db.session.add(row)
         db.session.flush()
         audit("meals.deposit", actor=actor, org=org, obj=row, amount=amount)

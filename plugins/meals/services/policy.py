@@ -18,33 +18,42 @@ from plugins.meals.models import SubsidyPolicy
 def effective_policy(org: Organization) -> dict:
     """``{tiers, hardship_extra, source_org_id}`` of the nearest ancestor-or-self
     with a policy (one query); none anywhere: no subsidy."""
-    rows = {p.org_id: p for p in db.session.scalars(
-        select(SubsidyPolicy).where(SubsidyPolicy.org_id.in_(org.ancestor_ids)))}
+    rows = {
+        p.org_id: p
+        for p in db.session.scalars(
+            select(SubsidyPolicy).where(SubsidyPolicy.org_id.in_(org.ancestor_ids))
+        )
+    }
     for org_id in reversed(org.ancestor_ids):
         if org_id in rows:
             row = rows[org_id]
-            return {"tiers": sorted(row.tiers, key=lambda t: t["min_age"]),
-                    "hardship_extra": row.hardship_extra, "source_org_id": org_id}
+            return {
+                "tiers": sorted(row.tiers, key=lambda t: t["min_age"]),
+                "hardship_extra": row.hardship_extra,
+                "source_org_id": org_id,
+            }
     return {"tiers": [], "hardship_extra": 0, "source_org_id": None}
 
 
 def check_tiers(tiers: list[dict]) -> list[dict]:
     """Sorted by age; ages distinct and subsidies not falling with age (so an
     elder's subsidy never drops on a birthday)."""
-    tiers = sorted(({"min_age": t["min_age"], "subsidy": t["subsidy"]} for t in tiers),
-                   key=lambda t: t["min_age"])
+    tiers = sorted(
+        ({"min_age": t["min_age"], "subsidy": t["subsidy"]} for t in tiers),
+        key=lambda t: t["min_age"],
+    )
     for lower, upper in zip(tiers, tiers[1:], strict=False):
         if lower["min_age"] == upper["min_age"]:
             raise BadRequest("年龄段重复", fields={"tiers": [f"{upper['min_age']} 岁出现两次"]})
         if upper["subsidy"] < lower["subsidy"]:
-            raise BadRequest("年龄越大补贴不应越少",
-                             fields={"tiers": [f"{upper['min_age']} 岁的补贴少于 "
-                                               f"{lower['min_age']} 岁"]})
+            raise BadRequest(
+                "年龄越大补贴不应越少",
+                fields={"tiers": [f"{upper['min_age']} 岁的补贴少于 {lower['min_age']} 岁"]},
+            )
     return tiers
 
 
-def put_policy(actor: User, org: Organization, *, tiers: list[dict],
-               hardship_extra: int) -> dict:
+def put_policy(actor: User, org: Organization, *, tiers: list[dict], hardship_extra: int) -> dict:
     """An admin of ``org`` (or above) sets its policy; the subtree inherits it."""
     require_role(actor, org, Role.admin)
     tiers = check_tiers(tiers)
@@ -59,8 +68,9 @@ def put_policy(actor: User, org: Organization, *, tiers: list[dict],
     return effective_policy(org)
 
 
-def subsidy_for(policy: dict, *, birth_date: date | None, hardship: bool, day: date,
-                price: int) -> tuple[int, int | None]:
+def subsidy_for(
+    policy: dict, *, birth_date: date | None, hardship: bool, day: date, price: int
+) -> tuple[int, int | None]:
     """``(subsidy, tier min_age)`` of one meal on ``day``: the highest tier the
     person has reached that day, plus ``hardship_extra`` in hardship, never
     above the price; no birth date or no tier reached: ``(0, None)``."""

@@ -72,8 +72,15 @@ def prepare_photo(raw: bytes) -> bytes:
     return out.getvalue()
 
 
-def report_incident(user: User, shift_id: int, *, kind: str, text: str,
-                    checkpoint_id: int | None = None, photo: bytes | None = None) -> Incident:
+def report_incident(
+    user: User,
+    shift_id: int,
+    *,
+    kind: str,
+    text: str,
+    checkpoint_id: int | None = None,
+    photo: bytes | None = None,
+) -> Incident:
     """A team member reports something on the route; it goes to the staff queue
     of the shift's organization."""
     shift = get_shift(shift_id)
@@ -83,16 +90,22 @@ def report_incident(user: User, shift_id: int, *, kind: str, text: str,
     if checkpoint_id is not None:
         checkpoint = db.session.get(Checkpoint, checkpoint_id)
         if checkpoint is None or checkpoint.route_id != shift.route_id:
-            raise BadRequest("巡逻点不在本班次的路线上",
-                             fields={"checkpoint_id": ["不在本路线上"]})
+            raise BadRequest("巡逻点不在本班次的路线上", fields={"checkpoint_id": ["不在本路线上"]})
     prepared = prepare_photo(photo) if photo else None
-    incident = Incident(org_id=shift.org_id, shift_id=shift.id, checkpoint_id=checkpoint_id,
-                        user_id=user.id, kind=kind, text=text, photo=prepared,
-                        has_photo=prepared is not None, status="open")
+    incident = Incident(
+        org_id=shift.org_id,
+        shift_id=shift.id,
+        checkpoint_id=checkpoint_id,
+        user_id=user.id,
+        kind=kind,
+        text=text,
+        photo=prepared,
+        has_photo=prepared is not None,
+        status="open",
+    )
     db.session.add(incident)
     db.session.flush()
-    audit("patrol.incident_reported", actor=user, org=shift.organization, obj=incident,
-          kind=kind)
+    audit("patrol.incident_reported", actor=user, org=shift.organization, obj=incident, kind=kind)
     return incident
 
 

@@ -20,8 +20,11 @@ def checkpoint_token(checkpoint: Checkpoint) -> str:
 
 
 def checkpoints_of(route_id: int) -> list[Checkpoint]:
-    return list(db.session.scalars(select(Checkpoint).where(Checkpoint.route_id == route_id)
-                                   .order_by(Checkpoint.position)))
+    return list(
+        db.session.scalars(
+            select(Checkpoint).where(Checkpoint.route_id == route_id).order_by(Checkpoint.position)
+        )
+    )
 
 
 def get_route(route_id: int) -> Route:
@@ -39,17 +42,26 @@ def staff_route(actor: User, route_id: int) -> Route:
 
 
 def routes_of(org: Organization) -> list[Route]:
-    return list(db.session.scalars(select(Route).where(Route.org_id == org.id)
-                                   .order_by(Route.id)))
+    return list(db.session.scalars(select(Route).where(Route.org_id == org.id).order_by(Route.id)))
 
 
 def _append(route: Route, names: list[dict]) -> list[Checkpoint]:
-    last = db.session.scalar(select(func.max(Checkpoint.position))
-                             .where(Checkpoint.route_id == route.id)) or 0
+    last = (
+        db.session.scalar(
+            select(func.max(Checkpoint.position)).where(Checkpoint.route_id == route.id)
+        )
+        or 0
+    )
     added = []
     for n, point in enumerate(names, start=last + 1):
-        checkpoint = Checkpoint(org_id=route.org_id, route_id=route.id, position=n,
-                                name=point["name"], lat=point.get("lat"), lng=point.get("lng"))
+        checkpoint = Checkpoint(
+            org_id=route.org_id,
+            route_id=route.id,
+            position=n,
+            name=point["name"],
+            lat=point.get("lat"),
+            lng=point.get("lng"),
+        )
         db.session.add(checkpoint)
         added.append(checkpoint)
     db.session.flush()

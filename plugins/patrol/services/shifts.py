@@ -51,13 +51,23 @@ def get_shift(shift_id: int) -> Shift:
 
 
 def team_of(shift_id: int) -> list[User]:
-    return list(db.session.scalars(select(User).join(Member, Member.user_id == User.id)
-                                   .where(Member.shift_id == shift_id).order_by(Member.id)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(Member, Member.user_id == User.id)
+            .where(Member.shift_id == shift_id)
+            .order_by(Member.id)
+        )
+    )
 
 
 def is_member(user: User, shift_id: int) -> bool:
-    return db.session.scalar(select(Member.id).where(Member.shift_id == shift_id,
-                                                     Member.user_id == user.id)) is not None
+    return (
+        db.session.scalar(
+            select(Member.id).where(Member.shift_id == shift_id, Member.user_id == user.id)
+        )
+        is not None
+    )
 
 
 def may_manage(user: User, org: Organization) -> bool:
@@ -74,34 +84,67 @@ def visible_shift(user: User, shift_id: int) -> Shift:
     return shift
 
 
-def create_shift(actor: User, org: Organization, *, route_id: int, starts_at: datetime,
-                 ends_at: datetime, team: list[int], points: int = 0,
-                 grace_minutes: int = DEFAULT_GRACE_MINUTES) -> Shift:
+def create_shift(
+    actor: User,
+    org: Organization,
+    *,
+    route_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    team: list[int],
+    points: int = 0,
+    grace_minutes: int = DEFAULT_GRACE_MINUTES,
+) -> Shift:
     """Staff schedule a team on a route of their organization (or above it)."""
     require_enabled(org, "patrol")
     require_role(actor, org, Role.staff)
     route = db.session.get(Route, route_id)
-    if route is None or route.org_id not in set(db.session.scalars(
-            select(Organization.id).where(Organization.id.in_(org.ancestor_ids + [org.id])))):
+    if route is None or route.org_id not in set(
+        db.session.scalars(
+            select(Organization.id).where(Organization.id.in_(org.ancestor_ids + [org.id]))
+        )
+    ):
         raise BadRequest("路线不属于该组织", fields={"route_id": ["未找到该路线"]})
     if not checkpoints_of(route.id):
         raise BadRequest("该路线还没有巡逻点", fields={"route_id": ["路线没有巡逻点"]})
-    known = set(db.session.scalars(select(Membership.user_id).where(
-        Membership.user_id.in_(team), Membership.org_id.in_(subtree_ids(org)))))
+    known = set(
+        db.session.scalars(
+            select(Membership.user_id).where(
+                Membership.user_id.in_(team), Membership.org_id.in_(subtree_ids(org))
+            )
+        )
+    )
     strangers = [u for u in team if u not in known]
     if strangers:
-        raise BadRequest("队员必须是本组织的成员",
-                         fields={"team": [f"不是本组织成员：{', '.join(map(str, strangers))}"]})
-    shift = Shift(org_id=org.id, route_id=route.id, starts_at=starts_at, ends_at=ends_at,
-                  grace_minutes=grace_minutes, closes_at=ends_at + timedelta(minutes=grace_minutes),
-                  minutes=int((ends_at - starts_at).total_seconds()) // 60, points=points,
-                  status="scheduled", created_by_id=actor.id)
+        raise BadRequest(
+            "队员必须是本组织的成员",
+            fields={"team": [f"不是本组织成员：{', '.join(map(str, strangers))}"]},
+        )
+    shift = Shift(
+        org_id=org.id,
+        route_id=route.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        grace_minutes=grace_minutes,
+        closes_at=ends_at + timedelta(minutes=grace_minutes),
+        minutes=int((ends_at - starts_at).total_seconds()) // 60,
+        points=points,
+        status="scheduled",
+        created_by_id=actor.id,
+    )
     db.session.add(shift)
     db.session.flush()
     db.session.add_all(Member(shift_id=shift.id, user_id=u) for u in team)
     db.session.flush()
-    audit("patrol.shift_scheduled", actor=actor, org=org, obj=shift, route_id=route.id,
-          team=team, points=points)
+    audit(
+        "patrol.shift_scheduled",
+        actor=actor,
+        org=org,
+        obj=shift,
+        route_id=route.id,
+        team=team,
+        points=points,
+    )
     return shift
 
 
@@ -112,21 +155,37 @@ def shifts_query(org: Organization, status: str | None = None):
 
 def my_next_shifts(user: User, now: datetime | None = None, limit: int = 20) -> list[Shift]:
     """My shifts not yet closed, soonest first."""
-    return list(db.session.scalars(
-        select(Shift).join(Member, Member.shift_id == Shift.id)
-        .where(Member.user_id == user.id, Shift.status == "scheduled",
-               Shift.closes_at >= (now or utcnow()))
-        .order_by(Shift.starts_at, Shift.id).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(Shift)
+            .join(Member, Member.shift_id == Shift.id)
+            .where(
+                Member.user_id == user.id,
+                Shift.status == "scheduled",
+                Shift.closes_at >= (now or utcnow()),
+            )
+            .order_by(Shift.starts_at, Shift.id)
+            .limit(limit)
+        )
+    )
 
 
 def progress(shift: Shift) -> list[dict]:
     """Every checkpoint of the route in order, with its scan (or None)."""
-    scans = {s.checkpoint_id: s for s in db.session.scalars(
-        select(Scan).where(Scan.shift_id == shift.id))}
-    return [{"id": c.id, "name": c.name, "position": c.position,
-             "scanned_at": scans[c.id].scanned_at if c.id in scans else None,
-             "user_id": scans[c.id].user_id if c.id in scans else None}
-            for c in checkpoints_of(shift.route_id)]
+    scans = {
+        s.checkpoint_id: s
+        for s in db.session.scalars(select(Scan).where(Scan.shift_id == shift.id))
+    }
+    return [
+        {
+            "id": c.id,
+            "name": c.name,
+            "position": c.position,
+            "scanned_at": scans[c.id].scanned_at if c.id in scans else None,
+            "user_id": scans[c.id].user_id if c.id in scans else None,
+        }
+        for c in checkpoints_of(shift.route_id)
+    ]
 
 
 # -- scanning ---------------------------------------------------------------------------------
@@ -145,26 +204,40 @@ class CheckpointScan:
 
     def data(self) -> dict:
         """As API.md answers it (plus ``left``: names still to walk, in order)."""
-        return {"kind": "checkpoint", "shift_id": self.shift_id,
-                "checkpoint_id": self.checkpoint_id, "at": self.at.isoformat(),
-                "scanned": self.scanned, "total": self.total, "left": self.left}
+        return {
+            "kind": "checkpoint",
+            "shift_id": self.shift_id,
+            "checkpoint_id": self.checkpoint_id,
+            "at": self.at.isoformat(),
+            "scanned": self.scanned,
+            "total": self.total,
+            "left": self.left,
+        }
 
 
 def active_shift(user: User, checkpoint: Checkpoint, now: datetime) -> Shift | None:
     """The user's open shift on the checkpoint's route whose window holds ``now``."""
     return db.session.scalar(
-        select(Shift).join(Member, and_(Member.shift_id == Shift.id, Member.user_id == user.id))
-        .where(Shift.route_id == checkpoint.route_id, Shift.status == "scheduled",
-               Shift.starts_at <= now + OPENS_BEFORE, Shift.closes_at >= now)
-        .order_by(Shift.starts_at, Shift.id).limit(1))
+        select(Shift)
+        .join(Member, and_(Member.shift_id == Shift.id, Member.user_id == user.id))
+        .where(
+            Shift.route_id == checkpoint.route_id,
+            Shift.status == "scheduled",
+            Shift.starts_at <= now + OPENS_BEFORE,
+            Shift.closes_at >= now,
+        )
+        .order_by(Shift.starts_at, Shift.id)
+        .limit(1)
+    )
 
 
 def scan_checkpoint(user: User, checkpoint_id, *, now: datetime | None = None) -> CheckpointScan:
     """A team member scanned a printed checkpoint code. Counts only inside the
     member's shift window on that route; the first scan of a checkpoint in a
     shift stands, a repeat (or a simultaneous one) answers it."""
-    checkpoint = db.session.get(Checkpoint, checkpoint_id) if isinstance(
-        checkpoint_id, int) else None
+    checkpoint = (
+        db.session.get(Checkpoint, checkpoint_id) if isinstance(checkpoint_id, int) else None
+    )
     if checkpoint is None:
         raise NotFound("未找到该巡逻点")
     # Scans arrive through core's /api/v1/scan, which no plugin switch guards.
@@ -172,27 +245,47 @@ def scan_checkpoint(user: User, checkpoint_id, *, now: datetime | None = None) -
     now = now or utcnow()
     shift = active_shift(user, checkpoint, now)
     if shift is None:
-        raise Conflict("您现在没有这条路线的巡逻班次（班次开始前 15 分钟至结束后宽限期内有效）",
-                       code="no_active_shift")
+        raise Conflict(
+            "您现在没有这条路线的巡逻班次（班次开始前 15 分钟至结束后宽限期内有效）",
+            code="no_active_shift",
+        )
     shift_id, checkpoint_id, user_id = shift.id, checkpoint.id, user.id
 
     def write() -> None:
         # The first scan stands. A simultaneous insert of the same pair breaks the
         # unique constraint; atomic retries, and the retry sees the winner's row.
-        if db.session.scalar(select(Scan.id).where(Scan.shift_id == shift_id,
-                                                   Scan.checkpoint_id == checkpoint_id)) is None:
-            db.session.execute(insert(Scan).values(shift_id=shift_id, checkpoint_id=checkpoint_id,
-                                                   user_id=user_id, scanned_at=now))
+        if (
+            db.session.scalar(
+                select(Scan.id).where(
+                    Scan.shift_id == shift_id, Scan.checkpoint_id == checkpoint_id
+                )
+            )
+            is None
+        ):
+            db.session.execute(
+                insert(Scan).values(
+                    shift_id=shift_id, checkpoint_id=checkpoint_id, user_id=user_id, scanned_at=now
+                )
+            )
 
     ledger.atomic(write)  # BEGIN IMMEDIATE on SQLite: no lock upgrade halfway
     checkpoint = db.session.get(Checkpoint, checkpoint_id)
-    first = db.session.scalar(select(Scan).where(Scan.shift_id == shift_id,
-                                                 Scan.checkpoint_id == checkpoint.id))
+    first = db.session.scalar(
+        select(Scan).where(Scan.shift_id == shift_id, Scan.checkpoint_id == checkpoint.id)
+    )
     shift = get_shift(shift_id)
     walk = progress(shift)
     left = [p["name"] for p in walk if p["scanned_at"] is None]
-    return CheckpointScan(shift_id, checkpoint.id, first.scanned_at, len(walk) - len(left),
-                          len(walk), left, shift.route.name, checkpoint.name)
+    return CheckpointScan(
+        shift_id,
+        checkpoint.id,
+        first.scanned_at,
+        len(walk) - len(left),
+        len(walk),
+        left,
+        shift.route.name,
+        checkpoint.name,
+    )
 
 
 # -- closing ----------------------------------------------------------------------------------
@@ -215,23 +308,32 @@ def _missing_checkpoint():
     """SQL: the shift (correlated) has a checkpoint of its route nobody scanned."""
     # Explicit correlation: the innermost query refers two levels out, which
     # auto-correlation would not do (it would add patrol_shift to its FROM).
-    scanned = (select(Scan.id).where(Scan.shift_id == Shift.id,
-                                     Scan.checkpoint_id == Checkpoint.id)
-               .correlate(Shift, Checkpoint))
-    return exists(select(Checkpoint.id).where(Checkpoint.route_id == Shift.route_id,
-                                              ~exists(scanned)).correlate(Shift))
+    scanned = (
+        select(Scan.id)
+        .where(Scan.shift_id == Shift.id, Scan.checkpoint_id == Checkpoint.id)
+        .correlate(Shift, Checkpoint)
+    )
+    return exists(
+        select(Checkpoint.id)
+        .where(Checkpoint.route_id == Shift.route_id, ~exists(scanned))
+        .correlate(Shift)
+    )
 
 
 def _close(ids_stmt, now: datetime, by: User | None) -> int:
     """Close the scheduled shifts among ``ids_stmt``, set-based; answers how many."""
     common = {"closed_at": now, "closed_by_id": by.id if by else None}
     done = 0
-    for status, condition in (("completed", ~_missing_checkpoint()),
-                              ("incomplete", _missing_checkpoint())):
+    for status, condition in (
+        ("completed", ~_missing_checkpoint()),
+        ("incomplete", _missing_checkpoint()),
+    ):
         done += db.session.execute(
-            update(Shift).where(Shift.id.in_(ids_stmt), Shift.status == "scheduled", condition)
+            update(Shift)
+            .where(Shift.id.in_(ids_stmt), Shift.status == "scheduled", condition)
             .values(status=status, **common)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False)
+        ).rowcount
     return done
 
 
@@ -261,8 +363,11 @@ def close_shifts(now: datetime | None = None) -> dict[str, int]:
     """Job: close every shift whose grace has passed, where patrol is on, and
     retry announcements that failed. Set-based and idempotent."""
     now = now or utcnow()
-    due = select(Shift.id).where(Shift.status == "scheduled", Shift.closes_at < now,
-                                 Shift.org_id.in_(orgs_where_enabled("patrol")))
+    due = select(Shift.id).where(
+        Shift.status == "scheduled",
+        Shift.closes_at < now,
+        Shift.org_id.in_(orgs_where_enabled("patrol")),
+    )
     closed = ledger.atomic(lambda: _close(due, now, None))
     return {"closed": closed, "announced": announce_pending()}
 
@@ -272,11 +377,18 @@ def close_shifts(now: datetime | None = None) -> dict[str, int]:
 
 def _pending(shift_ids: list[int] | None):
     """Members of completed shifts who scanned at least once, not yet announced."""
-    stmt = (select(Member, Shift).join(Shift, Shift.id == Member.shift_id)
-            .where(Shift.status == "completed", Member.points_awarded.is_(None),
-                   Shift.org_id.in_(orgs_where_enabled("patrol")),
-                   exists(select(Scan.id).where(Scan.shift_id == Shift.id,
-                                                Scan.user_id == Member.user_id))))
+    stmt = (
+        select(Member, Shift)
+        .join(Shift, Shift.id == Member.shift_id)
+        .where(
+            Shift.status == "completed",
+            Member.points_awarded.is_(None),
+            Shift.org_id.in_(orgs_where_enabled("patrol")),
+            exists(
+                select(Scan.id).where(Scan.shift_id == Shift.id, Scan.user_id == Member.user_id)
+            ),
+        )
+    )
     if shift_ids is not None:
         stmt = stmt.where(Shift.id.in_(shift_ids))
     return db.session.execute(stmt.order_by(Member.id)).all()
@@ -291,13 +403,23 @@ def announce_pending(shift_ids: list[int] | None = None) -> int:
 
         def work(member_id=member.id, shift=shift, org=org, user=user, route=route) -> int:
             answers = manager().emit(
-                org, "service_recorded", user=user, activity_id=None,
-                title=f"治安巡逻：{route.name}", minutes=shift.minutes, verified=True,
-                points=shift.points, key=f"patrol:shift:{shift.id}:{user.id}")
+                org,
+                "service_recorded",
+                user=user,
+                activity_id=None,
+                title=f"治安巡逻：{route.name}",
+                minutes=shift.minutes,
+                verified=True,
+                points=shift.points,
+                key=f"patrol:shift:{shift.id}:{user.id}",
+            )
             awarded = sum(a for a in answers if isinstance(a, int))
-            db.session.execute(update(Member).where(Member.id == member_id)
-                               .values(points_awarded=awarded)
-                               .execution_options(synchronize_session=False))
+            db.session.execute(
+                update(Member)
+                .where(Member.id == member_id)
+                .values(points_awarded=awarded)
+                .execution_options(synchronize_session=False)
+            )
             return awarded
 
         try:
@@ -305,13 +427,16 @@ def announce_pending(shift_ids: list[int] | None = None) -> int:
             count += 1
         except (ApiError, ledger.LedgerError, DBAPIError) as err:
             db.session.rollback()
-            log.warning("service_recorded for shift %s user %s failed: %s", shift.id,
-                        user.id, getattr(err, "message", err))
+            log.warning(
+                "service_recorded for shift %s user %s failed: %s",
+                shift.id,
+                user.id,
+                getattr(err, "message", err),
+            )
     return count
 
 
 def awarded_to(user: User, shift_id: int) -> int | None:
-    return db.session.scalar(select(Member.points_awarded).where(
-        Member.shift_id == shift_id, Member.user_id == user.id))
-
-
+    return db.session.scalar(
+        select(Member.points_awarded).where(Member.shift_id == shift_id, Member.user_id == user.id)
+    )

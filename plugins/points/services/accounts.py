@@ -23,13 +23,21 @@ CURRENCY = "bean"
 
 
 def org_account(org_id: int, kind: str, *, create: bool = True) -> ledger.Account | None:
-    return ledger.account("org", org_id, namespace="points", currency=CURRENCY, kind=kind,
-                          allow_negative=(kind == "donations"), create=create)
+    return ledger.account(
+        "org",
+        org_id,
+        namespace="points",
+        currency=CURRENCY,
+        kind=kind,
+        allow_negative=(kind == "donations"),
+        create=create,
+    )
 
 
 def wallet_account(user_id: int, *, create: bool = True) -> ledger.Account | None:
-    return ledger.account("user", user_id, namespace="points", currency=CURRENCY, kind="wallet",
-                          create=create)
+    return ledger.account(
+        "user", user_id, namespace="points", currency=CURRENCY, kind="wallet", create=create
+    )
 
 
 def wallet_summary(user: User) -> dict:
@@ -43,10 +51,14 @@ def wallet_summary(user: User) -> dict:
 def funding_org(org: Organization) -> Organization | None:
     """The organization whose fund pays for awards made in ``org``: itself or
     its nearest ancestor with a fund."""
-    owner_ids = db.session.scalars(select(ledger.Account.owner_id).where(
-        ledger.Account.owner_type == "org", ledger.Account.kind == "fund",
-        ledger.Account.currency == CURRENCY,
-        ledger.Account.owner_id.in_(org.ancestor_ids))).all()
+    owner_ids = db.session.scalars(
+        select(ledger.Account.owner_id).where(
+            ledger.Account.owner_type == "org",
+            ledger.Account.kind == "fund",
+            ledger.Account.currency == CURRENCY,
+            ledger.Account.owner_id.in_(org.ancestor_ids),
+        )
+    ).all()
     if not owner_ids:
         return None
     nearest = max(owner_ids, key=org.ancestor_ids.index)
@@ -58,20 +70,33 @@ def fund_balance(org: Organization) -> int:
     return acc.balance if acc else 0
 
 
-def deposit(actor: User, org: Organization, *, amount: int, key: str, donor: str = "",
-            note: str = "") -> Deposit:
+def deposit(
+    actor: User, org: Organization, *, amount: int, key: str, donor: str = "", note: str = ""
+) -> Deposit:
     """An admin records a donation into the organization's fund. Idempotent by ``key``."""
     require_role(actor, org, Role.admin)
 
     def work():
         source, fund = org_account(org.id, "donations"), org_account(org.id, "fund")
-        posted = ledger.transfer(source, fund, amount, reason=f"捐赠：{donor or '匿名'}",
-                                 cause=("org", org.id), key=f"points:deposit:{actor.id}:{key}",
-                                 actor_id=actor.id)
+        posted = ledger.transfer(
+            source,
+            fund,
+            amount,
+            reason=f"捐赠：{donor or '匿名'}",
+            cause=("org", org.id),
+            key=f"points:deposit:{actor.id}:{key}",
+            actor_id=actor.id,
+        )
         if posted.replayed:
             return db.session.scalar(select(Deposit).where(Deposit.transfer_id == posted.id))
-        row = Deposit(org_id=org.id, amount=amount, donor=donor, note=note,
-                      transfer_id=posted.id, actor_id=actor.id)
+        row = Deposit(
+            org_id=org.id,
+            amount=amount,
+            donor=donor,
+            note=note,
+            transfer_id=posted.id,
+            actor_id=actor.id,
+        )
         db.session.add(row)
         db.session.flush()
         audit("points.deposit", actor=actor, org=org, obj=row, amount=amount, donor=donor)
@@ -91,12 +116,18 @@ def member_by_phone(org: Organization, phone: str) -> User:
 def belongs_to(user: User, org: Organization) -> bool:
     if effective_role(user, org) is not None:
         return True
-    return db.session.scalar(
-        select(func.count()).select_from(Membership)
-        .join(Organization, Organization.id == Membership.org_id)
-        .where(Membership.user_id == user.id,
-               Organization.path.startswith(org.path, autoescape=True))) > 0
-
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .join(Organization, Organization.id == Membership.org_id)
+            .where(
+                Membership.user_id == user.id,
+                Organization.path.startswith(org.path, autoescape=True),
+            )
+        )
+        > 0
+    )
 
 
 def history(user: User, *, before_id: int | None = None, limit: int = 50) -> list[dict]:
@@ -108,14 +139,23 @@ def history(user: User, *, before_id: int | None = None, limit: int = 50) -> lis
     if before_id:
         stmt = stmt.where(ledger.Transfer.id < before_id)
     rows = db.session.scalars(stmt.order_by(ledger.Transfer.id.desc()).limit(limit)).all()
-    others = {r.credit_account_id if r.debit_account_id == acc.id else r.debit_account_id
-              for r in rows}
+    others = {
+        r.credit_account_id if r.debit_account_id == acc.id else r.debit_account_id for r in rows
+    }
     names = counterpart_names(others)
-    return [{"id": r.id, "amount": -r.amount if r.debit_account_id == acc.id else r.amount,
-             "reason": r.reason, "at": r.created_at, "status": r.status,
-             "counterpart": names.get(r.credit_account_id if r.debit_account_id == acc.id
-                                      else r.debit_account_id, "")}
-            for r in rows]
+    return [
+        {
+            "id": r.id,
+            "amount": -r.amount if r.debit_account_id == acc.id else r.amount,
+            "reason": r.reason,
+            "at": r.created_at,
+            "status": r.status,
+            "counterpart": names.get(
+                r.credit_account_id if r.debit_account_id == acc.id else r.debit_account_id, ""
+            ),
+        }
+        for r in rows
+    ]
 
 
 KIND_TITLES = {"fund": "金豆基金", "redeemed": "兑换", "donations": "捐赠", "wallet": "金豆账户"}
@@ -124,13 +164,33 @@ KIND_TITLES = {"fund": "金豆基金", "redeemed": "兑换", "donations": "捐�
 def counterpart_names(account_ids) -> dict[int, str]:
     if not account_ids:
         return {}
-    accounts = db.session.execute(select(ledger.Account.id, ledger.Account.owner_type,
-                                         ledger.Account.owner_id, ledger.Account.kind)
-                                  .where(ledger.Account.id.in_(account_ids))).all()
-    org_names = dict(db.session.execute(select(Organization.id, Organization.name).where(
-        Organization.id.in_([a.owner_id for a in accounts if a.owner_type == "org"]))).all())
-    user_names = dict(db.session.execute(select(User.id, User.name).where(
-        User.id.in_([a.owner_id for a in accounts if a.owner_type == "user"]))).all())
-    return {a.id: (f"{org_names.get(a.owner_id, '')} {KIND_TITLES.get(a.kind, a.kind)}"
-                   if a.owner_type == "org" else user_names.get(a.owner_id, ""))
-            for a in accounts}
+    accounts = db.session.execute(
+        select(
+            ledger.Account.id,
+            ledger.Account.owner_type,
+            ledger.Account.owner_id,
+            ledger.Account.kind,
+        ).where(ledger.Account.id.in_(account_ids))
+    ).all()
+    org_names = dict(
+        db.session.execute(
+            select(Organization.id, Organization.name).where(
+                Organization.id.in_([a.owner_id for a in accounts if a.owner_type == "org"])
+            )
+        ).all()
+    )
+    user_names = dict(
+        db.session.execute(
+            select(User.id, User.name).where(
+                User.id.in_([a.owner_id for a in accounts if a.owner_type == "user"])
+            )
+        ).all()
+    )
+    return {
+        a.id: (
+            f"{org_names.get(a.owner_id, '')} {KIND_TITLES.get(a.kind, a.kind)}"
+            if a.owner_type == "org"
+            else user_names.get(a.owner_id, "")
+        )
+        for a in accounts
+    }

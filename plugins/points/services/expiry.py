@@ -36,27 +36,41 @@ def expire_wallet(user_id: int, now: datetime, enabled=None) -> int:
     if acc is None:
         return 0
     ledger.lock([acc.id])
-    out = db.session.scalar(select(func.coalesce(func.sum(ledger.Transfer.amount), 0)).where(
-        ledger.Transfer.debit_account_id == acc.id, ledger.Transfer.reverses_id.is_(None),
-        ledger.in_effect()))
+    out = db.session.scalar(
+        select(func.coalesce(func.sum(ledger.Transfer.amount), 0)).where(
+            ledger.Transfer.debit_account_id == acc.id,
+            ledger.Transfer.reverses_id.is_(None),
+            ledger.in_effect(),
+        )
+    )
     remaining_out = int(out)
     # (organization that awarded, organization whose fund paid) -> beans to expire
     to_expire: dict[tuple[int, int], int] = {}
     awards = db.session.execute(
         select(Award.amount, Award.expires_at, Award.org_id, Award.fund_org_id)
         .where(Award.user_id == user_id, Award.status == "paid", Award.reversed_at.is_(None))
-        .order_by(Award.created_at, Award.id)).all()
+        .order_by(Award.created_at, Award.id)
+    ).all()
     for amount, expires_at, org_id, fund_org_id in awards:
         absorbed = min(remaining_out, amount)
         remaining_out -= absorbed
         left = amount - absorbed
-        if left and expires_at is not None and expires_at <= now and (
-                enabled is None or enabled(org_id)):
+        if (
+            left
+            and expires_at is not None
+            and expires_at <= now
+            and (enabled is None or enabled(org_id))
+        ):
             to_expire[(org_id, fund_org_id)] = to_expire.get((org_id, fund_org_id), 0) + left
     for (org_id, fund_org_id), amount in sorted(to_expire.items()):
-        ledger.transfer(acc.id, org_account(fund_org_id, "fund"), amount, reason="金豆过期",
-                        cause=("points_expiry", org_id),
-                        key=f"points:expire:{acc.id}:{out}:{org_id}:{fund_org_id}")
+        ledger.transfer(
+            acc.id,
+            org_account(fund_org_id, "fund"),
+            amount,
+            reason="金豆过期",
+            cause=("points_expiry", org_id),
+            key=f"points:expire:{acc.id}:{out}:{org_id}:{fund_org_id}",
+        )
     return sum(to_expire.values())
 
 
@@ -69,14 +83,20 @@ def expire_all(now: datetime | None = None) -> tuple[int, int]:
     now = now or utcnow()
     on = orgs_where_enabled("points")
     expiring = (Award.status == "paid", Award.reversed_at.is_(None), Award.expires_at <= now)
-    user_ids = db.session.scalars(select(Award.user_id).distinct().where(
-        *expiring, Award.org_id.in_(on)).order_by(Award.user_id)).all()
-    enabled_orgs = set(db.session.scalars(select(Award.org_id).distinct().where(
-        *expiring, Award.org_id.in_(on))))
+    user_ids = db.session.scalars(
+        select(Award.user_id)
+        .distinct()
+        .where(*expiring, Award.org_id.in_(on))
+        .order_by(Award.user_id)
+    ).all()
+    enabled_orgs = set(
+        db.session.scalars(select(Award.org_id).distinct().where(*expiring, Award.org_id.in_(on)))
+    )
     people = beans = 0
     for user_id in user_ids:
         amount = ledger.atomic(
-            lambda user_id=user_id: _expire_and_audit(user_id, now, enabled_orgs.__contains__))
+            lambda user_id=user_id: _expire_and_audit(user_id, now, enabled_orgs.__contains__)
+        )
         if amount:
             people += 1
             beans += amount

@@ -21,14 +21,23 @@ def _earned(month: date):
     community, district) and in the wallet, so one person has one number.
     """
     start, end = month_bounds(month)
-    return (Award.status == "paid", Award.reversed_at.is_(None),
-            Award.created_at >= start, Award.created_at < end)
+    return (
+        Award.status == "paid",
+        Award.reversed_at.is_(None),
+        Award.created_at >= start,
+        Award.created_at < end,
+    )
 
 
 def earned_in_month(user: User, month: date) -> int:
     """What ``user`` earned in ``month`` (the figure every 光荣榜 shows for them)."""
-    return int(db.session.scalar(select(func.coalesce(func.sum(Award.amount), 0))
-                                 .where(Award.user_id == user.id, *_earned(month))))
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Award.amount), 0)).where(
+                Award.user_id == user.id, *_earned(month)
+            )
+        )
+    )
 
 
 def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[User, int]]:
@@ -42,12 +51,16 @@ def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[U
     earned_here = select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month))
     total = func.sum(Award.amount).label("total")
     rows = db.session.execute(
-        select(Award.user_id, total).where(*_earned(month),
-                                           or_(Award.user_id.in_(members),
-                                               Award.user_id.in_(earned_here)))
-        .group_by(Award.user_id).order_by(total.desc(), Award.user_id).limit(limit)).all()
-    users = {u.id: u for u in db.session.scalars(
-        select(User).where(User.id.in_([r.user_id for r in rows])))}
+        select(Award.user_id, total)
+        .where(*_earned(month), or_(Award.user_id.in_(members), Award.user_id.in_(earned_here)))
+        .group_by(Award.user_id)
+        .order_by(total.desc(), Award.user_id)
+        .limit(limit)
+    ).all()
+    users = {
+        u.id: u
+        for u in db.session.scalars(select(User).where(User.id.in_([r.user_id for r in rows])))
+    }
     return [(users[r.user_id], int(r.total)) for r in rows]
 
 
@@ -55,31 +68,69 @@ def report(org: Organization, month: date) -> dict[str, int]:
     """Issued, redeemed, expired in ``month``; outstanding and fund balance now."""
     start, end = month_bounds(month)
     in_tree = subtree_ids(org)
-    issued = db.session.scalar(select(func.coalesce(func.sum(Award.amount), 0)).where(
-        Award.status == "paid", Award.reversed_at.is_(None), Award.org_id.in_(in_tree), Award.created_at >= start,
-        Award.created_at < end))
-    unfunded = db.session.scalar(select(func.coalesce(func.sum(Award.amount), 0)).where(
-        Award.status == "unfunded", Award.org_id.in_(in_tree), Award.created_at >= start,
-        Award.created_at < end))
-    redeemed = db.session.scalar(select(func.coalesce(func.sum(Redemption.total), 0)).where(
-        Redemption.status.in_(("approved", "fulfilled")), Redemption.org_id.in_(in_tree),
-        Redemption.decided_at >= start, Redemption.decided_at < end))
-    expired = db.session.scalar(select(func.coalesce(func.sum(ledger.Transfer.amount), 0)).where(
-        ledger.Transfer.cause_type == "points_expiry", ledger.Transfer.cause_id.in_(in_tree),
-        ledger.Transfer.created_at >= start, ledger.Transfer.created_at < end))
+    issued = db.session.scalar(
+        select(func.coalesce(func.sum(Award.amount), 0)).where(
+            Award.status == "paid",
+            Award.reversed_at.is_(None),
+            Award.org_id.in_(in_tree),
+            Award.created_at >= start,
+            Award.created_at < end,
+        )
+    )
+    unfunded = db.session.scalar(
+        select(func.coalesce(func.sum(Award.amount), 0)).where(
+            Award.status == "unfunded",
+            Award.org_id.in_(in_tree),
+            Award.created_at >= start,
+            Award.created_at < end,
+        )
+    )
+    redeemed = db.session.scalar(
+        select(func.coalesce(func.sum(Redemption.total), 0)).where(
+            Redemption.status.in_(("approved", "fulfilled")),
+            Redemption.org_id.in_(in_tree),
+            Redemption.decided_at >= start,
+            Redemption.decided_at < end,
+        )
+    )
+    expired = db.session.scalar(
+        select(func.coalesce(func.sum(ledger.Transfer.amount), 0)).where(
+            ledger.Transfer.cause_type == "points_expiry",
+            ledger.Transfer.cause_id.in_(in_tree),
+            ledger.Transfer.created_at >= start,
+            ledger.Transfer.created_at < end,
+        )
+    )
     members = select(Membership.user_id).where(Membership.org_id.in_(in_tree))
-    outstanding = db.session.scalar(select(func.coalesce(func.sum(ledger.Account.balance), 0))
-                                    .where(ledger.Account.owner_type == "user",
-                                           ledger.Account.kind == "wallet",
-                                           ledger.Account.owner_id.in_(members)))
-    funds = db.session.scalar(select(func.coalesce(func.sum(ledger.Account.balance), 0)).where(
-        ledger.Account.owner_type == "org", ledger.Account.kind == "fund",
-        ledger.Account.owner_id.in_(in_tree)))
-    return {"issued": int(issued), "redeemed": int(redeemed), "expired": int(expired),
-            "outstanding": int(outstanding), "fund_balance": int(funds),
-            "unfunded": int(unfunded)}
+    outstanding = db.session.scalar(
+        select(func.coalesce(func.sum(ledger.Account.balance), 0)).where(
+            ledger.Account.owner_type == "user",
+            ledger.Account.kind == "wallet",
+            ledger.Account.owner_id.in_(members),
+        )
+    )
+    funds = db.session.scalar(
+        select(func.coalesce(func.sum(ledger.Account.balance), 0)).where(
+            ledger.Account.owner_type == "org",
+            ledger.Account.kind == "fund",
+            ledger.Account.owner_id.in_(in_tree),
+        )
+    )
+    return {
+        "issued": int(issued),
+        "redeemed": int(redeemed),
+        "expired": int(expired),
+        "outstanding": int(outstanding),
+        "fund_balance": int(funds),
+        "unfunded": int(unfunded),
+    }
 
 
-REPORT_TITLES = {"issued": N_("本月发放"), "redeemed": N_("本月兑换"), "expired": N_("本月过期"),
-                 "outstanding": N_("成员持有（未使用）"), "fund_balance": N_("金豆基金余额"),
-                 "unfunded": N_("本月待补发")}
+REPORT_TITLES = {
+    "issued": N_("本月发放"),
+    "redeemed": N_("本月兑换"),
+    "expired": N_("本月过期"),
+    "outstanding": N_("成员持有（未使用）"),
+    "fund_balance": N_("金豆基金余额"),
+    "unfunded": N_("本月待补发"),
+}

@@ -41,8 +41,11 @@ def keeping_loaded_state():
 
 def _lock_activity(activity_id: int) -> Activity:
     activity = db.session.scalar(
-        select(Activity).where(Activity.id == activity_id)
-        .with_for_update(key_share=True).execution_options(populate_existing=True))
+        select(Activity)
+        .where(Activity.id == activity_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
     if activity is None:
         raise NotFound("未找到该活动")
     return activity
@@ -51,7 +54,9 @@ def _lock_activity(activity_id: int) -> Activity:
 def _lock_user(user_id: int) -> None:
     """Serialises one person's sign-ups, so two overlapping ones cannot both pass."""
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+        db.session.execute(
+            select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+        )
 
 
 # -- activities -------------------------------------------------------------------------
@@ -115,25 +120,31 @@ def activities_query(user: User, org: Organization, *, include_past: bool = Fals
 
 def counts(activity_id: int) -> dict[str, int]:
     rows = db.session.execute(
-        select(Signup.status, func.count()).where(Signup.activity_id == activity_id,
-                                                  Signup.status.in_(ACTIVE))
-        .group_by(Signup.status)).all()
+        select(Signup.status, func.count())
+        .where(Signup.activity_id == activity_id, Signup.status.in_(ACTIVE))
+        .group_by(Signup.status)
+    ).all()
     found = dict(rows)
     return {"confirmed": found.get("confirmed", 0), "waitlisted": found.get("waitlisted", 0)}
 
 
 def signup_of(user: User, activity_id: int) -> Signup | None:
-    return db.session.scalar(select(Signup).where(Signup.activity_id == activity_id,
-                                                  Signup.user_id == user.id))
+    return db.session.scalar(
+        select(Signup).where(Signup.activity_id == activity_id, Signup.user_id == user.id)
+    )
 
 
 def waitlist_position(signup: Signup) -> int | None:
     if signup.status != "waitlisted":
         return None
-    ahead = db.session.scalar(select(func.count()).where(
-        Signup.activity_id == signup.activity_id, Signup.status == "waitlisted",
-        (Signup.queued_at < signup.queued_at)
-        | ((Signup.queued_at == signup.queued_at) & (Signup.id < signup.id))))
+    ahead = db.session.scalar(
+        select(func.count()).where(
+            Signup.activity_id == signup.activity_id,
+            Signup.status == "waitlisted",
+            (Signup.queued_at < signup.queued_at)
+            | ((Signup.queued_at == signup.queued_at) & (Signup.id < signup.id)),
+        )
+    )
     return ahead + 1
 
 
@@ -143,11 +154,18 @@ def waitlist_position(signup: Signup) -> int | None:
 def _clashing_activity(user_id: int, activity: Activity) -> Activity | None:
     """Another activity this person holds a confirmed place on at an overlapping time."""
     return db.session.scalar(
-        select(Activity).join(Signup, Signup.activity_id == Activity.id)
-        .where(Signup.user_id == user_id, Signup.status == "confirmed",
-               Activity.id != activity.id,
-               Activity.starts_at < activity.ends_at, Activity.ends_at > activity.starts_at)
-        .order_by(Activity.starts_at).limit(1))
+        select(Activity)
+        .join(Signup, Signup.activity_id == Activity.id)
+        .where(
+            Signup.user_id == user_id,
+            Signup.status == "confirmed",
+            Activity.id != activity.id,
+            Activity.starts_at < activity.ends_at,
+            Activity.ends_at > activity.starts_at,
+        )
+        .order_by(Activity.starts_at)
+        .limit(1)
+    )
 
 
 def sign_up(user: User, activity_id: int, now: datetime | None = None) -> tuple[Signup, bool]:
@@ -158,8 +176,9 @@ def sign_up(user: User, activity_id: int, now: datetime | None = None) -> tuple[
 
     def work():
         _lock_user(user_id)  # first: one person's sign-ups never race each other
-        signup = db.session.scalar(select(Signup).where(Signup.activity_id == activity_id,
-                                                        Signup.user_id == user_id))
+        signup = db.session.scalar(
+            select(Signup).where(Signup.activity_id == activity_id, Signup.user_id == user_id)
+        )
         if signup is not None and signup.status in ACTIVE:
             return signup, False
         clash = _clashing_activity(user_id, activity)
@@ -169,12 +188,18 @@ def sign_up(user: User, activity_id: int, now: datetime | None = None) -> tuple[
         at = now or utcnow()
         if at >= (locked.signup_deadline or locked.ends_at) or at >= locked.ends_at:
             raise Conflict("报名已截止", code="signup_closed")
-        confirmed = db.session.scalar(select(func.count()).where(
-            Signup.activity_id == locked.id, Signup.status == "confirmed"))
+        confirmed = db.session.scalar(
+            select(func.count()).where(
+                Signup.activity_id == locked.id, Signup.status == "confirmed"
+            )
+        )
         status = "confirmed" if confirmed < locked.capacity else "waitlisted"
         if status == "confirmed" and clash is not None:
-            raise Conflict(f"与已报名的活动“{clash.title}”时间冲突", code="time_clash",
-                           fields={"activity_id": [clash.id], "title": [clash.title]})
+            raise Conflict(
+                f"与已报名的活动“{clash.title}”时间冲突",
+                code="time_clash",
+                fields={"activity_id": [clash.id], "title": [clash.title]},
+            )
         if signup is None:
             signup = Signup(activity_id=locked.id, user_id=user_id)
             db.session.add(signup)
@@ -193,12 +218,16 @@ def cancel_signup(user: User, activity_id: int) -> None:
 
     def work():
         locked = _lock_activity(activity.id)
-        signup = db.session.scalar(select(Signup).where(Signup.activity_id == locked.id,
-                                                        Signup.user_id == user_id))
+        signup = db.session.scalar(
+            select(Signup).where(Signup.activity_id == locked.id, Signup.user_id == user_id)
+        )
         if signup is None or signup.status not in ACTIVE:
             raise NotFound("您没有报名该活动", code="not_signed_up")
-        checked_in = db.session.scalar(select(Attendance.id).where(
-            Attendance.activity_id == locked.id, Attendance.user_id == user_id))
+        checked_in = db.session.scalar(
+            select(Attendance.id).where(
+                Attendance.activity_id == locked.id, Attendance.user_id == user_id
+            )
+        )
         if checked_in is not None:
             raise Conflict("已签到，不能取消报名", code="already_checked_in")
         was_confirmed = signup.status == "confirmed"
@@ -212,8 +241,10 @@ def cancel_signup(user: User, activity_id: int) -> None:
 
 def _promote_waitlist(activity: Activity) -> Signup | None:
     waiting = db.session.scalars(
-        select(Signup).where(Signup.activity_id == activity.id, Signup.status == "waitlisted")
-        .order_by(Signup.queued_at, Signup.id)).all()
+        select(Signup)
+        .where(Signup.activity_id == activity.id, Signup.status == "waitlisted")
+        .order_by(Signup.queued_at, Signup.id)
+    ).all()
     for signup in waiting:
         if _clashing_activity(signup.user_id, activity) is None:
             signup.status = "confirmed"

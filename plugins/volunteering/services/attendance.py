@@ -32,14 +32,19 @@ RETRY_ANNOUNCEMENTS_FOR = timedelta(days=7)
 
 
 def grace() -> timedelta:
-    return timedelta(minutes=current_app.config.get("JINDOU_VOLUNTEERING_CHECKOUT_GRACE_MINUTES",
-                                                    DEFAULT_GRACE_MINUTES))
+    return timedelta(
+        minutes=current_app.config.get(
+            "JINDOU_VOLUNTEERING_CHECKOUT_GRACE_MINUTES", DEFAULT_GRACE_MINUTES
+        )
+    )
 
 
 def attendance_of(user_id: int, activity_id: int) -> Attendance | None:
-    return db.session.scalar(select(Attendance).where(Attendance.activity_id == activity_id,
-                                                      Attendance.user_id == user_id)
-                             .execution_options(populate_existing=True))
+    return db.session.scalar(
+        select(Attendance)
+        .where(Attendance.activity_id == activity_id, Attendance.user_id == user_id)
+        .execution_options(populate_existing=True)
+    )
 
 
 def service_minutes(activity: Activity, checked_in_at: datetime, checked_out_at: datetime) -> int:
@@ -75,11 +80,19 @@ class Scan:
 
     def data(self) -> dict:
         """The scan as the API answers it (API.md, "Volunteering")."""
-        body = {"kind": self.kind, "activity_id": self.activity_id, "user_id": self.user_id,
-                "at": self.at.isoformat()}
+        body = {
+            "kind": self.kind,
+            "activity_id": self.activity_id,
+            "user_id": self.user_id,
+            "at": self.at.isoformat(),
+        }
         if self.kind == "checkout":
-            body.update(minutes=self.minutes, verified=self.verified,
-                        points=self.points_awarded or 0, points_earned=self.points_earned)
+            body.update(
+                minutes=self.minutes,
+                verified=self.verified,
+                points=self.points_awarded or 0,
+                points_earned=self.points_earned,
+            )
         return body
 
 
@@ -88,52 +101,90 @@ def _commit_keeping_state() -> None:
         db.session.commit()
 
 
-_ATTENDANCE_COLUMNS = (Attendance.id, Attendance.status, Attendance.checked_in_at,
-                       Attendance.checked_out_at, Attendance.minutes, Attendance.verified,
-                       Attendance.points_earned, Attendance.points_awarded)
+_ATTENDANCE_COLUMNS = (
+    Attendance.id,
+    Attendance.status,
+    Attendance.checked_in_at,
+    Attendance.checked_out_at,
+    Attendance.minutes,
+    Attendance.verified,
+    Attendance.points_earned,
+    Attendance.points_awarded,
+)
 
 
 def _attendance_row(user_id: int, activity_id: int):
     return db.session.execute(
-        select(*_ATTENDANCE_COLUMNS)
-        .where(Attendance.activity_id == activity_id, Attendance.user_id == user_id)).first()
+        select(*_ATTENDANCE_COLUMNS).where(
+            Attendance.activity_id == activity_id, Attendance.user_id == user_id
+        )
+    ).first()
 
 
 def _scan_state(user_id: int, activity_id: int, *, with_activity: bool = False):
     """One round trip for a scan: the sign-up status and the attendance so far
     (and the activity with its organization)."""
-    signup_status = (select(Signup.status).where(Signup.activity_id == Activity.id,
-                                                 Signup.user_id == user_id)
-                     .scalar_subquery().label("signup_status"))
+    signup_status = (
+        select(Signup.status)
+        .where(Signup.activity_id == Activity.id, Signup.user_id == user_id)
+        .scalar_subquery()
+        .label("signup_status")
+    )
     entities = (Activity, Organization) if with_activity else ()
-    stmt = (select(*entities, signup_status, *_ATTENDANCE_COLUMNS).select_from(Activity)
-            .join(Organization, Organization.id == Activity.org_id)
-            .outerjoin(Attendance, (Attendance.activity_id == Activity.id)
-                       & (Attendance.user_id == user_id))
-            .where(Activity.id == activity_id))
+    stmt = (
+        select(*entities, signup_status, *_ATTENDANCE_COLUMNS)
+        .select_from(Activity)
+        .join(Organization, Organization.id == Activity.org_id)
+        .outerjoin(
+            Attendance, (Attendance.activity_id == Activity.id) & (Attendance.user_id == user_id)
+        )
+        .where(Activity.id == activity_id)
+    )
     return db.session.execute(stmt).first()
 
 
 def _as_scan(kind: str, activity: Activity, user_id: int, row) -> Scan:
-    return Scan(kind, activity.id, user_id,
-                row.checked_in_at if kind == "checkin" else row.checked_out_at, row.status,
-                row.minutes, row.verified, row.points_earned, row.points_awarded, activity.title)
+    return Scan(
+        kind,
+        activity.id,
+        user_id,
+        row.checked_in_at if kind == "checkin" else row.checked_out_at,
+        row.status,
+        row.minutes,
+        row.verified,
+        row.points_earned,
+        row.points_awarded,
+        activity.title,
+    )
 
 
 def _refuse_other_activity(user_id: int, activity: Activity, action: str) -> None:
     """A volunteer at the wrong screen (two activities in one hall): name theirs."""
     at = utcnow()
     if action == "签到":
-        mine = (select(Activity).join(Signup, Signup.activity_id == Activity.id)
-                .where(Signup.user_id == user_id, Signup.status == "confirmed",
-                       Activity.starts_at <= at + CHECKIN_OPENS_BEFORE, Activity.ends_at > at))
+        mine = (
+            select(Activity)
+            .join(Signup, Signup.activity_id == Activity.id)
+            .where(
+                Signup.user_id == user_id,
+                Signup.status == "confirmed",
+                Activity.starts_at <= at + CHECKIN_OPENS_BEFORE,
+                Activity.ends_at > at,
+            )
+        )
     else:
-        mine = (select(Activity).join(Attendance, Attendance.activity_id == Activity.id)
-                .where(Attendance.user_id == user_id, Attendance.status == "open"))
+        mine = (
+            select(Activity)
+            .join(Attendance, Attendance.activity_id == Activity.id)
+            .where(Attendance.user_id == user_id, Attendance.status == "open")
+        )
     other = db.session.scalar(mine.where(Activity.id != activity.id).limit(1))
     if other is not None:
-        raise Conflict(f"这是“{activity.title}”的{action}码，您参加的是“{other.title}”",
-                       code="other_activity", fields={"activity_id": [other.id]})
+        raise Conflict(
+            f"这是“{activity.title}”的{action}码，您参加的是“{other.title}”",
+            code="other_activity",
+            fields={"activity_id": [other.id]},
+        )
 
 
 def _refuse_cancelled(activity: Activity) -> None:
@@ -144,8 +195,14 @@ def _refuse_cancelled(activity: Activity) -> None:
 # -- scans ----------------------------------------------------------------------------------
 
 
-def check_in(user_id: int, activity: Activity, *, by: User | None = None,
-             now: datetime | None = None, state=None) -> Scan:
+def check_in(
+    user_id: int,
+    activity: Activity,
+    *,
+    by: User | None = None,
+    now: datetime | None = None,
+    state=None,
+) -> Scan:
     """Record arrival. A repeated check-in answers the first one."""
     _refuse_cancelled(activity)
     state = state or _scan_state(user_id, activity.id)
@@ -163,9 +220,15 @@ def check_in(user_id: int, activity: Activity, *, by: User | None = None,
     if at >= activity.ends_at:
         raise Conflict("活动已结束，签到已关闭", code="checkin_closed")
     try:
-        db.session.execute(insert(Attendance).values(
-            activity_id=activity.id, user_id=user_id, status="open", checked_in_at=at,
-            checkin_by_id=by.id if by else None))
+        db.session.execute(
+            insert(Attendance).values(
+                activity_id=activity.id,
+                user_id=user_id,
+                status="open",
+                checked_in_at=at,
+                checkin_by_id=by.id if by else None,
+            )
+        )
         _commit_keeping_state()
     except IntegrityError:
         db.session.rollback()  # a simultaneous scan won (or staff back-filled): answer that
@@ -174,8 +237,15 @@ def check_in(user_id: int, activity: Activity, *, by: User | None = None,
     return Scan("checkin", activity.id, user_id, at, title=activity.title)
 
 
-def check_out(user_id: int, activity: Activity, *, by: User | None = None,
-              now: datetime | None = None, user: User | None = None, state=None) -> Scan:
+def check_out(
+    user_id: int,
+    activity: Activity,
+    *,
+    by: User | None = None,
+    now: datetime | None = None,
+    user: User | None = None,
+    state=None,
+) -> Scan:
     """Record leaving, count the minutes, announce the service. A repeat answers the first."""
     _refuse_cancelled(activity)
     row = state or _scan_state(user_id, activity.id)
@@ -184,8 +254,9 @@ def check_out(user_id: int, activity: Activity, *, by: User | None = None,
         raise Conflict("尚未签到，不能签退", code="not_checked_in")
     if row.status != "open":
         if row.status == "incomplete":
-            raise Conflict("签退时间已过，本次记录未完成，请联系工作人员补录",
-                           code="checkout_closed")
+            raise Conflict(
+                "签退时间已过，本次记录未完成，请联系工作人员补录", code="checkout_closed"
+            )
         return _as_scan("checkout", activity, user_id, row)
     at = now or utcnow()
     if at > activity.ends_at + grace():
@@ -196,27 +267,55 @@ def check_out(user_id: int, activity: Activity, *, by: User | None = None,
     # With nobody listening (points off here) the record is final in one commit.
     listening = minutes > 0 and _listeners(activity.organization)
     done = db.session.execute(
-        update(Attendance).where(Attendance.id == row.id, Attendance.status == "open")
-        .values(status="completed", checked_out_at=at, minutes=minutes, verified=True,
-                points_earned=earned, points_awarded=None if listening else 0,
-                checkout_by_id=by.id if by else None, updated_at=utcnow())
-        .execution_options(synchronize_session=False))
+        update(Attendance)
+        .where(Attendance.id == row.id, Attendance.status == "open")
+        .values(
+            status="completed",
+            checked_out_at=at,
+            minutes=minutes,
+            verified=True,
+            points_earned=earned,
+            points_awarded=None if listening else 0,
+            checkout_by_id=by.id if by else None,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
     _commit_keeping_state()
     if done.rowcount != 1:  # a simultaneous scan closed it: answer that
         return _as_scan("checkout", activity, user_id, _attendance_row(user_id, activity.id))
     awarded = 0
     if listening:
-        awarded = announce_service(row.id, activity, user or db.session.get(User, user_id),
-                                   minutes=minutes, verified=True, points=earned)
-    return Scan("checkout", activity.id, user_id, at, "completed", minutes, True, earned, awarded,
-                activity.title)
+        awarded = announce_service(
+            row.id,
+            activity,
+            user or db.session.get(User, user_id),
+            minutes=minutes,
+            verified=True,
+            points=earned,
+        )
+    return Scan(
+        "checkout",
+        activity.id,
+        user_id,
+        at,
+        "completed",
+        minutes,
+        True,
+        earned,
+        awarded,
+        activity.title,
+    )
 
 
 def scan(user: User, activity_id, kind: str, *, now: datetime | None = None) -> Scan:
     """A volunteer scanned the check-in (``in``) or check-out (``out``) code of an
     activity: one query loads the activity, the sign-up and the attendance."""
-    state = _scan_state(user.id, activity_id, with_activity=True) if isinstance(
-        activity_id, int) else None
+    state = (
+        _scan_state(user.id, activity_id, with_activity=True)
+        if isinstance(activity_id, int)
+        else None
+    )
     if state is None:
         raise NotFound("未找到该活动")
     activity = state.Activity
@@ -227,8 +326,9 @@ def scan(user: User, activity_id, kind: str, *, now: datetime | None = None) -> 
     return check_out(user.id, activity, now=now, user=user, state=state)
 
 
-def staff_scan(staff: User, activity: Activity, kind: str, *, user_id: int,
-               now: datetime | None = None) -> Scan:
+def staff_scan(
+    staff: User, activity: Activity, kind: str, *, user_id: int, now: datetime | None = None
+) -> Scan:
     """Staff scanned a volunteer's own code (or typed its short code)."""
     require_role(staff, activity.organization, Role.staff)
     if kind == "in":
@@ -239,16 +339,29 @@ def staff_scan(staff: User, activity: Activity, kind: str, *, user_id: int,
 def short_code_candidates(activity: Activity, kind: str) -> list[int]:
     """Who may show up at this desk: confirmed volunteers (in), checked-in ones (out)."""
     if kind == "in":
-        return list(db.session.scalars(select(Signup.user_id).where(
-            Signup.activity_id == activity.id, Signup.status == "confirmed")))
-    return list(db.session.scalars(select(Attendance.user_id).where(
-        Attendance.activity_id == activity.id, Attendance.checked_in_at.is_not(None))))
+        return list(
+            db.session.scalars(
+                select(Signup.user_id).where(
+                    Signup.activity_id == activity.id, Signup.status == "confirmed"
+                )
+            )
+        )
+    return list(
+        db.session.scalars(
+            select(Attendance.user_id).where(
+                Attendance.activity_id == activity.id, Attendance.checked_in_at.is_not(None)
+            )
+        )
+    )
 
 
 def attendance_list(activity: Activity) -> list[tuple[Attendance, User]]:
     return db.session.execute(
-        select(Attendance, User).join(User, User.id == Attendance.user_id)
-        .where(Attendance.activity_id == activity.id).order_by(Attendance.id)).all()
+        select(Attendance, User)
+        .join(User, User.id == Attendance.user_id)
+        .where(Attendance.activity_id == activity.id)
+        .order_by(Attendance.id)
+    ).all()
 
 
 def user_by_phone(phone: str) -> User:
@@ -259,9 +372,13 @@ def user_by_phone(phone: str) -> User:
 
 
 def presence(activity_id: int) -> dict[str, int]:
-    rows = dict(db.session.execute(
-        select(Attendance.status, func.count()).where(Attendance.activity_id == activity_id)
-        .group_by(Attendance.status)).all())
+    rows = dict(
+        db.session.execute(
+            select(Attendance.status, func.count())
+            .where(Attendance.activity_id == activity_id)
+            .group_by(Attendance.status)
+        ).all()
+    )
     return {"present": rows.get("open", 0), "completed": rows.get("completed", 0)}
 
 
@@ -272,21 +389,32 @@ def _listeners(org: Organization) -> bool:
     return bool(manager().for_org(org, "service_recorded").get_hookimpls())
 
 
-def announce_service(attendance_id: int, activity: Activity, user: User, *, minutes: int,
-                     verified: bool, points: int) -> int | None:
+def announce_service(
+    attendance_id: int, activity: Activity, user: User, *, minutes: int, verified: bool, points: int
+) -> int | None:
     """Emit ``service_recorded`` to the plugins on at the activity's organization
     and keep what they awarded. A failure leaves ``points_awarded`` empty for
     ``close-attendance`` to retry (the key makes it idempotent)."""
 
     def work() -> int:
         answers = manager().emit(
-            activity.organization, "service_recorded", user=user, activity_id=activity.id,
-            title=activity.title, minutes=minutes, verified=verified, points=points,
-            key=f"volunteering.attendance.{attendance_id}")
+            activity.organization,
+            "service_recorded",
+            user=user,
+            activity_id=activity.id,
+            title=activity.title,
+            minutes=minutes,
+            verified=verified,
+            points=points,
+            key=f"volunteering.attendance.{attendance_id}",
+        )
         awarded = sum(a for a in answers if isinstance(a, int))
-        db.session.execute(update(Attendance).where(Attendance.id == attendance_id)
-                           .values(points_awarded=awarded)
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Attendance)
+            .where(Attendance.id == attendance_id)
+            .values(points_awarded=awarded)
+            .execution_options(synchronize_session=False)
+        )
         return awarded
 
     # One write transaction (BEGIN IMMEDIATE on SQLite), retried on lock
@@ -297,22 +425,37 @@ def announce_service(attendance_id: int, activity: Activity, user: User, *, minu
             return ledger.atomic(work)
         except (ApiError, ledger.LedgerError, DBAPIError) as err:
             db.session.rollback()
-            log.warning("service_recorded for attendance %s failed: %s", attendance_id,
-                        getattr(err, "message", err))
+            log.warning(
+                "service_recorded for attendance %s failed: %s",
+                attendance_id,
+                getattr(err, "message", err),
+            )
             return None
 
 
 def _announce_attendance(attendance: Attendance) -> int | None:
-    return announce_service(attendance.id, attendance.activity, attendance.user,
-                            minutes=attendance.minutes, verified=attendance.verified,
-                            points=attendance.points_earned)
+    return announce_service(
+        attendance.id,
+        attendance.activity,
+        attendance.user,
+        minutes=attendance.minutes,
+        verified=attendance.verified,
+        points=attendance.points_earned,
+    )
 
 
 # -- back-fill and closing ------------------------------------------------------------------------
 
 
-def backfill(staff: User, activity: Activity, *, user: User, checked_in_at: datetime,
-             checked_out_at: datetime, reason: str) -> Attendance:
+def backfill(
+    staff: User,
+    activity: Activity,
+    *,
+    user: User,
+    checked_in_at: datetime,
+    checked_out_at: datetime,
+    reason: str,
+) -> Attendance:
     """Staff record hours nobody scanned (荣誉时数), with a reason, audited.
     Scanned hours are never overwritten."""
     require_role(staff, activity.organization, Role.staff)
@@ -328,17 +471,31 @@ def backfill(staff: User, activity: Activity, *, user: User, checked_in_at: date
         db.session.add(attendance)
     minutes = service_minutes(activity, checked_in_at, checked_out_at)
     if minutes == 0:
-        raise BadRequest("补录时间与活动时间没有重叠",
-                         fields={"checked_out_at": ["须在活动时间内"]}, code="no_overlap")
-    earned = (points_for(activity, minutes, user.id)
-              if honour_hours_earn_points(activity.organization) else 0)
+        raise BadRequest(
+            "补录时间与活动时间没有重叠",
+            fields={"checked_out_at": ["须在活动时间内"]},
+            code="no_overlap",
+        )
+    earned = (
+        points_for(activity, minutes, user.id)
+        if honour_hours_earn_points(activity.organization)
+        else 0
+    )
     attendance.status, attendance.verified = "backfilled", False
     attendance.checked_in_at, attendance.checked_out_at = checked_in_at, checked_out_at
     attendance.minutes, attendance.points_earned = minutes, earned
     attendance.recorded_by_id, attendance.reason = staff.id, reason
     db.session.flush()
-    audit("volunteering.backfill", actor=staff, org=activity.organization, obj=attendance,
-          user_id=user.id, activity_id=activity.id, minutes=minutes, reason=reason)
+    audit(
+        "volunteering.backfill",
+        actor=staff,
+        org=activity.organization,
+        obj=attendance,
+        user_id=user.id,
+        activity_id=activity.id,
+        minutes=minutes,
+        reason=reason,
+    )
     db.session.commit()
     _announce_attendance(attendance)
     return attendance_of(user.id, activity.id)
@@ -352,17 +509,24 @@ def close_attendance(now: datetime | None = None) -> dict[str, int]:
     where_on = select(Activity.id).where(Activity.org_id.in_(orgs_where_enabled("volunteering")))
     # Conditional on "open": a check-out that lands meanwhile wins.
     closed = db.session.execute(
-        update(Attendance).where(
+        update(Attendance)
+        .where(
             Attendance.status == "open",
-            Attendance.activity_id.in_(where_on.where(Activity.ends_at < now - grace())))
+            Attendance.activity_id.in_(where_on.where(Activity.ends_at < now - grace())),
+        )
         .values(status="incomplete", minutes=0, updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
     # A refusal that lasts a week (say, a fund never refilled) stops being retried.
-    pending = db.session.scalars(select(Attendance).where(
-        Attendance.status.in_(("completed", "backfilled")), Attendance.points_awarded.is_(None),
-        Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR,
-        Attendance.activity_id.in_(where_on))).all()
+    pending = db.session.scalars(
+        select(Attendance).where(
+            Attendance.status.in_(("completed", "backfilled")),
+            Attendance.points_awarded.is_(None),
+            Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR,
+            Attendance.activity_id.in_(where_on),
+        )
+    ).all()
     for attendance in pending:
         _announce_attendance(attendance)
     return {"closed": closed, "retried": len(pending)}

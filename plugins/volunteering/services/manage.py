@@ -28,8 +28,18 @@ from plugins.volunteering.services.activities import (
 )
 from plugins.volunteering.services.attendance import CHECKIN_OPENS_BEFORE
 
-EDITABLE = ("title", "category", "location", "description", "starts_at", "ends_at",
-            "signup_deadline", "capacity", "points", "points_per_hour")
+EDITABLE = (
+    "title",
+    "category",
+    "location",
+    "description",
+    "starts_at",
+    "ends_at",
+    "signup_deadline",
+    "capacity",
+    "points",
+    "points_per_hour",
+)
 ROSTER_PAGE = 50
 
 
@@ -59,21 +69,31 @@ def update_activity(user: User, activity_id: int, data: dict, changed) -> Activi
         require_role(user, activity.organization, Role.staff)
         refuse_cancelled(activity)
         check_activity(activity.organization, {name: data[name] for name in changed})
-        confirmed = db.session.scalar(select(func.count()).where(
-            Signup.activity_id == activity.id, Signup.status == "confirmed"))
+        confirmed = db.session.scalar(
+            select(func.count()).where(
+                Signup.activity_id == activity.id, Signup.status == "confirmed"
+            )
+        )
         if data["capacity"] < confirmed:
-            raise Conflict(f"已有 {confirmed} 人确认报名，名额不能少于 {confirmed}",
-                           code="capacity_below_confirmed",
-                           fields={"capacity": [f"不能少于已确认的 {confirmed} 人"]})
+            raise Conflict(
+                f"已有 {confirmed} 人确认报名，名额不能少于 {confirmed}",
+                code="capacity_below_confirmed",
+                fields={"capacity": [f"不能少于已确认的 {confirmed} 人"]},
+            )
         before = {name: _plain(getattr(activity, name)) for name in changed}
         for name in changed:
             setattr(activity, name, data[name])
         db.session.flush()
         while confirmed < activity.capacity and _promote_waitlist(activity) is not None:
             confirmed += 1
-        audit("volunteering.activity_updated", actor=user, org=activity.organization,
-              obj=activity, before=before,
-              after={name: _plain(getattr(activity, name)) for name in changed})
+        audit(
+            "volunteering.activity_updated",
+            actor=user,
+            org=activity.organization,
+            obj=activity,
+            before=before,
+            after={name: _plain(getattr(activity, name)) for name in changed},
+        )
         return activity
 
     with keeping_loaded_state():
@@ -84,8 +104,9 @@ def _plain(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def cancel_activity(user: User, activity: Activity, reason: str,
-                    now: datetime | None = None) -> Activity:
+def cancel_activity(
+    user: User, activity: Activity, reason: str, now: datetime | None = None
+) -> Activity:
     """Staff call an activity off. Sign-ups stay (volunteers see the reason on
     their list); it takes no more sign-ups or scans. Cancelling again is harmless."""
     require_role(user, activity.organization, Role.staff)
@@ -95,8 +116,13 @@ def cancel_activity(user: User, activity: Activity, reason: str,
         raise Conflict("活动已结束，不能取消", code="ended")
     activity.cancelled_at, activity.cancel_reason = now or utcnow(), reason
     db.session.flush()
-    audit("volunteering.activity_cancelled", actor=user, org=activity.organization,
-          obj=activity, reason=reason)
+    audit(
+        "volunteering.activity_cancelled",
+        actor=user,
+        org=activity.organization,
+        obj=activity,
+        reason=reason,
+    )
     return activity
 
 
@@ -108,23 +134,41 @@ def copy_activity(user: User, activity: Activity, starts_at: datetime) -> Activi
     ends_at = activity.ends_at + shift
     if ends_at <= utcnow():
         raise BadRequest("活动设置有误", fields={"starts_at": ["复制的活动必须在将来结束"]})
-    data = {name: getattr(activity, name) for name in (
-        "title", "category", "location", "description", "capacity", "points",
-        "points_per_hour")}
-    data.update(starts_at=starts_at, ends_at=ends_at,
-                signup_deadline=activity.signup_deadline + shift
-                if activity.signup_deadline else None)
+    data = {
+        name: getattr(activity, name)
+        for name in (
+            "title",
+            "category",
+            "location",
+            "description",
+            "capacity",
+            "points",
+            "points_per_hour",
+        )
+    }
+    data.update(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        signup_deadline=activity.signup_deadline + shift if activity.signup_deadline else None,
+    )
     check_activity(activity.organization, data)
     copy = Activity(org_id=activity.org_id, created_by_id=user.id, **data)
     db.session.add(copy)
     db.session.flush()
-    audit("volunteering.activity_copied", actor=user, org=activity.organization, obj=copy,
-          source_id=activity.id, title=copy.title)
+    audit(
+        "volunteering.activity_copied",
+        actor=user,
+        org=activity.organization,
+        obj=copy,
+        source_id=activity.id,
+        title=copy.title,
+    )
     return copy
 
 
-def walk_in(staff: User, activity_id: int, person: User,
-            now: datetime | None = None) -> tuple[Attendance, bool]:
+def walk_in(
+    staff: User, activity_id: int, person: User, now: datetime | None = None
+) -> tuple[Attendance, bool]:
     """At the door: sign ``person`` up and check them in while places are left
     (409 ``full``). Returns ``(attendance, created)``; someone already checked
     in answers their first check-in. A person already confirmed is checked in."""
@@ -135,8 +179,11 @@ def walk_in(staff: User, activity_id: int, person: User,
         if not can_see(person, activity.organization):
             raise NotFound("该居民不属于本活动所在组织", code="not_member")
         refuse_cancelled(activity)
-        done = db.session.scalar(select(Attendance).where(
-            Attendance.activity_id == activity.id, Attendance.user_id == person.id))
+        done = db.session.scalar(
+            select(Attendance).where(
+                Attendance.activity_id == activity.id, Attendance.user_id == person.id
+            )
+        )
         if done is not None:
             return done, False
         at = now or utcnow()
@@ -144,28 +191,49 @@ def walk_in(staff: User, activity_id: int, person: User,
             raise Conflict("签到尚未开始（活动开始前 30 分钟开放）", code="checkin_not_open")
         if at >= activity.ends_at:
             raise Conflict("活动已结束，签到已关闭", code="checkin_closed")
-        signup = db.session.scalar(select(Signup).where(Signup.activity_id == activity.id,
-                                                        Signup.user_id == person.id))
+        signup = db.session.scalar(
+            select(Signup).where(Signup.activity_id == activity.id, Signup.user_id == person.id)
+        )
         if signup is None or signup.status != "confirmed":
-            confirmed = db.session.scalar(select(func.count()).where(
-                Signup.activity_id == activity.id, Signup.status == "confirmed"))
+            confirmed = db.session.scalar(
+                select(func.count()).where(
+                    Signup.activity_id == activity.id, Signup.status == "confirmed"
+                )
+            )
             if confirmed >= activity.capacity:
                 raise Conflict("名额已满，不能现场报名", code="full")
             clash = _clashing_activity(person.id, activity)
             if clash is not None:
-                raise Conflict(f"{person.name} 已报名同一时间的“{clash.title}”",
-                               code="time_clash", fields={"activity_id": [clash.id]})
+                raise Conflict(
+                    f"{person.name} 已报名同一时间的“{clash.title}”",
+                    code="time_clash",
+                    fields={"activity_id": [clash.id]},
+                )
             if signup is None:
                 signup = Signup(activity_id=activity.id, user_id=person.id)
                 db.session.add(signup)
             signup.status, signup.queued_at = "confirmed", at
-        db.session.execute(insert(Attendance).values(
-            activity_id=activity.id, user_id=person.id, status="open", checked_in_at=at,
-            checkin_by_id=staff.id))
-        audit("volunteering.walk_in", actor=staff, org=activity.organization, obj=activity,
-              user_id=person.id)
-        return db.session.scalar(select(Attendance).where(
-            Attendance.activity_id == activity.id, Attendance.user_id == person.id)), True
+        db.session.execute(
+            insert(Attendance).values(
+                activity_id=activity.id,
+                user_id=person.id,
+                status="open",
+                checked_in_at=at,
+                checkin_by_id=staff.id,
+            )
+        )
+        audit(
+            "volunteering.walk_in",
+            actor=staff,
+            org=activity.organization,
+            obj=activity,
+            user_id=person.id,
+        )
+        return db.session.scalar(
+            select(Attendance).where(
+                Attendance.activity_id == activity.id, Attendance.user_id == person.id
+            )
+        ), True
 
     with keeping_loaded_state():
         return ledger.atomic(work)
@@ -174,14 +242,21 @@ def walk_in(staff: User, activity_id: int, person: User,
 def roster(activity: Activity, q: str = "", page: int = 1):
     """Who signed up (confirmed, then waitlisted), with their attendance if any,
     whose name contains ``q``; ``ROSTER_PAGE`` a page. Returns ``(rows, more)``."""
-    stmt = (select(Signup, User, Attendance).join(User, User.id == Signup.user_id)
-            .outerjoin(Attendance, (Attendance.activity_id == Signup.activity_id)
-                       & (Attendance.user_id == Signup.user_id))
-            .where(Signup.activity_id == activity.id, Signup.status.in_(ACTIVE)))
+    stmt = (
+        select(Signup, User, Attendance)
+        .join(User, User.id == Signup.user_id)
+        .outerjoin(
+            Attendance,
+            (Attendance.activity_id == Signup.activity_id) & (Attendance.user_id == Signup.user_id),
+        )
+        .where(Signup.activity_id == activity.id, Signup.status.in_(ACTIVE))
+    )
     if q:
         stmt = stmt.where(User.name.contains(q.strip(), autoescape=True))
     page = max(1, page)
     rows = db.session.execute(
         stmt.order_by(Signup.status, Signup.queued_at, Signup.id)
-        .offset((page - 1) * ROSTER_PAGE).limit(ROSTER_PAGE + 1)).all()
+        .offset((page - 1) * ROSTER_PAGE)
+        .limit(ROSTER_PAGE + 1)
+    ).all()
     return rows[:ROSTER_PAGE], len(rows) > ROSTER_PAGE

@@ -20,5 +20,7 @@ def set_honour_hours_earn_points(user: User, org: Organization, allowed: bool) -
 def points_caps(org: Organization) -> dict[str, int]:
     """The most an activity here may give: ``points`` on completion and
     ``points_per_hour`` (admins set them; nearest ancestor-or-self wins)."""
-    return {"points": settings.get(org, "volunteering", "max_points_per_activity"),
-            "points_per_hour": settings.get(org, "volunteering", "max_points_per_hour")}
+    return {
+        "points": settings.get(org, "volunteering", "max_points_per_activity"),
+        "points_per_hour": settings.get(org, "volunteering", "max_points_per_hour"),
+    }

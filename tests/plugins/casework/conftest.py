@@ -43,8 +43,11 @@ def raise_one(client, on, people):
 
     def raise_one(org=None, user=None, **body):
         body = {"category": "facilities", "text": "路灯坏了", **body}
-        answer = client.post(f"/api/v1/orgs/{(org or on.building).id}/cases", json=body,
-                             headers=bearer(user or people.resident))
+        answer = client.post(
+            f"/api/v1/orgs/{(org or on.building).id}/cases",
+            json=body,
+            headers=bearer(user or people.resident),
+        )
         assert answer.status_code == 201, answer.get_json()
         return answer.get_json()
 

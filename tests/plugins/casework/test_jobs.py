@@ -45,11 +45,16 @@ def test_overdue_cases_climb_once_per_period_up_to_the_district(app, on, people,
     assert run(app, t4 + timedelta(days=30)) == "0 cases escalated"  # the district is the top
     c = db.session.get(Case, case["id"])
     assert c.overdue_climbs == 4 and c.status == "open"
-    events = db.session.scalars(db.select(Event).where(Event.case_id == c.id)
-                                .order_by(Event.id)).all()
+    events = db.session.scalars(
+        db.select(Event).where(Event.case_id == c.id).order_by(Event.id)
+    ).all()
     assert [e.action for e in events] == ["raised"] + ["escalated"] * 4
-    assert [e.org_id for e in events[1:]] == [on.group.id, on.community.id, on.subdistrict.id,
-                                             on.district.id]
+    assert [e.org_id for e in events[1:]] == [
+        on.group.id,
+        on.community.id,
+        on.subdistrict.id,
+        on.district.id,
+    ]
     assert db.session.query(AuditLog).filter_by(action="casework.escalated").count() == 4
 
 
@@ -66,8 +71,11 @@ def test_the_new_due_time_is_the_limit_at_the_new_handler(app, on, people, raise
 def test_accepted_cases_climb_too_resolved_ones_do_not(app, client, on, people, raise_one):
     accepted, resolved = raise_one(), raise_one()
     client.post(f"/api/v1/cases/{accepted['id']}/accept", headers=bearer(people.staff))
-    client.post(f"/api/v1/cases/{resolved['id']}/resolve", json={"note": "好了"},
-                headers=bearer(people.staff))
+    client.post(
+        f"/api/v1/cases/{resolved['id']}/resolve",
+        json={"note": "好了"},
+        headers=bearer(people.staff),
+    )
     run(app, utcnow() + timedelta(hours=25))
     assert handler_of(accepted["id"]) == on.group.id
     assert db.session.get(Case, accepted["id"]).status == "open"  # the new handler accepts anew
@@ -110,32 +118,55 @@ def test_statistics_match_what_happened(client, on, people, raise_one):
     b = raise_one(category="environment")  # resolved, not satisfied (reopened at the group)
     c = raise_one(org=on.community, category="safety")  # accepted only
     raise_one(category="dispute")  # untouched
-    client.post(f"/api/v1/orgs/{on.other_community.id}/cases",  # elsewhere: not counted
-                json={"category": "other", "text": "x"}, headers=bearer(people.other_staff))
+    client.post(
+        f"/api/v1/orgs/{on.other_community.id}/cases",  # elsewhere: not counted
+        json={"category": "other", "text": "x"},
+        headers=bearer(people.other_staff),
+    )
     for case in (a, b):
         client.post(f"/api/v1/cases/{case['id']}/accept", headers=h)
         client.post(f"/api/v1/cases/{case['id']}/resolve", json={"note": "好"}, headers=h)
     client.post(f"/api/v1/cases/{c['id']}/accept", headers=h)
-    client.post(f"/api/v1/cases/{a['id']}/rate", json={"satisfied": True},
-                headers=bearer(people.resident))
-    client.post(f"/api/v1/cases/{b['id']}/rate", json={"satisfied": False},
-                headers=bearer(people.resident))
+    client.post(
+        f"/api/v1/cases/{a['id']}/rate", json={"satisfied": True}, headers=bearer(people.resident)
+    )
+    client.post(
+        f"/api/v1/cases/{b['id']}/rate", json={"satisfied": False}, headers=bearer(people.resident)
+    )
     answer = client.get(f"/api/v1/orgs/{on.community.id}/casework/stats", headers=h)
     assert answer.status_code == 200, answer.get_json()
     s = answer.get_json()
-    assert (s["received"], s["accepted"], s["resolved"], s["rated"], s["satisfied"]) == \
-        (4, 3, 2, 2, 1)
+    assert (s["received"], s["accepted"], s["resolved"], s["rated"], s["satisfied"]) == (
+        4,
+        3,
+        2,
+        2,
+        1,
+    )
     assert s["satisfaction_rate"] == 0.5 and s["on_time_rate"] == 1.0
-    assert s["by_category"] == {"environment": 1, "facilities": 1, "safety": 1, "dispute": 1,
-                                "elderly": 0, "other": 0}
-    assert s["by_level"] == {"district": 0, "subdistrict": 0, "community": 1, "group": 1,
-                             "building": 2}
+    assert s["by_category"] == {
+        "environment": 1,
+        "facilities": 1,
+        "safety": 1,
+        "dispute": 1,
+        "elderly": 0,
+        "other": 0,
+    }
+    assert s["by_level"] == {
+        "district": 0,
+        "subdistrict": 0,
+        "community": 1,
+        "group": 1,
+        "building": 2,
+    }
     # The building's subtree, and a range with nothing in it.
-    small = client.get(f"/api/v1/orgs/{on.building.id}/casework/stats",
-                       headers=bearer(people.community_admin)).get_json()
+    small = client.get(
+        f"/api/v1/orgs/{on.building.id}/casework/stats", headers=bearer(people.community_admin)
+    ).get_json()
     assert small["received"] == 3
-    empty = client.get(f"/api/v1/orgs/{on.community.id}/casework/stats"
-                       "?from=2020-01-01&to=2020-01-31", headers=h).get_json()
+    empty = client.get(
+        f"/api/v1/orgs/{on.community.id}/casework/stats?from=2020-01-01&to=2020-01-31", headers=h
+    ).get_json()
     assert empty["received"] == 0 and empty["satisfaction_rate"] is None
 
 
@@ -149,11 +180,11 @@ def test_statistics_bad_ranges_and_access(client, on, people):
 
 def test_a_late_resolution_is_not_on_time(client, on, people, raise_one):
     case = raise_one()
-    services.resolve(people.staff, case["id"], note="晚了",
-                     now=utcnow() + timedelta(hours=30))
+    services.resolve(people.staff, case["id"], note="晚了", now=utcnow() + timedelta(hours=30))
     db.session.commit()
-    s = client.get(f"/api/v1/orgs/{on.community.id}/casework/stats",
-                   headers=bearer(people.staff)).get_json()
+    s = client.get(
+        f"/api/v1/orgs/{on.community.id}/casework/stats", headers=bearer(people.staff)
+    ).get_json()
     assert s["resolved"] == 1 and s["on_time_rate"] == 0.0
 
 
@@ -177,11 +208,19 @@ def test_hook_dashboard_cards_tell_the_new_handler(app, on, people, raise_one):
     run(app, utcnow() + timedelta(hours=25))
     with app.test_request_context():
         g._login_user = people.staff
-        cards = [c for batch in manager().for_org(on.group, "dashboard_cards")(
-            user=people.staff, org=on.group) for c in (batch or [])]
+        cards = [
+            c
+            for batch in manager().for_org(on.group, "dashboard_cards")(
+                user=people.staff, org=on.group
+            )
+            for c in (batch or [])
+        ]
         assert any(c.title == "待受理诉求" and c.value == "1" for c in cards)
-        items = [i for batch in manager().for_org(on.group, "nav_items")(
-            user=people.staff, org=on.group) for i in (batch or [])]
+        items = [
+            i
+            for batch in manager().for_org(on.group, "nav_items")(user=people.staff, org=on.group)
+            for i in (batch or [])
+        ]
         assert any(i.label == "诉求办理（1）" for i in items)
     assert handler_of(case["id"]) == on.group.id
 
@@ -190,8 +229,13 @@ def test_hook_nav_items_for_a_resident(app, on, people):
     from core.plugins import manager
 
     with app.test_request_context():
-        items = [i for batch in manager().for_org(on.building, "nav_items")(
-            user=people.resident, org=on.building) for i in (batch or [])]
+        items = [
+            i
+            for batch in manager().for_org(on.building, "nav_items")(
+                user=people.resident, org=on.building
+            )
+            for i in (batch or [])
+        ]
     labels = [i.label for i in items]
     assert "我的诉求" in labels and not any(label.startswith("诉求办理") for label in labels)
 

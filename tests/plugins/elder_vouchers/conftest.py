@@ -74,16 +74,20 @@ def world(on, people) -> World:
 
     elder = people.resident
     elder.birth_date = date(1940, 5, 1)
-    programme = services.create_programme(people.district_admin, on.district, name="居家养老服务券",
-                                          monthly_amount=20000, min_age=80)
+    programme = services.create_programme(
+        people.district_admin, on.district, name="居家养老服务券", monthly_amount=20000, min_age=80
+    )
     db.session.commit()
     services.deposit(people.district_admin, programme, amount=1_000_000, key="seed")
     services.enrol(people.staff, programme, elder.id)
     db.session.commit()
     services.issue(people.district_admin, programme, MONTH)
-    provider = services.create_provider(people.community_admin, on.community, name="康乐家政",
-                                        services=[{"name": "助浴", "price": 5000},
-                                                  {"name": "保洁", "price": 3000}])
+    provider = services.create_provider(
+        people.community_admin,
+        on.community,
+        name="康乐家政",
+        services=[{"name": "助浴", "price": 5000}, {"name": "保洁", "price": 3000}],
+    )
     worker = make_user("13900000001", "服务员小李")
     db.session.commit()
     services.add_worker(people.community_admin, provider, worker.phone)

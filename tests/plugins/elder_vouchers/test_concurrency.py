@@ -14,8 +14,12 @@ from tests.plugins.elder_vouchers.conftest import MONTH, code
 
 def test_ten_workers_one_elder_vouchers_cover_three(app, world, people):
     # 20000 fen of vouchers and a 6000 fen service: three visits fit.
-    pricey = services.create_provider(people.community_admin, world.tree.community, name="护理站",
-                                      services=[{"name": "护理", "price": 6000}])
+    pricey = services.create_provider(
+        people.community_admin,
+        world.tree.community,
+        name="护理站",
+        services=[{"name": "护理", "price": 6000}],
+    )
     workers = [make_user(f"1391000{i:04d}", f"护工{i}") for i in range(10)]
     db.session.commit()
     for w in workers:
@@ -26,9 +30,13 @@ def test_ten_workers_one_elder_vouchers_cover_three(app, world, people):
     programme_id, token = world.programme.id, code(world.elder)
 
     def work(i):
-        visit = services.start_visit(db.session.get(User, ids[i]),
-                                     db.session.get(Provider, provider_id), person_code=token,
-                                     service_id=service_id, programme_id=programme_id)
+        visit = services.start_visit(
+            db.session.get(User, ids[i]),
+            db.session.get(Provider, provider_id),
+            person_code=token,
+            service_id=service_id,
+            programme_id=programme_id,
+        )
         return visit.id
 
     results = race(app, 10, work)
@@ -45,8 +53,13 @@ def test_one_worker_opening_twice_at_once(app, world, people):
     token = code(world.elder)
 
     def work(_i):
-        return services.start_visit(db.session.get(User, wid), db.session.get(Provider, pid),
-                                    person_code=token, service_id=sid, programme_id=prog).id
+        return services.start_visit(
+            db.session.get(User, wid),
+            db.session.get(Provider, pid),
+            person_code=token,
+            service_id=sid,
+            programme_id=prog,
+        ).id
 
     results = race(app, 4, work)
     outcomes = Counter(r[0] if r[0] == "ok" else r[1] for r in results)
@@ -64,8 +77,9 @@ def test_two_issuances_of_one_month_at_once_issue_once(app, world, people):
     budget = services.budget_balance(pid)
 
     def work(_i):
-        return services.issue(db.session.get(User, admin_id), db.session.get(Programme, pid),
-                              MONTH)["issued"]
+        return services.issue(
+            db.session.get(User, admin_id), db.session.get(Programme, pid), MONTH
+        )["issued"]
 
     results = race(app, 3, work)
     assert sorted(r[1] for r in results) == [0, 0, 5], results
@@ -83,8 +97,11 @@ def test_cli_and_api_issue_once(app, client, world, people):
     assert "issued 1" in out.output
     again = runner.invoke(args=["vouchers", "issue", "--month", "2026-12"])
     assert "issued 0" in again.output and "skipped 1" in again.output
-    api = client.post(f"/api/v1/voucher-programmes/{world.programme.id}/issuances",
-                      json={"month": "2026-12"}, headers=bearer(people.district_admin))
+    api = client.post(
+        f"/api/v1/voucher-programmes/{world.programme.id}/issuances",
+        json={"month": "2026-12"},
+        headers=bearer(people.district_admin),
+    )
     assert api.get_json()["issued"] == 0
     bad = runner.invoke(args=["vouchers", "issue", "--month", "2026-13"])
     assert bad.exit_code != 0

@@ -45,10 +45,14 @@ def test_hook_seed_demo(app, tree, people):
     enable(tree.district, "elder_vouchers")
     people.resident.birth_date = __import__("datetime").date(1940, 1, 1)
     db.session.commit()
-    seed_demo(orgs={"district": tree.district, "community1": tree.community,
-                    "building1": tree.building},
-              users={"admin": people.district_admin, "staff": people.staff,
-                     "volunteer2": people.outsider})
+    seed_demo(
+        orgs={"district": tree.district, "community1": tree.community, "building1": tree.building},
+        users={
+            "admin": people.district_admin,
+            "staff": people.staff,
+            "volunteer2": people.outsider,
+        },
+    )
     db.session.commit()
     assert db.session.query(Programme).count() == 2
     assert db.session.query(Issuance).count() == 1

@@ -22,11 +22,17 @@ def balance(world, user=None):
 
 def visit_at(world, start, minutes, *, worker=None, elder=None, service=None):
     worker, elder = worker or world.worker, elder or world.elder
-    visit = services.start_visit(worker, world.provider, person_code=code(elder),
-                                 service_id=(service or world.bath).id,
-                                 programme_id=world.programme.id, now=start)
-    return services.finish_visit(worker, visit, person_code=code(elder),
-                                 now=start + timedelta(minutes=minutes))
+    visit = services.start_visit(
+        worker,
+        world.provider,
+        person_code=code(elder),
+        service_id=(service or world.bath).id,
+        programme_id=world.programme.id,
+        now=start,
+    )
+    return services.finish_visit(
+        worker, visit, person_code=code(elder), now=start + timedelta(minutes=minutes)
+    )
 
 
 NOV = datetime(2026, 11, 10, 9, 0, tzinfo=local_zone())
@@ -47,9 +53,14 @@ def test_budget_short_by_one_fen_issues_nothing(world, people):
     budget = services.budget_balance(world.programme.id)
     # December needs 2 × 20000; leave the budget one fen short.
     drain = budget - 40000 + 1
-    ledger.atomic(lambda: ledger.transfer(
-        services.programme_account(world.programme.id, "budget"),
-        services.programme_account(world.programme.id, "funding"), drain, reason="调出"))
+    ledger.atomic(
+        lambda: ledger.transfer(
+            services.programme_account(world.programme.id, "budget"),
+            services.programme_account(world.programme.id, "funding"),
+            drain,
+            reason="调出",
+        )
+    )
     with pytest.raises(ledger.InsufficientFunds) as err:
         services.issue(people.district_admin, world.programme, date(2026, 12, 1))
     assert err.value.code == "budget_short"
@@ -68,9 +79,13 @@ def test_not_eligible_reasons(world, people):
         with pytest.raises(ApiError) as err:
             services.enrol(people.staff, world.programme, person.id)
         assert err.value.code == "not_eligible" and word in err.value.message
-    hardship = services.create_programme(people.district_admin, world.tree.district,
-                                         name="困难老人券", monthly_amount=100,
-                                         hardship_only=True)
+    hardship = services.create_programme(
+        people.district_admin,
+        world.tree.district,
+        name="困难老人券",
+        monthly_amount=100,
+        hardship_only=True,
+    )
     with pytest.raises(ApiError) as err:
         services.enrol(people.staff, hardship, world.elder.id)
     assert "困难" in err.value.message
@@ -101,12 +116,18 @@ def test_expiry_oldest_first_and_refunds_lapse_too(world, people):
 
 
 def test_visit_holds_then_spends(world):
-    visit = services.start_visit(world.worker, world.provider, person_code=code(world.elder),
-                                 service_id=world.bath.id, programme_id=world.programme.id,
-                                 now=NOV)
+    visit = services.start_visit(
+        world.worker,
+        world.provider,
+        person_code=code(world.elder),
+        service_id=world.bath.id,
+        programme_id=world.programme.id,
+        now=NOV,
+    )
     assert visit.status == "open" and balance(world) == (15000, 5000)
-    done = services.finish_visit(world.worker, visit, person_code=code(world.elder),
-                                 now=NOV + timedelta(minutes=45))
+    done = services.finish_visit(
+        world.worker, visit, person_code=code(world.elder), now=NOV + timedelta(minutes=45)
+    )
     assert (done.status, done.minutes) == ("finished", 45)
     assert balance(world) == (15000, 0)
 
@@ -114,8 +135,13 @@ def test_visit_holds_then_spends(world):
 def test_wrong_person_at_finish(world, people):
     other = make_elder("13900000005", world.tree.building)
     db.session.commit()
-    visit = services.start_visit(world.worker, world.provider, person_code=code(world.elder),
-                                 service_id=world.bath.id, programme_id=world.programme.id)
+    visit = services.start_visit(
+        world.worker,
+        world.provider,
+        person_code=code(world.elder),
+        service_id=world.bath.id,
+        programme_id=world.programme.id,
+    )
     with pytest.raises(ApiError) as err:
         services.finish_visit(world.worker, visit, person_code=code(other))
     assert err.value.code == "wrong_person"
@@ -128,11 +154,21 @@ def test_one_open_visit_per_worker(world, people):
     services.enrol(people.staff, world.programme, other.id)
     db.session.commit()
     services.issue(people.district_admin, world.programme, MONTH)
-    services.start_visit(world.worker, world.provider, person_code=code(world.elder),
-                         service_id=world.bath.id, programme_id=world.programme.id)
+    services.start_visit(
+        world.worker,
+        world.provider,
+        person_code=code(world.elder),
+        service_id=world.bath.id,
+        programme_id=world.programme.id,
+    )
     with pytest.raises(ApiError) as err:
-        services.start_visit(world.worker, world.provider, person_code=code(other),
-                             service_id=world.bath.id, programme_id=world.programme.id)
+        services.start_visit(
+            world.worker,
+            world.provider,
+            person_code=code(other),
+            service_id=world.bath.id,
+            programme_id=world.programme.id,
+        )
     assert err.value.code == "visit_open"
     assert balance(world, other) == (20000, 0)
 
@@ -143,8 +179,13 @@ def test_person_outside_the_provider_is_403(world, people):
     db.session.commit()
     services.issue(people.district_admin, world.programme, MONTH)
     with pytest.raises(ApiError) as err:
-        services.start_visit(world.worker, world.provider, person_code=code(far),
-                             service_id=world.bath.id, programme_id=world.programme.id)
+        services.start_visit(
+            world.worker,
+            world.provider,
+            person_code=code(far),
+            service_id=world.bath.id,
+            programme_id=world.programme.id,
+        )
     assert err.value.status == 403
 
 
@@ -184,15 +225,22 @@ def test_claim_levels_reject_and_reclaim(world, people, tree):
     assert body["status"] == "approved" and body["next_org_id"] is None
     assert [a["level"] for a in body["approvals"]] == ["community", "subdistrict", "district"]
     report = services.settlement(people.district_admin, tree.district, MONTH)
-    assert report["providers"][0] | {} == {"provider_id": world.provider.id, "name": "康乐家政",
-                                           "visits": 1, "amount": 5000, "claimed": 5000,
-                                           "approved": 5000}
+    assert report["providers"][0] | {} == {
+        "provider_id": world.provider.id,
+        "name": "康乐家政",
+        "visits": 1,
+        "amount": 5000,
+        "claimed": 5000,
+        "approved": 5000,
+    }
 
 
 def test_anomalies(world, people):
     for i in range(3):
         visit_at(world, NOV + timedelta(days=i), 60)
     short = visit_at(world, NOV + timedelta(days=4), 5)
-    kinds = {f["kind"]: f["visit_ids"] for f in services.anomalies(
-        people.staff, world.tree.community, MONTH)}
+    kinds = {
+        f["kind"]: f["visit_ids"]
+        for f in services.anomalies(people.staff, world.tree.community, MONTH)
+    }
     assert kinds["too_short"] == [short.id]

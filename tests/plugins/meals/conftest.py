@@ -20,8 +20,12 @@ from plugins.meals import services
 
 collect_ignore_glob = needs_plugin("meals")
 
-KUNMING = [{"min_age": 60, "subsidy": 100}, {"min_age": 70, "subsidy": 200},
-           {"min_age": 80, "subsidy": 300}, {"min_age": 90, "subsidy": 500}]
+KUNMING = [
+    {"min_age": 60, "subsidy": 100},
+    {"min_age": 70, "subsidy": 200},
+    {"min_age": 80, "subsidy": 300},
+    {"min_age": 90, "subsidy": 500},
+]
 
 
 def born(age: int, today: date | None = None) -> date:
@@ -44,23 +48,39 @@ def elder(org, phone: str | None, name: str, age: int | None, hardship: bool = F
 @dataclass
 class Canteens:
     tree: object
-    canteen: object   # 金星社区爱心食堂
-    other: object     # 东华社区爱心食堂
-    grandma: User     # 85, card
-    grandpa: User     # 68, hardship
-    young: User       # 45
-    card: str         # grandma's card short code
+    canteen: object  # 金星社区爱心食堂
+    other: object  # 东华社区爱心食堂
+    grandma: User  # 85, card
+    grandpa: User  # 68, hardship
+    young: User  # 45
+    card: str  # grandma's card short code
     card_token: str
 
-    def menu(self, days: int = 0, slot: str = "lunch", *, price: int = 1200, capacity: int = 50,
-             canteen=None, book_by: datetime | None = None, actor=None):
+    def menu(
+        self,
+        days: int = 0,
+        slot: str = "lunch",
+        *,
+        price: int = 1200,
+        capacity: int = 50,
+        canteen=None,
+        book_by: datetime | None = None,
+        actor=None,
+    ):
         """A menu ``days`` from today; bookable until the end of its day by default."""
         day = local_today() + timedelta(days=days)
         if book_by is None:
             book_by = max(local_now() + timedelta(hours=1), services.slot_start(day, slot))
-        menu = services.create_menu(actor or self.staff, canteen or self.canteen, day=day,
-                                    slot=slot, dishes=["米饭", "青菜"], price=price,
-                                    capacity=capacity, book_by=book_by)
+        menu = services.create_menu(
+            actor or self.staff,
+            canteen or self.canteen,
+            day=day,
+            slot=slot,
+            dishes=["米饭", "青菜"],
+            price=price,
+            capacity=capacity,
+            book_by=book_by,
+        )
         db.session.commit()
         return menu
 
@@ -77,10 +97,13 @@ def on(tree):
 def meals(on, people):
     tree = on
     services.put_policy(people.district_admin, tree.district, tiers=KUNMING, hardship_extra=300)
-    services.deposit(people.district_admin, tree.district, amount=100_000, key="seed",
-                     note="区财政")
+    services.deposit(
+        people.district_admin, tree.district, amount=100_000, key="seed", note="区财政"
+    )
     canteen = services.create_canteen(people.staff, tree.community, name="金星社区爱心食堂")
-    other = services.create_canteen(people.other_staff, tree.other_community, name="东华社区爱心食堂")
+    other = services.create_canteen(
+        people.other_staff, tree.other_community, name="东华社区爱心食堂"
+    )
     grandma = elder(tree.building, "13911110001", "王桂兰", 85)
     grandpa = elder(tree.building, None, "李德福", 68, hardship=True)
     young = elder(tree.building, "13911110003", "小张", 45)

@@ -39,9 +39,18 @@ class PointsSpy:
     def service_recorded(self, org, user, activity_id, title, minutes, verified, points, key):
         if self.refuse is not None:
             raise self.refuse
-        self.calls.append({"org_id": org.id, "user_id": user.id, "activity_id": activity_id,
-                           "title": title, "minutes": minutes, "verified": verified,
-                           "points": points, "key": key})
+        self.calls.append(
+            {
+                "org_id": org.id,
+                "user_id": user.id,
+                "activity_id": activity_id,
+                "title": title,
+                "minutes": minutes,
+                "verified": verified,
+                "points": points,
+                "key": key,
+            }
+        )
         return points or None
 
 
@@ -49,8 +58,11 @@ class PointsSpy:
 def quick_password_hashes(monkeypatch):
     import core.models
 
-    monkeypatch.setattr(core.models, "generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+    monkeypatch.setattr(
+        core.models,
+        "generate_password_hash",
+        partial(generate_password_hash, method="pbkdf2:sha256:1000"),
+    )
 
 
 @pytest.fixture

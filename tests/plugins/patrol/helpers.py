@@ -12,8 +12,9 @@ NAMES = ("东大门", "3号院", "自行车棚", "北门岗亭")
 
 
 def make_route(staff, org, names=NAMES):
-    route = services.create_route(staff, org, name="夜间巡逻",
-                                  checkpoints=[{"name": n} for n in names])
+    route = services.create_route(
+        staff, org, name="夜间巡逻", checkpoints=[{"name": n} for n in names]
+    )
     db.session.commit()
     return route
 
@@ -21,9 +22,16 @@ def make_route(staff, org, names=NAMES):
 def make_shift(staff, org, route, team, *, starts_in=-10, minutes=120, points=20, grace=15):
     """A shift starting ``starts_in`` minutes from now (negative: on now)."""
     starts = utcnow().replace(microsecond=0) + timedelta(minutes=starts_in)
-    shift = services.create_shift(staff, org, route_id=route.id, starts_at=starts,
-                                  ends_at=starts + timedelta(minutes=minutes),
-                                  team=[u.id for u in team], points=points, grace_minutes=grace)
+    shift = services.create_shift(
+        staff,
+        org,
+        route_id=route.id,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=minutes),
+        team=[u.id for u in team],
+        points=points,
+        grace_minutes=grace,
+    )
     db.session.commit()
     return shift
 

@@ -18,9 +18,14 @@ def shifts_url(org):
 
 
 def test_staff_create_a_route_with_codes(client, on, people):
-    answer = client.post(routes_url(on.community), headers=bearer(people.staff), json={
-        "name": "夜间巡逻", "checkpoints": [{"name": "东大门", "lat": 25.04, "lng": 102.71},
-                                         {"name": "车棚"}]})
+    answer = client.post(
+        routes_url(on.community),
+        headers=bearer(people.staff),
+        json={
+            "name": "夜间巡逻",
+            "checkpoints": [{"name": "东大门", "lat": 25.04, "lng": 102.71}, {"name": "车棚"}],
+        },
+    )
     assert answer.status_code == 201, answer.get_json()
     body = answer.get_json()
     assert body["name"] == "夜间巡逻"
@@ -29,19 +34,28 @@ def test_staff_create_a_route_with_codes(client, on, people):
     assert first["token"].startswith("patrol.") and first["url"].endswith(f"/c/{first['token']}")
     svg = client.get(f"/api/v1/checkpoints/{first['id']}/code.svg", headers=bearer(people.staff))
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
-    assert client.get(f"/api/v1/checkpoints/{first['id']}/code.svg",
-                      headers=bearer(people.resident)).status_code == 403
-    assert client.get("/api/v1/checkpoints/99999/code.svg",
-                      headers=bearer(people.staff)).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/checkpoints/{first['id']}/code.svg", headers=bearer(people.resident)
+        ).status_code
+        == 403
+    )
+    assert (
+        client.get("/api/v1/checkpoints/99999/code.svg", headers=bearer(people.staff)).status_code
+        == 404
+    )
 
 
 def test_bad_routes_are_400_naming_the_field(client, on, people):
-    for body, field in (({}, "name"), ({"name": "", "checkpoints": [{"name": "a"}]}, "name"),
-                        ({"name": "x", "checkpoints": []}, "checkpoints"),
-                        ({"name": "x", "checkpoints": [{"name": ""}]}, "checkpoints"),
-                        ({"name": "x", "checkpoints": [{"name": "a", "lat": 91}]}, "checkpoints"),
-                        ({"name": "x" * 101, "checkpoints": [{"name": "a"}]}, "name"),
-                        ({"name": "x", "checkpoints": "a"}, "checkpoints")):
+    for body, field in (
+        ({}, "name"),
+        ({"name": "", "checkpoints": [{"name": "a"}]}, "name"),
+        ({"name": "x", "checkpoints": []}, "checkpoints"),
+        ({"name": "x", "checkpoints": [{"name": ""}]}, "checkpoints"),
+        ({"name": "x", "checkpoints": [{"name": "a", "lat": 91}]}, "checkpoints"),
+        ({"name": "x" * 101, "checkpoints": [{"name": "a"}]}, "name"),
+        ({"name": "x", "checkpoints": "a"}, "checkpoints"),
+    ):
         answer = client.post(routes_url(on.community), json=body, headers=bearer(people.staff))
         assert answer.status_code == 400, body
         assert field in answer.get_json()["error"]["fields"], body
@@ -49,18 +63,31 @@ def test_bad_routes_are_400_naming_the_field(client, on, people):
 
 def test_only_staff_create_routes(client, on, people):
     body = {"name": "x", "checkpoints": [{"name": "a"}]}
-    assert client.post(routes_url(on.community), json=body,
-                       headers=bearer(people.resident)).status_code in (403, 404)
-    assert client.post(routes_url(on.community), json=body,
-                       headers=bearer(people.other_staff)).status_code == 404
+    assert client.post(
+        routes_url(on.community), json=body, headers=bearer(people.resident)
+    ).status_code in (403, 404)
+    assert (
+        client.post(
+            routes_url(on.community), json=body, headers=bearer(people.other_staff)
+        ).status_code
+        == 404
+    )
     assert client.post(routes_url(on.community), json=body).status_code == 401
 
 
 def test_schedule_a_shift_and_read_it(client, on, people, team):
     route = make_route(people.staff, on.community)
-    answer = client.post(shifts_url(on.community), headers=bearer(people.staff), json={
-        "route_id": route.id, "starts_at": iso(60), "ends_at": iso(180),
-        "team": [u.id for u in team], "points": 20})
+    answer = client.post(
+        shifts_url(on.community),
+        headers=bearer(people.staff),
+        json={
+            "route_id": route.id,
+            "starts_at": iso(60),
+            "ends_at": iso(180),
+            "team": [u.id for u in team],
+            "points": 20,
+        },
+    )
     assert answer.status_code == 201, answer.get_json()
     body = answer.get_json()
     assert body["status"] == "scheduled" and body["route_id"] == route.id
@@ -68,31 +95,39 @@ def test_schedule_a_shift_and_read_it(client, on, people, team):
     shown = client.get(f"/api/v1/shifts/{body['id']}", headers=bearer(team[0])).get_json()
     assert {m["name"] for m in shown["team"]} == {"队员甲", "队员乙"}
     assert [c["scanned_at"] for c in shown["checkpoints"]] == [None] * 4
-    assert set(shown) >= {"id", "route_id", "starts_at", "ends_at", "status", "team",
-                          "checkpoints"}
-    assert client.get(f"/api/v1/shifts/{body['id']}",
-                      headers=bearer(people.resident)).status_code == 404
+    assert set(shown) >= {"id", "route_id", "starts_at", "ends_at", "status", "team", "checkpoints"}
+    assert (
+        client.get(f"/api/v1/shifts/{body['id']}", headers=bearer(people.resident)).status_code
+        == 404
+    )
 
 
 def test_bad_shifts_are_400(client, on, people, team):
     route = make_route(people.staff, on.community)
     other = make_route(people.other_staff, on.other_community)
-    good = {"route_id": route.id, "starts_at": iso(60), "ends_at": iso(120),
-            "team": [team[0].id]}
-    for change, field in (({"route_id": other.id}, "route_id"), ({"route_id": 0}, "route_id"),
-                          ({"ends_at": iso(30)}, "ends_at"), ({"starts_at": "tomorrow"},
-                                                              "starts_at"),
-                          ({"team": []}, "team"), ({"team": [team[0].id, team[0].id]}, "team"),
-                          ({"team": [people.other_staff.id]}, "team"),
-                          ({"team": ["1"]}, "team"), ({"points": -1}, "points"),
-                          ({"points": "5"}, "points"), ({"grace_minutes": 1000}, "grace_minutes"),
-                          ({"ends_at": iso(60 * 30)}, "ends_at")):
-        answer = client.post(shifts_url(on.community), headers=bearer(people.staff),
-                             json={**good, **change})
+    good = {"route_id": route.id, "starts_at": iso(60), "ends_at": iso(120), "team": [team[0].id]}
+    for change, field in (
+        ({"route_id": other.id}, "route_id"),
+        ({"route_id": 0}, "route_id"),
+        ({"ends_at": iso(30)}, "ends_at"),
+        ({"starts_at": "tomorrow"}, "starts_at"),
+        ({"team": []}, "team"),
+        ({"team": [team[0].id, team[0].id]}, "team"),
+        ({"team": [people.other_staff.id]}, "team"),
+        ({"team": ["1"]}, "team"),
+        ({"points": -1}, "points"),
+        ({"points": "5"}, "points"),
+        ({"grace_minutes": 1000}, "grace_minutes"),
+        ({"ends_at": iso(60 * 30)}, "ends_at"),
+    ):
+        answer = client.post(
+            shifts_url(on.community), headers=bearer(people.staff), json={**good, **change}
+        )
         assert answer.status_code == 400, change
         assert field in answer.get_json()["error"]["fields"], (change, answer.get_json())
-    assert client.post(shifts_url(on.community), headers=bearer(people.resident),
-                       json=good).status_code in (403, 404)
+    assert client.post(
+        shifts_url(on.community), headers=bearer(people.resident), json=good
+    ).status_code in (403, 404)
 
 
 def test_scan_over_the_api_counts_and_replays(client, on, people, team):
@@ -117,8 +152,9 @@ def test_scan_refusals(client, on, people, team):
     outsider = client.post("/api/v1/scan", json={"token": token}, headers=bearer(team[1]))
     assert outsider.status_code == 409
     assert outsider.get_json()["error"]["code"] == "no_active_shift"
-    forged = client.post("/api/v1/scan", json={"token": token[:-3] + "abc"},
-                         headers=bearer(team[0]))
+    forged = client.post(
+        "/api/v1/scan", json={"token": token[:-3] + "abc"}, headers=bearer(team[0])
+    )
     assert forged.status_code == 400
     assert client.post("/api/v1/scan", json={"token": token}).status_code == 401
 
@@ -128,17 +164,22 @@ def test_list_shifts_by_status(client, on, people, team):
     now_on = make_shift(people.staff, on.community, route, team)
     later = make_shift(people.staff, on.community, route, team, starts_in=600)
     url = shifts_url(on.community)
-    assert [s["id"] for s in client.get(url + "?status=on",
-                                        headers=bearer(people.staff)).get_json()["items"]] \
-        == [now_on.id]
-    assert [s["id"] for s in client.get(url + "?status=scheduled",
-                                        headers=bearer(people.staff)).get_json()["items"]] \
-        == [later.id]
+    assert [
+        s["id"]
+        for s in client.get(url + "?status=on", headers=bearer(people.staff)).get_json()["items"]
+    ] == [now_on.id]
+    assert [
+        s["id"]
+        for s in client.get(url + "?status=scheduled", headers=bearer(people.staff)).get_json()[
+            "items"
+        ]
+    ] == [later.id]
     assert len(client.get(url, headers=bearer(people.community_admin)).get_json()["items"]) == 2
     assert client.get(url + "?status=nope", headers=bearer(people.staff)).status_code == 400
     assert client.get(url, headers=bearer(team[0])).status_code == 403
-    assert client.get(shifts_url(on.subdistrict),
-                      headers=bearer(people.district_admin)).get_json()["items"]
+    assert client.get(shifts_url(on.subdistrict), headers=bearer(people.district_admin)).get_json()[
+        "items"
+    ]
 
 
 def test_close_answers_missed_and_again_the_same(client, on, people, team, spy):
@@ -154,10 +195,15 @@ def test_close_answers_missed_and_again_the_same(client, on, people, team, spy):
     assert closed.get_json() == {"status": "incomplete", "missed": missed, "minutes": 0}
     assert client.post(url, headers=bearer(people.staff)).get_json() == closed.get_json()
     assert spy.calls == []
-    assert client.post("/api/v1/scan", json={"token": tokens(route)[3]},
-                       headers=bearer(team[0])).status_code == 409
-    assert client.post("/api/v1/shifts/99999/close", headers=bearer(people.staff)
-                       ).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/scan", json={"token": tokens(route)[3]}, headers=bearer(team[0])
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post("/api/v1/shifts/99999/close", headers=bearer(people.staff)).status_code == 404
+    )
 
 
 def test_incident_reported_and_resolved(client, on, people, team):
@@ -167,23 +213,36 @@ def test_incident_reported_and_resolved(client, on, people, team):
     made = client.post(url, headers=bearer(team[0]), json={"kind": "hazard", "text": "路灯坏了"})
     assert made.status_code == 201, made.get_json()
     assert made.get_json()["status"] == "open"
-    queue = client.get(f"/api/v1/orgs/{on.community.id}/patrol/incidents?status=open",
-                       headers=bearer(people.staff)).get_json()["items"]
+    queue = client.get(
+        f"/api/v1/orgs/{on.community.id}/patrol/incidents?status=open", headers=bearer(people.staff)
+    ).get_json()["items"]
     assert [i["id"] for i in queue] == [made.get_json()["id"]]
     resolve = f"/api/v1/incidents/{made.get_json()['id']}/resolve"
-    assert client.post(resolve, json={"note": "已报修"}, headers=bearer(team[0])
-                       ).status_code == 403
+    assert client.post(resolve, json={"note": "已报修"}, headers=bearer(team[0])).status_code == 403
     assert client.post(resolve, json={}, headers=bearer(people.staff)).status_code == 400
     done = client.post(resolve, json={"note": "已报修"}, headers=bearer(people.staff))
     assert done.status_code == 200 and done.get_json()["status"] == "resolved"
-    assert client.post(resolve, json={"note": "x"}, headers=bearer(people.staff)
-                       ).status_code == 409
-    assert client.get(f"/api/v1/orgs/{on.community.id}/patrol/incidents?status=open",
-                      headers=bearer(people.staff)).get_json()["items"] == []
-    assert client.get(f"/api/v1/orgs/{on.community.id}/patrol/incidents?status=x",
-                      headers=bearer(people.staff)).status_code == 400
-    assert client.get(f"/api/v1/orgs/{on.community.id}/patrol/incidents",
-                      headers=bearer(team[0])).status_code == 403
+    assert client.post(resolve, json={"note": "x"}, headers=bearer(people.staff)).status_code == 409
+    assert (
+        client.get(
+            f"/api/v1/orgs/{on.community.id}/patrol/incidents?status=open",
+            headers=bearer(people.staff),
+        ).get_json()["items"]
+        == []
+    )
+    assert (
+        client.get(
+            f"/api/v1/orgs/{on.community.id}/patrol/incidents?status=x",
+            headers=bearer(people.staff),
+        ).status_code
+        == 400
+    )
+    assert (
+        client.get(
+            f"/api/v1/orgs/{on.community.id}/patrol/incidents", headers=bearer(team[0])
+        ).status_code
+        == 403
+    )
 
 
 def test_bad_incidents(client, on, people, team):
@@ -192,16 +251,20 @@ def test_bad_incidents(client, on, people, team):
     shift = make_shift(people.staff, on.community, route, team[:1])
     url = f"/api/v1/shifts/{shift.id}/incidents"
     elsewhere = services.checkpoints_of(other.id)[0].id
-    for body, field in (({"kind": "fire", "text": "x"}, "kind"), ({"kind": "other"}, "text"),
-                        ({"kind": "other", "text": ""}, "text"),
-                        ({"kind": "other", "text": "x", "checkpoint_id": "1"}, "checkpoint_id"),
-                        ({"kind": "other", "text": "x", "checkpoint_id": elsewhere},
-                         "checkpoint_id")):
+    for body, field in (
+        ({"kind": "fire", "text": "x"}, "kind"),
+        ({"kind": "other"}, "text"),
+        ({"kind": "other", "text": ""}, "text"),
+        ({"kind": "other", "text": "x", "checkpoint_id": "1"}, "checkpoint_id"),
+        ({"kind": "other", "text": "x", "checkpoint_id": elsewhere}, "checkpoint_id"),
+    ):
         answer = client.post(url, json=body, headers=bearer(team[0]))
         assert answer.status_code == 400, body
         assert field in answer.get_json()["error"]["fields"], body
-    assert client.post(url, json={"kind": "other", "text": "x"},
-                       headers=bearer(team[1])).status_code == 404
+    assert (
+        client.post(url, json={"kind": "other", "text": "x"}, headers=bearer(team[1])).status_code
+        == 404
+    )
 
 
 def test_switched_off_answers_404(client, on, people, team):
@@ -210,7 +273,13 @@ def test_switched_off_answers_404(client, on, people, team):
     enable(on.community, "patrol", False)
     db.session.commit()
     assert client.get(f"/api/v1/shifts/{shift.id}", headers=bearer(team[0])).status_code == 404
-    assert client.post(routes_url(on.community), json={"name": "x", "checkpoints": [
-        {"name": "a"}]}, headers=bearer(people.staff)).status_code == 404
+    assert (
+        client.post(
+            routes_url(on.community),
+            json={"name": "x", "checkpoints": [{"name": "a"}]},
+            headers=bearer(people.staff),
+        ).status_code
+        == 404
+    )
     scan = client.post("/api/v1/scan", json={"token": tokens(route)[0]}, headers=bearer(team[0]))
     assert scan.status_code == 404

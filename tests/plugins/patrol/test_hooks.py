@@ -47,8 +47,9 @@ def test_hook_scan_token(client, on, people, team):
     assert outcome.data["kind"] == "checkpoint"
     page = client.get(f"/c/{services.checkpoint_token(points[0])}", headers=bearer(team[1]))
     assert page.status_code == 200 and "2/4 ✓" in page.text and "自行车棚" in page.text
-    refused = client.get(f"/c/{services.checkpoint_token(points[0])}",
-                         headers=bearer(people.resident))
+    refused = client.get(
+        f"/c/{services.checkpoint_token(points[0])}", headers=bearer(people.resident)
+    )
     # the page speaks Chinese only: no reason code in English (issue 9)
     assert refused.status_code == 409 and "no_active_shift" not in refused.text
 
@@ -56,14 +57,21 @@ def test_hook_scan_token(client, on, people, team):
 def test_hook_seed_demo(app):
     district = make_org("盘龙区", "district")
     community = make_org("金星社区", "community", district)
-    users = {k: make_user(p, k) for k, p in (("staff", "13800000002"),
-                                             ("volunteer1", "13900000001"),
-                                             ("volunteer2", "13900000002"))}
+    users = {
+        k: make_user(p, k)
+        for k, p in (
+            ("staff", "13800000002"),
+            ("volunteer1", "13900000001"),
+            ("volunteer2", "13900000002"),
+        )
+    }
     patrol.seed_demo(orgs={"district": district, "community1": community}, users=users)
     db.session.commit()
     assert db.session.query(Route).count() == 1
     assert db.session.query(Checkpoint).count() == 4
     shift = db.session.query(Shift).one()
     assert shift.starts_at > utcnow() and shift.status == "scheduled"
-    assert {m.user_id for m in db.session.query(Member)} == {users["volunteer1"].id,
-                                                            users["volunteer2"].id}
+    assert {m.user_id for m in db.session.query(Member)} == {
+        users["volunteer1"].id,
+        users["volunteer2"].id,
+    }

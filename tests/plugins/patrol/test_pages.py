@@ -29,8 +29,9 @@ def test_staff_create_a_route_edit_it_and_print_it(client, on, people):
     assert page.status_code == 200 and one_h1(page.text) and 'for="checkpoints"' in page.text
     bad = client.post(url, data={"name": "", "checkpoints": "东门"}, headers=staff)
     assert bad.status_code == 200 and "东门" in bad.text
-    made = client.post(url, data={"name": "夜巡", "checkpoints": "东门\n\n西门\n 车棚 "},
-                       headers=staff)
+    made = client.post(
+        url, data={"name": "夜巡", "checkpoints": "东门\n\n西门\n 车棚 "}, headers=staff
+    )
     assert made.status_code == 302
     route = db.session.query(Route).one()
     assert [c.name for c in services.checkpoints_of(route.id)] == ["东门", "西门", "车棚"]
@@ -44,31 +45,42 @@ def test_staff_create_a_route_edit_it_and_print_it(client, on, people):
     sheet = client.get(f"/patrol/routes/{route.id}/print", headers=staff)
     assert sheet.status_code == 200 and sheet.text.count('class="patrol-card"') == 4
     assert "print.css" in sheet.text and "<svg" in sheet.text
-    assert client.get(f"/patrol/routes/{route.id}/print",
-                      headers=bearer(people.resident)).status_code == 403
+    assert (
+        client.get(f"/patrol/routes/{route.id}/print", headers=bearer(people.resident)).status_code
+        == 403
+    )
 
 
 def test_staff_schedule_and_see_the_week(client, on, people, team):
     staff = bearer(people.staff)
     route = make_route(people.staff, on.community)
     start = (utcnow() + timedelta(hours=2)).astimezone(local_zone())
-    form = {"route_id": str(route.id), "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
-            "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-            "points": "10", "grace_minutes": "15", "team": [str(team[0].id), str(team[1].id)]}
+    form = {
+        "route_id": str(route.id),
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        "points": "10",
+        "grace_minutes": "15",
+        "team": [str(team[0].id), str(team[1].id)],
+    }
     page = client.get(f"/patrol/orgs/{on.community.id}/shifts/new", headers=staff)
     assert page.status_code == 200 and "队员甲" in page.text and "139****0101" in page.text
     answer = client.post(f"/patrol/orgs/{on.community.id}/shifts/new", data=form, headers=staff)
     assert answer.status_code == 302
     assert db.session.query(Shift).count() == 1
-    refused = client.post(f"/patrol/orgs/{on.community.id}/shifts/new",
-                          data={**form, "team": []}, headers=staff)
+    refused = client.post(
+        f"/patrol/orgs/{on.community.id}/shifts/new", data={**form, "team": []}, headers=staff
+    )
     assert refused.status_code == 302 and db.session.query(Shift).count() == 1
-    week = client.get(f"/patrol/orgs/{on.community.id}/roster?week="
-                      f"{start.date().isoformat()}", headers=staff)
+    week = client.get(
+        f"/patrol/orgs/{on.community.id}/roster?week={start.date().isoformat()}", headers=staff
+    )
     assert week.status_code == 200 and one_h1(week.text)
     assert "夜间巡逻" in week.text and "队员甲、队员乙" in week.text
-    assert client.get(f"/patrol/orgs/{on.community.id}/roster?week=bad",
-                      headers=staff).status_code == 400
+    assert (
+        client.get(f"/patrol/orgs/{on.community.id}/roster?week=bad", headers=staff).status_code
+        == 400
+    )
 
 
 def test_a_volunteer_sees_next_shifts_and_progress(client, on, people, team):
@@ -107,24 +119,35 @@ def test_report_an_incident_with_a_photo_and_resolve_it(client, on, people, team
     Image.new("RGB", (3000, 2000), (10, 10, 10)).save(photo, format="JPEG")
     photo.seek(0)
     point = db.session.query(Checkpoint).first()
-    sent = client.post(f"/patrol/shifts/{shift.id}/incidents/new", headers=me,
-                       data={"kind": "suspicious", "text": "有人试开门", "checkpoint_id": str(point.id),
-                             "photo": (photo, "a.jpg")}, content_type="multipart/form-data")
+    sent = client.post(
+        f"/patrol/shifts/{shift.id}/incidents/new",
+        headers=me,
+        data={
+            "kind": "suspicious",
+            "text": "有人试开门",
+            "checkpoint_id": str(point.id),
+            "photo": (photo, "a.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
     assert sent.status_code == 302
     incident = db.session.query(Incident).one()
     assert incident.has_photo and incident.checkpoint_id == point.id
-    bad = client.post(f"/patrol/shifts/{shift.id}/incidents/new", headers=me,
-                      data={"kind": "other", "text": "x", "photo": (io.BytesIO(b"nope"), "a.jpg")},
-                      content_type="multipart/form-data")
+    bad = client.post(
+        f"/patrol/shifts/{shift.id}/incidents/new",
+        headers=me,
+        data={"kind": "other", "text": "x", "photo": (io.BytesIO(b"nope"), "a.jpg")},
+        content_type="multipart/form-data",
+    )
     assert bad.status_code == 302 and db.session.query(Incident).count() == 1
     staff = bearer(people.staff)
     queue = client.get(f"/patrol/orgs/{on.community.id}/incidents", headers=staff)
     assert "有人试开门" in queue.text and "可疑情况" in queue.text and one_h1(queue.text)
-    client.post(f"/patrol/incidents/{incident.id}/resolve", data={"note": "已联系民警"},
-                headers=staff)
+    client.post(
+        f"/patrol/incidents/{incident.id}/resolve", data={"note": "已联系民警"}, headers=staff
+    )
     db.session.expire_all()
     assert db.session.get(Incident, incident.id).status == "resolved"
     done = client.get(f"/patrol/orgs/{on.community.id}/incidents?status=resolved", headers=staff)
     assert "已联系民警" in done.text
-    assert client.get(f"/patrol/orgs/{on.community.id}/incidents",
-                      headers=me).status_code == 403
+    assert client.get(f"/patrol/orgs/{on.community.id}/incidents", headers=me).status_code == 403

@@ -33,11 +33,15 @@ def test_the_window_opens_15_minutes_early_and_closes_after_grace(on, people, te
     point = first_checkpoint(route)
     member = team[0]
     too_early = shift.starts_at - timedelta(minutes=15, seconds=1)
-    assert refused(lambda: services.scan_checkpoint(member, point.id, now=too_early)) \
+    assert (
+        refused(lambda: services.scan_checkpoint(member, point.id, now=too_early))
         == "no_active_shift"
+    )
     too_late = shift.ends_at + timedelta(minutes=10, seconds=1)
-    assert refused(lambda: services.scan_checkpoint(member, point.id, now=too_late)) \
+    assert (
+        refused(lambda: services.scan_checkpoint(member, point.id, now=too_late))
         == "no_active_shift"
+    )
     opening = shift.starts_at - timedelta(minutes=15)
     assert services.scan_checkpoint(member, point.id, now=opening).shift_id == shift.id
     last = services.checkpoints_of(route.id)[-1]
@@ -49,12 +53,18 @@ def test_only_the_team_and_only_its_route(on, people, team):
     route = make_route(people.staff, on.community)
     other_route = make_route(people.staff, on.community, names=("西门",))
     make_shift(people.staff, on.community, route, team[:1])
-    assert refused(lambda: services.scan_checkpoint(team[1], first_checkpoint(route).id)) \
+    assert (
+        refused(lambda: services.scan_checkpoint(team[1], first_checkpoint(route).id))
         == "no_active_shift"
-    assert refused(lambda: services.scan_checkpoint(people.staff, first_checkpoint(route).id)) \
+    )
+    assert (
+        refused(lambda: services.scan_checkpoint(people.staff, first_checkpoint(route).id))
         == "no_active_shift"
-    assert refused(lambda: services.scan_checkpoint(
-        team[0], first_checkpoint(other_route).id)) == "no_active_shift"
+    )
+    assert (
+        refused(lambda: services.scan_checkpoint(team[0], first_checkpoint(other_route).id))
+        == "no_active_shift"
+    )
     assert refused(lambda: services.scan_checkpoint(team[0], 99999)) == "not_found"
     assert refused(lambda: services.scan_checkpoint(team[0], "1")) == "not_found"
     assert db.session.query(Scan).count() == 0
@@ -95,9 +105,18 @@ def test_completed_shift_records_service_for_members_who_scanned(on, people, tea
         services.scan_checkpoint(team[0], point.id)
     closing = services.close_shift(people.staff, shift.id)
     assert (closing.status, closing.missed, closing.minutes) == ("completed", [], 120)
-    assert spy.calls == [{"org_id": on.community.id, "user_id": team[0].id, "activity_id": None,
-                          "title": "治安巡逻：夜间巡逻", "minutes": 120, "verified": True,
-                          "points": 30, "key": f"patrol:shift:{shift.id}:{team[0].id}"}]
+    assert spy.calls == [
+        {
+            "org_id": on.community.id,
+            "user_id": team[0].id,
+            "activity_id": None,
+            "title": "治安巡逻：夜间巡逻",
+            "minutes": 120,
+            "verified": True,
+            "points": 30,
+            "key": f"patrol:shift:{shift.id}:{team[0].id}",
+        }
+    ]
     assert services.awarded_to(team[0], shift.id) == 30
     assert services.awarded_to(team[1], shift.id) is None  # never scanned: nothing recorded
     again = services.close_shift(people.staff, shift.id)
@@ -127,10 +146,22 @@ def test_the_job_closes_after_grace_twice_the_same(app, on, people, team, spy):
     half = make_shift(people.staff, on.community, route, team, starts_in=-200, minutes=60)
     in_grace = make_shift(people.staff, on.community, route, team, starts_in=-65, minutes=60)
     for point in services.checkpoints_of(route.id):
-        db.session.add(Scan(shift_id=done.id, checkpoint_id=point.id, user_id=team[1].id,
-                            scanned_at=done.starts_at))
-    db.session.add(Scan(shift_id=half.id, checkpoint_id=first_checkpoint(route).id,
-                        user_id=team[0].id, scanned_at=half.starts_at))
+        db.session.add(
+            Scan(
+                shift_id=done.id,
+                checkpoint_id=point.id,
+                user_id=team[1].id,
+                scanned_at=done.starts_at,
+            )
+        )
+    db.session.add(
+        Scan(
+            shift_id=half.id,
+            checkpoint_id=first_checkpoint(route).id,
+            user_id=team[0].id,
+            scanned_at=half.starts_at,
+        )
+    )
     db.session.commit()
     first = app.test_cli_runner().invoke(args=["patrol", "close-shifts"])
     assert first.exit_code == 0, first.output
@@ -141,8 +172,10 @@ def test_the_job_closes_after_grace_twice_the_same(app, on, people, team, spy):
     second = app.test_cli_runner().invoke(args=["patrol", "close-shifts"])
     assert second.output.strip() == "closed 0 shifts, announced 0"
     assert len(spy.calls) == 1
-    assert services.closing_of(db.session.get(Shift, half.id)).missed == [
-        c.id for c in services.checkpoints_of(route.id)][1:]
+    assert (
+        services.closing_of(db.session.get(Shift, half.id)).missed
+        == [c.id for c in services.checkpoints_of(route.id)][1:]
+    )
 
 
 def test_the_job_leaves_shifts_where_patrol_is_off(on, people, team):
@@ -179,8 +212,9 @@ def test_real_points_pays_jindou_for_a_completed_patrol(make_app, tree, people, 
         enable(tree.district, "patrol")
         enable(tree.district, "points")
         db.session.commit()
-        points_services.deposit(people.district_admin, tree.district, amount=1000,
-                                key="fund", donor="爱心企业")
+        points_services.deposit(
+            people.district_admin, tree.district, amount=1000, key="fund", donor="爱心企业"
+        )
         db.session.commit()
         route = make_route(people.staff, tree.community)
         shift = make_shift(people.staff, tree.community, route, team, points=25)

@@ -22,8 +22,9 @@ def world(app, tree, people):
 
     enable(tree.district, "points")
     db.session.commit()
-    services.deposit(people.district_admin, tree.district, amount=FUND, key="seed-fund",
-                     donor="爱心企业")
+    services.deposit(
+        people.district_admin, tree.district, amount=FUND, key="seed-fund", donor="爱心企业"
+    )
     return tree, people
 
 
@@ -60,15 +61,22 @@ def give(people, tree, amount: int, key: str = "give"):
     """Staff award ``amount`` beans to the resident."""
     from plugins.points import services
 
-    return services.award(people.staff, tree.community, phone=people.resident.phone,
-                          amount=amount, reason="优秀楼栋长", key=key)
+    return services.award(
+        people.staff,
+        tree.community,
+        phone=people.resident.phone,
+        amount=amount,
+        reason="优秀楼栋长",
+        key=key,
+    )
 
 
 def reward(people, tree, *, cost=10, stock=5, org=None, **extra):
     from plugins.points import services
 
-    row = services.create_reward(people.staff, org or tree.community, name="洗衣液", cost=cost,
-                                 stock=stock, **extra)
+    row = services.create_reward(
+        people.staff, org or tree.community, name="洗衣液", cost=cost, stock=stock, **extra
+    )
     db.session.commit()
     return row
 
@@ -82,5 +90,8 @@ def quick_passwords(monkeypatch):
 
     import core.models
 
-    monkeypatch.setattr(core.models, "generate_password_hash",
-                        functools.partial(generate_password_hash, method="pbkdf2:sha256:1"))
+    monkeypatch.setattr(
+        core.models,
+        "generate_password_hash",
+        functools.partial(generate_password_hash, method="pbkdf2:sha256:1"),
+    )

@@ -37,8 +37,14 @@ def test_twenty_people_race_for_five_in_stock(app, world):
         person = make_user(f"1320000{i:04d}", f"志愿者{i}")
         add_member(person, tree.building, "resident")
         db.session.commit()
-        services.award(people.staff, tree.community, phone=person.phone, amount=10,
-                       reason="志愿服务", key=f"a{i}")
+        services.award(
+            people.staff,
+            tree.community,
+            phone=person.phone,
+            amount=10,
+            reason="志愿服务",
+            key=f"a{i}",
+        )
         user_ids.append(person.id)
     item = reward(people, tree, cost=10, stock=5)
     reward_id = item.id

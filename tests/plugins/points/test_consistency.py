@@ -20,8 +20,14 @@ def test_building_community_and_district_boards_show_the_same_total(world):
     # Earned at the community (an activity there) and at the building: the
     # building's board used to count only the building's 100.
     give(people, tree, 5, key="community")
-    services.award(people.staff, tree.building, phone=people.resident.phone, amount=100,
-                   reason="楼栋长", key="building")
+    services.award(
+        people.staff,
+        tree.building,
+        phone=people.resident.phone,
+        amount=100,
+        reason="楼栋长",
+        key="building",
+    )
     db.session.commit()
     expected = services.earned_in_month(people.resident, this_month())
     assert expected == 105
@@ -73,11 +79,14 @@ def test_a_failed_request_returns_to_the_catalog_it_came_from(client, world):
     item = reward(people, tree, cost=10, stock=1)  # offered by the community
     login(client, people.resident)
     catalog = f"/points/orgs/{tree.building.id}/rewards"
-    r = client.post(f"/points/rewards/{item.id}/redeem",
-                    data={"quantity": "5", "idempotency_key": "k", "back": catalog})
+    r = client.post(
+        f"/points/rewards/{item.id}/redeem",
+        data={"quantity": "5", "idempotency_key": "k", "back": catalog},
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith(catalog)
     # a foreign address is ignored: back to a catalog, never elsewhere
-    r = client.post(f"/points/rewards/{item.id}/redeem",
-                    data={"quantity": "5", "idempotency_key": "k2",
-                          "back": "https://evil.example/"})
+    r = client.post(
+        f"/points/rewards/{item.id}/redeem",
+        data={"quantity": "5", "idempotency_key": "k2", "back": "https://evil.example/"},
+    )
     assert "evil" not in r.headers["Location"]

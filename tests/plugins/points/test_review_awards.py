@@ -30,7 +30,6 @@ def cursor(values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-
 # -- 4. a reversed award counts nowhere --------------------------------------------------------
 
 
@@ -56,8 +55,11 @@ def test_reversal_does_not_eat_an_older_awards_expiry(world):
     db.session.commit()
     give(people, tree, 300, key="kept")
     wrong = give(people, tree, 500, key="wrong")
-    db.session.execute(Award.__table__.update().where(Award.id == wrong.id)
-                       .values(expires_at=utcnow() + timedelta(days=400)))
+    db.session.execute(
+        Award.__table__.update()
+        .where(Award.id == wrong.id)
+        .values(expires_at=utcnow() + timedelta(days=400))
+    )
     db.session.commit()
     services.reverse_award(people.staff, wrong.id, reason="发错人")
     assert services.expire_all(utcnow() + timedelta(days=40)) == (1, 300)
@@ -79,10 +81,16 @@ def test_reversed_award_is_listed_as_reversed(client, world):
 
 def test_staff_cannot_award_themselves(client, world):
     tree, people = world
-    r = client.post(f"/api/v1/orgs/{tree.community.id}/points/awards",
-                    headers=bearer(people.staff),
-                    json={"phone": people.staff.phone, "amount": 50, "reason": "辛苦了",
-                          "idempotency_key": "me"})
+    r = client.post(
+        f"/api/v1/orgs/{tree.community.id}/points/awards",
+        headers=bearer(people.staff),
+        json={
+            "phone": people.staff.phone,
+            "amount": 50,
+            "reason": "辛苦了",
+            "idempotency_key": "me",
+        },
+    )
     assert r.status_code == 403 and r.json["error"]["code"] == "self_award"
     assert "自己" in r.json["error"]["message"]
     assert spendable(people.staff) == 0 and services.fund_balance(tree.district) == FUND
@@ -92,16 +100,22 @@ def test_staff_cannot_award_themselves(client, world):
 def test_staff_cannot_award_themselves_in_a_batch(client, world):
     tree, people = world
     with pytest.raises(Forbidden):
-        services.award_batch(people.staff, tree.community,
-                             lines=[(people.resident.phone, 5), (people.staff.phone, 50)],
-                             reason="活动", key="batch")
+        services.award_batch(
+            people.staff,
+            tree.community,
+            lines=[(people.resident.phone, 5), (people.staff.phone, 50)],
+            reason="活动",
+            key="batch",
+        )
     db.session.rollback()
     assert spendable(people.staff) == 0 and spendable(people.resident) == 0
     assert db.session.scalar(select(func.count()).select_from(Award)) == 0
     login(client, people.staff)
-    r = client.post(f"/points/orgs/{tree.community.id}/awards/batch", data={
-        "lines": f"{people.staff.phone} 50", "reason": "敬老活动", "idempotency_key": "b1"},
-        follow_redirects=True)
+    r = client.post(
+        f"/points/orgs/{tree.community.id}/awards/batch",
+        data={"lines": f"{people.staff.phone} 50", "reason": "敬老活动", "idempotency_key": "b1"},
+        follow_redirects=True,
+    )
     assert r.status_code == 200 and "自己" in r.get_data(as_text=True)
     assert spendable(people.staff) == 0
 
@@ -113,15 +127,27 @@ def test_service_award_above_the_limit_is_kept_unfunded(world):
     tree, people = world
     manager = current_app.extensions["jindou_plugins"]
     points = services.MAX_AWARD + 1
-    answers = manager.emit(tree.community, "service_recorded", user=people.resident,
-                           activity_id=1, title="长期服务", minutes=600, verified=True,
-                           points=points, key="big")
+    answers = manager.emit(
+        tree.community,
+        "service_recorded",
+        user=people.resident,
+        activity_id=1,
+        title="长期服务",
+        minutes=600,
+        verified=True,
+        points=points,
+        key="big",
+    )
     db.session.commit()
     assert answers == [0] and spendable(people.resident) == 0
     owed = services.unfunded_awards(tree.community)
     assert [(a.amount, a.status) for a in owed] == [(points, "unfunded")]
-    assert db.session.scalar(select(AuditLog.details).where(
-        AuditLog.action == "points.award_unfunded"))["why"] == "over_limit"
+    assert (
+        db.session.scalar(
+            select(AuditLog.details).where(AuditLog.action == "points.award_unfunded")
+        )["why"]
+        == "over_limit"
+    )
 
 
 # -- 10. expiry only where points is on --------------------------------------------------------

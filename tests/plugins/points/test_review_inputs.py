@@ -25,17 +25,26 @@ def cursor(values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-
 # -- 1. extreme dates are a 400, never a 500 ------------------------------------------------
 
 
-@pytest.mark.parametrize("moment", ["0001-01-01T00:00+08:00", "9999-12-30T00:00-10:00",
-                                    "1999-12-31T23:59+00:00", "2101-01-01T00:00+00:00"])
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0001-01-01T00:00+08:00",
+        "9999-12-30T00:00-10:00",
+        "1999-12-31T23:59+00:00",
+        "2101-01-01T00:00+00:00",
+    ],
+)
 def test_reward_window_outside_2000_2100_is_a_400(client, world, moment):
     tree, people = world
     for field in ("starts_at", "ends_at"):
-        r = client.post(f"/api/v1/orgs/{tree.community.id}/rewards", headers=bearer(people.staff),
-                        json={"name": "米", "cost": 5, "stock": 1, field: moment})
+        r = client.post(
+            f"/api/v1/orgs/{tree.community.id}/rewards",
+            headers=bearer(people.staff),
+            json={"name": "米", "cost": 5, "stock": 1, field: moment},
+        )
         assert r.status_code == 400, r.json
         assert field in r.json["error"]["fields"]
     assert db.session.scalar(select(func.count()).select_from(Reward)) == 0
@@ -70,9 +79,15 @@ def test_batch_award_form_with_unicode_digits_is_a_form_error(client, world):
     tree, people = world
     login(client, people.staff)
     for amount in ("²", "٣", "1" * 5000):
-        r = client.post(f"/points/orgs/{tree.community.id}/awards/batch", data={
-            "lines": f"{people.resident.phone} {amount}", "reason": "敬老活动",
-            "idempotency_key": "b1"}, follow_redirects=True)
+        r = client.post(
+            f"/points/orgs/{tree.community.id}/awards/batch",
+            data={
+                "lines": f"{people.resident.phone} {amount}",
+                "reason": "敬老活动",
+                "idempotency_key": "b1",
+            },
+            follow_redirects=True,
+        )
         assert r.status_code == 200 and "有误的行" in r.get_data(as_text=True)
     assert spendable(people.resident) == 0
 
@@ -80,8 +95,11 @@ def test_batch_award_form_with_unicode_digits_is_a_form_error(client, world):
 def test_expiry_settings_form_with_unicode_digits_is_a_form_error(client, world):
     tree, people = world
     login(client, people.district_admin)
-    r = client.post(f"/points/orgs/{tree.district.id}/settings", data={"expiry_months": "²"},
-                    follow_redirects=True)
+    r = client.post(
+        f"/points/orgs/{tree.district.id}/settings",
+        data={"expiry_months": "²"},
+        follow_redirects=True,
+    )
     assert r.status_code == 200 and "有效期须为" in r.get_data(as_text=True)
     assert services.expiry_months(tree.district) is None
 
@@ -91,8 +109,9 @@ def test_add_stock_form_with_unicode_digits_is_a_form_error(client, world):
     item = reward(people, tree, stock=3)
     login(client, people.staff)
     for raw in ("²", "٣", "9" * 5000):
-        r = client.post(f"/points/rewards/{item.id}/update", data={"add_stock": raw},
-                        follow_redirects=True)
+        r = client.post(
+            f"/points/rewards/{item.id}/update", data={"add_stock": raw}, follow_redirects=True
+        )
         assert r.status_code == 200 and "补充库存须为" in r.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Reward, item.id).stock == 3
@@ -105,8 +124,9 @@ def test_add_stock_form_with_unicode_digits_is_a_form_error(client, world):
 def test_forged_transfer_cursor_is_a_400(client, world, values):
     tree, people = world
     give(people, tree, 5)
-    r = client.get(f"/api/v1/points/transfers?cursor={cursor(values)}",
-                   headers=bearer(people.resident))
+    r = client.get(
+        f"/api/v1/points/transfers?cursor={cursor(values)}", headers=bearer(people.resident)
+    )
     assert r.status_code == 400 and r.json["error"]["fields"] == {"cursor": ["无效"]}
 
 
@@ -119,5 +139,3 @@ def test_transfer_limit_never_overflows(client, world):
     for limit in ("²", "abc"):  # one rule for every list: not a number is a 400
         r = client.get(f"/api/v1/points/transfers?limit={limit}", headers=bearer(people.resident))
         assert r.status_code == 400 and r.json["error"]["fields"] == {"limit": ["必须是整数"]}
-
-

@@ -52,15 +52,31 @@ def test_staff_cannot_mint_beans_with_their_own_activity(client, both):
     url = f"/api/v1/orgs/{tree.community.id}/activities"
     staff = bearer(people.staff)
     now = utcnow()
-    r = client.post(url, headers=staff, json={
-        "title": "清洁", "capacity": 5, "points": 10_000, "points_per_hour": 1_000,
-        "starts_at": (now - timedelta(days=3)).isoformat(),
-        "ends_at": (now + timedelta(hours=1)).isoformat()})
+    r = client.post(
+        url,
+        headers=staff,
+        json={
+            "title": "清洁",
+            "capacity": 5,
+            "points": 10_000,
+            "points_per_hour": 1_000,
+            "starts_at": (now - timedelta(days=3)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+        },
+    )
     assert r.status_code == 400  # back-dated and over the caps
-    r = client.post(url, headers=staff, json={
-        "title": "清洁", "capacity": 5, "points": 200, "points_per_hour": 50,
-        "starts_at": (now - timedelta(minutes=30)).isoformat(),
-        "ends_at": (now + timedelta(hours=1)).isoformat()})
+    r = client.post(
+        url,
+        headers=staff,
+        json={
+            "title": "清洁",
+            "capacity": 5,
+            "points": 200,
+            "points_per_hour": 50,
+            "starts_at": (now - timedelta(minutes=30)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+        },
+    )
     assert r.status_code == 201
     activity_id = r.json["id"]
     for person in (people.staff, people.resident):
@@ -83,20 +99,29 @@ def test_honour_hours_pay_neither_oneself_nor_the_creator(client, both):
     add_member(colleague, tree.community, "staff")
     db.session.commit()
     now = utcnow()
-    activity = Activity(org_id=tree.community.id, title="巡逻", capacity=5, points=200,
-                        points_per_hour=50, starts_at=now - timedelta(hours=3),
-                        ends_at=now - timedelta(hours=1), created_by_id=people.staff.id)
+    activity = Activity(
+        org_id=tree.community.id,
+        title="巡逻",
+        capacity=5,
+        points=200,
+        points_per_hour=50,
+        starts_at=now - timedelta(hours=3),
+        ends_at=now - timedelta(hours=1),
+        created_by_id=people.staff.id,
+    )
     db.session.add(activity)
     db.session.commit()
-    times = {"checked_in_at": activity.starts_at.isoformat(),
-             "checked_out_at": activity.ends_at.isoformat(), "reason": "忘记扫码"}
+    times = {
+        "checked_in_at": activity.starts_at.isoformat(),
+        "checked_out_at": activity.ends_at.isoformat(),
+        "reason": "忘记扫码",
+    }
     url = f"/api/v1/activities/{activity.id}/backfills"
     r = client.post(url, headers=bearer(colleague), json={"phone": colleague.phone, **times})
     assert r.status_code == 403 and r.json["error"]["code"] == "self_backfill"
     r = client.post(url, headers=bearer(colleague), json={"phone": people.staff.phone, **times})
     assert r.status_code == 201 and r.json["minutes"] == 120 and r.json["points"] == 0
-    r = client.post(url, headers=bearer(people.staff),
-                    json={"phone": colleague.phone, **times})
+    r = client.post(url, headers=bearer(people.staff), json={"phone": colleague.phone, **times})
     assert r.status_code == 201 and r.json["points"] == 300  # 200 + 2 h × 50
     assert balance(people.staff) == 0 and balance(colleague) == 300
 
@@ -108,8 +133,14 @@ def test_honour_hours_pay_neither_oneself_nor_the_creator(client, both):
 def own_request(world):
     """Staff asked for a reward with beans a colleague gave them."""
     tree, people = world
-    services.award(people.community_admin, tree.community, phone=people.staff.phone,
-                   amount=30, reason="优秀社工", key="to-staff")
+    services.award(
+        people.community_admin,
+        tree.community,
+        phone=people.staff.phone,
+        amount=30,
+        reason="优秀社工",
+        key="to-staff",
+    )
     item = reward(people, tree, cost=10)
     row = services.request_redemption(people.staff, item.id, quantity=1, key="mine")
     return tree, people, row
@@ -124,11 +155,13 @@ def test_staff_cannot_approve_reject_or_fulfil_their_own_redemption(client, own_
     assert db.session.get(Redemption, row.id).status == "pending"
     admin = bearer(people.community_admin)
     assert client.post(f"/api/v1/redemptions/{row.id}/approve", headers=admin).json == {
-        "status": "approved"}
+        "status": "approved"
+    }
     r = client.post(f"/api/v1/redemptions/{row.id}/fulfil", headers=staff)
     assert r.status_code == 403 and r.json["error"]["code"] == "self_approval"
     assert client.post(f"/api/v1/redemptions/{row.id}/fulfil", headers=admin).json == {
-        "status": "fulfilled"}
+        "status": "fulfilled"
+    }
     assert balance(people.staff) == 20
 
 
@@ -151,9 +184,17 @@ def test_staff_cannot_pay_their_own_unfunded_award(world):
     from core.api import Forbidden
     from core.plugins import manager
 
-    assert manager().emit(tree.community, "service_recorded", user=people.staff,
-                          activity_id=1, title="探访", minutes=60, verified=True,
-                          points=FUND + 1, key="staff-service") == [0]
+    assert manager().emit(
+        tree.community,
+        "service_recorded",
+        user=people.staff,
+        activity_id=1,
+        title="探访",
+        minutes=60,
+        verified=True,
+        points=FUND + 1,
+        key="staff-service",
+    ) == [0]
     db.session.commit()
     [owed] = services.unfunded_awards(tree.community)
     services.deposit(people.district_admin, tree.district, amount=5, key="top-up")
@@ -173,13 +214,22 @@ def test_any_second_reversal_answers_already_reversed(client, world):
     url = f"/api/v1/points/awards/{row.id}/reverse"
     staff = bearer(people.staff)
     assert client.post(url, headers=staff, json={"reason": "发错人"}).status_code == 200
-    for reason, who in (("发错人", people.staff), ("又一次", people.staff),
-                        ("发错人", people.community_admin)):
+    for reason, who in (
+        ("发错人", people.staff),
+        ("又一次", people.staff),
+        ("发错人", people.community_admin),
+    ):
         r = client.post(url, headers=bearer(who), json={"reason": reason})
         assert r.status_code == 409 and r.json["error"]["code"] == "already_reversed", r.json
     assert balance(people.resident) == 0 and services.fund_balance(tree.district) == FUND
-    assert db.session.scalar(select(func.count()).select_from(ledger.Transfer).where(
-        ledger.Transfer.reverses_id == row.transfer_id)) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ledger.Transfer)
+            .where(ledger.Transfer.reverses_id == row.transfer_id)
+        )
+        == 1
+    )
 
 
 def test_the_manage_page_says_already_reversed(client, world):
@@ -187,19 +237,23 @@ def test_the_manage_page_says_already_reversed(client, world):
     row = give(people, tree, 9)
     login(client, people.staff)
     client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人", "confirm": "yes"})
-    r = client.post(f"/points/awards/{row.id}/reverse", data={"reason": "发错人", "confirm": "yes"},
-                    follow_redirects=True)
+    r = client.post(
+        f"/points/awards/{row.id}/reverse",
+        data={"reason": "发错人", "confirm": "yes"},
+        follow_redirects=True,
+    )
     assert "已经冲正过了" in text(r)
 
 
 # -- F7: the report CSV -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"],
-                         ids=["eq", "plus", "minus", "at", "tab", "cr"])
+@pytest.mark.parametrize(
+    "start", ["=", "+", "-", "@", "\t", "\r"], ids=["eq", "plus", "minus", "at", "tab", "cr"]
+)
 def test_report_csv_defuses_formulas_in_the_org_name(client, world, start):
     tree, people = world
-    tree.community.name = f"{start}HYPERLINK(\"http://evil\")"
+    tree.community.name = f'{start}HYPERLINK("http://evil")'
     db.session.commit()
     give(people, tree, 25)
     login(client, people.staff)
@@ -215,11 +269,15 @@ def test_report_csv_defuses_formulas_in_the_org_name(client, world, start):
 def test_a_300_character_key_on_the_batch_form_is_flashed(client, world):
     tree, people = world
     login(client, people.staff)
-    for data in ({"idempotency_key": "k" * 300, "reason": "敬老活动"},
-                 {"idempotency_key": "ok", "reason": "长" * 101}):
-        r = client.post(f"/points/orgs/{tree.community.id}/awards/batch",
-                        data={"lines": f"{people.resident.phone} 7", **data},
-                        follow_redirects=True)
+    for data in (
+        {"idempotency_key": "k" * 300, "reason": "敬老活动"},
+        {"idempotency_key": "ok", "reason": "长" * 101},
+    ):
+        r = client.post(
+            f"/points/orgs/{tree.community.id}/awards/batch",
+            data={"lines": f"{people.resident.phone} 7", **data},
+            follow_redirects=True,
+        )
         assert r.status_code == 200 and "到 100 个字符" in text(r)
     assert award_count() == 0 and balance(people.resident) == 0
 
@@ -229,33 +287,63 @@ def test_too_long_api_strings_are_400_naming_the_field(client, world):
     staff, admin = bearer(people.staff), bearer(people.district_admin)
     org = tree.community.id
     cases = [
-        (f"/api/v1/orgs/{org}/points/awards", staff, {
-            "phone": people.resident.phone, "amount": 1, "reason": "x" * 101,
-            "idempotency_key": "a"}, "reason"),
-        (f"/api/v1/orgs/{org}/points/awards", staff, {
-            "phone": people.resident.phone, "amount": 1, "reason": "x",
-            "idempotency_key": "k" * 300}, "idempotency_key"),
-        (f"/api/v1/orgs/{tree.district.id}/points/fund/deposits", admin, {
-            "amount": 1, "note": "x" * 201, "idempotency_key": "d"}, "note"),
-        (f"/api/v1/orgs/{tree.district.id}/points/fund/deposits", admin, {
-            "amount": 1, "donor": "x" * 101, "idempotency_key": "d"}, "donor"),
-        (f"/api/v1/orgs/{org}/rewards", staff, {"name": "x" * 101, "cost": 1, "stock": 1},
-         "name"),
+        (
+            f"/api/v1/orgs/{org}/points/awards",
+            staff,
+            {
+                "phone": people.resident.phone,
+                "amount": 1,
+                "reason": "x" * 101,
+                "idempotency_key": "a",
+            },
+            "reason",
+        ),
+        (
+            f"/api/v1/orgs/{org}/points/awards",
+            staff,
+            {
+                "phone": people.resident.phone,
+                "amount": 1,
+                "reason": "x",
+                "idempotency_key": "k" * 300,
+            },
+            "idempotency_key",
+        ),
+        (
+            f"/api/v1/orgs/{tree.district.id}/points/fund/deposits",
+            admin,
+            {"amount": 1, "note": "x" * 201, "idempotency_key": "d"},
+            "note",
+        ),
+        (
+            f"/api/v1/orgs/{tree.district.id}/points/fund/deposits",
+            admin,
+            {"amount": 1, "donor": "x" * 101, "idempotency_key": "d"},
+            "donor",
+        ),
+        (f"/api/v1/orgs/{org}/rewards", staff, {"name": "x" * 101, "cost": 1, "stock": 1}, "name"),
     ]
     for url, headers, body, field in cases:
         r = client.post(url, headers=headers, json=body)
         assert r.status_code == 400 and field in r.json["error"]["fields"], (field, r.json)
     item = reward(people, tree, cost=1)
     give(people, tree, 5)
-    r = client.post(f"/api/v1/rewards/{item.id}/redemptions", headers=bearer(people.resident),
-                    json={"quantity": 1, "idempotency_key": "k" * 300})
+    r = client.post(
+        f"/api/v1/rewards/{item.id}/redemptions",
+        headers=bearer(people.resident),
+        json={"quantity": 1, "idempotency_key": "k" * 300},
+    )
     assert r.status_code == 400 and "idempotency_key" in r.json["error"]["fields"]
     row = services.request_redemption(people.resident, item.id, quantity=1, key="r")
-    r = client.post(f"/api/v1/redemptions/{row.id}/reject", headers=staff,
-                    json={"reason": "x" * 201})
+    r = client.post(
+        f"/api/v1/redemptions/{row.id}/reject", headers=staff, json={"reason": "x" * 201}
+    )
     assert r.status_code == 400 and "reason" in r.json["error"]["fields"]
-    r = client.post(f"/api/v1/points/awards/{award_id(people)}/reverse", headers=staff,
-                    json={"reason": "x" * 101})
+    r = client.post(
+        f"/api/v1/points/awards/{award_id(people)}/reverse",
+        headers=staff,
+        json={"reason": "x" * 101},
+    )
     assert r.status_code == 400 and "reason" in r.json["error"]["fields"]
 
 

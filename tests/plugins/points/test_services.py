@@ -31,8 +31,17 @@ def spendable(user) -> int:
 
 
 def record_service(org, user, *, points=15, key="activity-1:user"):
-    return manager().emit(org, "service_recorded", user=user, activity_id=1, title="敬老院探访",
-                          minutes=90, verified=True, points=points, key=key)
+    return manager().emit(
+        org,
+        "service_recorded",
+        user=user,
+        activity_id=1,
+        title="敬老院探访",
+        minutes=90,
+        verified=True,
+        points=points,
+        key=key,
+    )
 
 
 # -- hooks ------------------------------------------------------------------------------------
@@ -59,8 +68,9 @@ def test_hook_service_recorded(world):
     tree, people = world
     # The caller (volunteering) writes its own row, emits, then commits once.
     add_member(make_user("13100000000", "新志愿者"), tree.building, "resident")
-    newcomer = db.session.scalar(select(type(people.resident)).where(
-        type(people.resident).phone == "13100000000"))
+    newcomer = db.session.scalar(
+        select(type(people.resident)).where(type(people.resident).phone == "13100000000")
+    )
     assert record_service(tree.community, newcomer) == [15]
     db.session.commit()
     assert record_service(tree.community, newcomer) == [15]  # replayed key: no second payment
@@ -141,10 +151,20 @@ def test_hook_redemption_approved(world):
 def test_hook_nav_items(app, world):
     tree, people = world
     with app.test_request_context():
-        staff_items = [i for items in manager().for_org(tree.community, "nav_items")(
-            user=people.staff, org=tree.community) for i in items]
-        resident_items = [i for items in manager().for_org(tree.building, "nav_items")(
-            user=people.resident, org=tree.building) for i in items]
+        staff_items = [
+            i
+            for items in manager().for_org(tree.community, "nav_items")(
+                user=people.staff, org=tree.community
+            )
+            for i in items
+        ]
+        resident_items = [
+            i
+            for items in manager().for_org(tree.building, "nav_items")(
+                user=people.resident, org=tree.building
+            )
+            for i in items
+        ]
     assert all(isinstance(i, NavItem) for i in staff_items)
     assert "我的金豆" in {i.label for i in resident_items}
     assert "兑换审核" in {i.label for i in staff_items}
@@ -155,10 +175,20 @@ def test_hook_dashboard_cards(app, world):
     tree, people = world
     give(people, tree, 12)
     with app.test_request_context():
-        cards = [c for cs in manager().for_org(tree.building, "dashboard_cards")(
-            user=people.resident, org=tree.building) for c in cs]
-        staff_cards = [c for cs in manager().for_org(tree.community, "dashboard_cards")(
-            user=people.staff, org=tree.community) for c in cs]
+        cards = [
+            c
+            for cs in manager().for_org(tree.building, "dashboard_cards")(
+                user=people.resident, org=tree.building
+            )
+            for c in cs
+        ]
+        staff_cards = [
+            c
+            for cs in manager().for_org(tree.community, "dashboard_cards")(
+                user=people.staff, org=tree.community
+            )
+            for c in cs
+        ]
     assert all(isinstance(c, Card) for c in cards)
     assert [c.value for c in cards if c.title == "我的金豆"] == ["12"]
     assert {"待审核兑换", "金豆基金"} <= {c.title for c in staff_cards}
@@ -192,8 +222,14 @@ def test_crash_between_hold_and_redemption_row_leaves_neither(world, monkeypatch
     assert services.wallet_summary(people.resident) == {"balance": 50, "held": 0}
     assert db.session.get(Reward, item.id).stock == 5
     assert db.session.scalar(select(func.count()).select_from(Redemption)) == 0
-    assert db.session.scalar(select(func.count()).select_from(ledger.Transfer).where(
-        ledger.Transfer.status == "pending")) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ledger.Transfer)
+            .where(ledger.Transfer.status == "pending")
+        )
+        == 0
+    )
     ledger.check_invariants()
 
 
@@ -206,8 +242,14 @@ def test_reversing_an_award(world):
     assert again.value.code == "already_reversed"
     assert spendable(people.resident) == 0
     assert services.fund_balance(tree.district) == FUND
-    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(
-        AuditLog.action == "points.award_reversed")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "points.award_reversed")
+        )
+        == 1
+    )
     ledger.check_invariants()
 
 
@@ -244,8 +286,9 @@ def test_leaderboard_ranks_the_months_earners(world):
     add_member(neighbour, tree.building, "resident")
     db.session.commit()
     give(people, tree, 10, key="a")
-    services.award(people.staff, tree.community, phone=neighbour.phone, amount=25, reason="x",
-                   key="b")
+    services.award(
+        people.staff, tree.community, phone=neighbour.phone, amount=25, reason="x", key="b"
+    )
     board = services.leaderboard(tree.community, this_month())
     assert [(u.name, total) for u, total in board] == [("邻居", 25), ("居民", 10)]
     assert services.leaderboard(tree.other_community, this_month()) == []
@@ -264,9 +307,17 @@ def test_hook_service_recorded_ignores_insane_points_and_long_titles(world):
     tree, people = world
     assert record_service(tree.community, people.resident, points=10**12, key="big") == [0]
     assert record_service(tree.community, people.resident, points=0, key="zero") == [0]
-    assert manager().emit(tree.community, "service_recorded", user=people.resident,
-                          activity_id=2, title="长" * 500, minutes=30, verified=False, points=3,
-                          key="long") == [3]
+    assert manager().emit(
+        tree.community,
+        "service_recorded",
+        user=people.resident,
+        activity_id=2,
+        title="长" * 500,
+        minutes=30,
+        verified=False,
+        points=3,
+        key="long",
+    ) == [3]
     db.session.commit()
     assert spendable(people.resident) == 3
 
@@ -292,17 +343,35 @@ def test_award_batch_pays_everyone_once_or_nobody(world):
         others.append(person)
     db.session.commit()
     lines = [(p.phone, 20) for p in others]
-    assert services.award_batch(people.staff, tree.community, lines=lines, reason="重阳节敬老",
-                                key="ev1") == 5
-    assert services.award_batch(people.staff, tree.community, lines=lines, reason="重阳节敬老",
-                                key="ev1") == 0  # replayed
+    assert (
+        services.award_batch(
+            people.staff, tree.community, lines=lines, reason="重阳节敬老", key="ev1"
+        )
+        == 5
+    )
+    assert (
+        services.award_batch(
+            people.staff, tree.community, lines=lines, reason="重阳节敬老", key="ev1"
+        )
+        == 0
+    )  # replayed
     assert [spendable(p) for p in others] == [20] * 5
     assert db.session.scalar(select(func.count()).select_from(Award)) == 5
     with pytest.raises(ledger.InsufficientFunds):  # the fund cannot cover the batch: nobody paid
-        services.award_batch(people.staff, tree.community,
-                             lines=[(p.phone, FUND // 4) for p in others], reason="x", key="ev2")
+        services.award_batch(
+            people.staff,
+            tree.community,
+            lines=[(p.phone, FUND // 4) for p in others],
+            reason="x",
+            key="ev2",
+        )
     assert [spendable(p) for p in others] == [20] * 5
     with pytest.raises(NotFound):
-        services.award_batch(people.staff, tree.community, lines=[(people.other_staff.phone, 1)],
-                             reason="x", key="ev3")
+        services.award_batch(
+            people.staff,
+            tree.community,
+            lines=[(people.other_staff.phone, 1)],
+            reason="x",
+            key="ev3",
+        )
     ledger.check_invariants()

@@ -33,8 +33,7 @@ def test_points_state_machine(world):
                 user = make_user(f"15{self.n:05d}{i:04d}", f"志愿者{i}")
                 add_member(user, tree.building, "resident")
                 self.users.append(user)
-            self.reward = services.create_reward(staff, tree.community, name="米", cost=7,
-                                                 stock=6)
+            self.reward = services.create_reward(staff, tree.community, name="米", cost=7, stock=6)
             db.session.commit()
             self.fund = services.fund_balance(tree.district)
             self.spendable = [0, 0, 0]
@@ -67,8 +66,9 @@ def test_points_state_machine(world):
             key = self.key(k)
             user = self.users[who]
             try:
-                row = services.award(staff, tree.community, phone=user.phone, amount=amount,
-                                     reason="奖励", key=key)
+                row = services.award(
+                    staff, tree.community, phone=user.phone, amount=amount, reason="奖励", key=key
+                )
             except (Conflict, LedgerError) as err:
                 if key in self.awards:
                     assert self.awards[key][:2] != (who, amount)
@@ -106,8 +106,9 @@ def test_points_state_machine(world):
             key = self.key(k)
             mine = [r for r in self.redemptions if r[1] == who and r[5] == key]
             try:
-                row = services.request_redemption(self.users[who], self.reward.id, quantity=qty,
-                                                  key=key)
+                row = services.request_redemption(
+                    self.users[who], self.reward.id, quantity=qty, key=key
+                )
             except (Conflict, LedgerError) as err:
                 if mine:
                     assert mine[0][3] != qty
@@ -159,11 +160,19 @@ def test_points_state_machine(world):
         def model_agrees(self):
             db.session.expire_all()
             for i, user in enumerate(self.users):
-                assert services.wallet_summary(user) == {"balance": self.spendable[i],
-                                                         "held": self.held[i]}
+                assert services.wallet_summary(user) == {
+                    "balance": self.spendable[i],
+                    "held": self.held[i],
+                }
             assert db.session.get(Reward, self.reward.id).stock == self.stock
             assert services.fund_balance(tree.district) == self.fund
 
-    run_state_machine_as_test(Points, settings=settings(
-        max_examples=12, stateful_step_count=30, deadline=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        Points,
+        settings=settings(
+            max_examples=12,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

@@ -23,8 +23,10 @@ def _po() -> dict:
 
 def test_every_string_is_in_the_catalog_and_translated():
     po = _po()
-    used = {message for _file, _line, message, _comments, _context
-            in extract_from_dir(str(PLUGIN), METHODS)}
+    used = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(str(PLUGIN), METHODS)
+    }
     assert sorted(m for m in used if isinstance(m, str) and m not in po) == []
     assert sorted(m for m, english in po.items() if not english) == []
     assert sorted(set(po) - used) == [], "stale entries: remove them from messages.po"
@@ -34,7 +36,6 @@ def test_compiled_catalog_is_current():
     with open(CATALOG / "messages.mo", "rb") as f:
         mo = {m.id: m.string for m in read_mo(f) if m.id}
     assert mo == _po(), "run: pybabel compile -d plugins/points/translations"
-
 
 
 def test_points_pages_show_english_with_lang_en(client, world):
@@ -48,7 +49,9 @@ def test_points_pages_show_english_with_lang_en(client, world):
     catalog = client.get(f"/points/orgs/{tree.community.id}/rewards?lang=en").get_data(as_text=True)
     assert "20 beans short" in catalog and "还差" not in catalog
     assert "洗衣液" in catalog  # what people typed stays as typed
-    board = client.get(f"/points/orgs/{tree.community.id}/leaderboard?lang=en").get_data(as_text=True)
+    board = client.get(f"/points/orgs/{tree.community.id}/leaderboard?lang=en").get_data(
+        as_text=True
+    )
     assert "Honour board" in board and "光荣榜" not in board
     back = client.get("/points/wallet?lang=zh_CN").get_data(as_text=True)
     assert "可用金豆" in back and "Beans you can spend" not in back

@@ -39,9 +39,18 @@ class PointsSpy:
             if self.refusals is not None:
                 self.refusals -= 1
             raise self.refuse
-        self.calls.append({"org_id": org.id, "user_id": user.id, "activity_id": activity_id,
-                           "title": title, "minutes": minutes, "verified": verified,
-                           "points": points, "key": key})
+        self.calls.append(
+            {
+                "org_id": org.id,
+                "user_id": user.id,
+                "activity_id": activity_id,
+                "title": title,
+                "minutes": minutes,
+                "verified": verified,
+                "points": points,
+                "key": key,
+            }
+        )
         return points or None
 
 
@@ -53,8 +62,11 @@ def quick_password_hashes(monkeypatch):
     """Tests create many users; scrypt's deliberate slowness only slows them."""
     import core.models
 
-    monkeypatch.setattr(core.models, "generate_password_hash",
-                        partial(generate_password_hash, method="pbkdf2:sha256:1000"))
+    monkeypatch.setattr(
+        core.models,
+        "generate_password_hash",
+        partial(generate_password_hash, method="pbkdf2:sha256:1000"),
+    )
 
 
 @pytest.fixture
@@ -80,13 +92,21 @@ def on(tree):
     return tree
 
 
-def make_activity(org, *, starts_in=-10, minutes=120, capacity=5, points=10, per_hour=6,
-                  title="楼道清洁", **extra) -> Activity:
+def make_activity(
+    org, *, starts_in=-10, minutes=120, capacity=5, points=10, per_hour=6, title="楼道清洁", **extra
+) -> Activity:
     """An activity starting ``starts_in`` minutes from now (negative: running)."""
     starts = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=starts_in)
-    activity = Activity(org_id=org.id, title=title, starts_at=starts,
-                        ends_at=starts + timedelta(minutes=minutes), capacity=capacity,
-                        points=points, points_per_hour=per_hour, **extra)
+    activity = Activity(
+        org_id=org.id,
+        title=title,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=minutes),
+        capacity=capacity,
+        points=points,
+        points_per_hour=per_hour,
+        **extra,
+    )
     db.session.add(activity)
     db.session.commit()
     return activity

@@ -7,9 +7,16 @@ from tests.plugins.volunteering.conftest import iso, make_activity
 
 
 def body(**overrides):
-    data = {"title": "垃圾分类宣传", "category": "政策宣传", "starts_at": iso(60),
-            "ends_at": iso(180), "capacity": 3, "points": 10, "points_per_hour": 5,
-            "location": "金星社区广场"}
+    data = {
+        "title": "垃圾分类宣传",
+        "category": "政策宣传",
+        "starts_at": iso(60),
+        "ends_at": iso(180),
+        "capacity": 3,
+        "points": 10,
+        "points_per_hour": 5,
+        "location": "金星社区广场",
+    }
     data.update(overrides)
     return data
 
@@ -19,8 +26,9 @@ def activity_count() -> int:
 
 
 def test_staff_create_activity(client, on, people):
-    r = client.post(f"/api/v1/orgs/{on.community.id}/activities", json=body(),
-                    headers=bearer(people.staff))
+    r = client.post(
+        f"/api/v1/orgs/{on.community.id}/activities", json=body(), headers=bearer(people.staff)
+    )
     assert r.status_code == 201, r.json
     assert r.json["title"] == "垃圾分类宣传"
     assert r.json["capacity"] == 3 and r.json["places_left"] == 3
@@ -33,9 +41,9 @@ def test_create_activity_bad_input_names_fields_and_writes_nothing(client, on, p
     headers = bearer(people.staff)
     url = f"/api/v1/orgs/{on.community.id}/activities"
     cases = [
-        (body(ends_at=iso(30)), "ends_at"),             # ends before it starts
+        (body(ends_at=iso(30)), "ends_at"),  # ends before it starts
         (body(capacity=-1), "capacity"),
-        (body(capacity="3"), "capacity"),                # no strings for numbers
+        (body(capacity="3"), "capacity"),  # no strings for numbers
         (body(points=-5), "points"),
         (body(starts_at="2026-12-01T10:00:00"), "starts_at"),  # no offset
         (body(starts_at=iso(-300), ends_at=iso(-200)), "ends_at"),  # already over
@@ -51,15 +59,21 @@ def test_create_activity_bad_input_names_fields_and_writes_nothing(client, on, p
 
 
 def test_resident_cannot_create_and_outsider_sees_nothing(client, on, people):
-    r = client.post(f"/api/v1/orgs/{on.building.id}/activities", json=body(),
-                    headers=bearer(people.resident))
+    r = client.post(
+        f"/api/v1/orgs/{on.building.id}/activities", json=body(), headers=bearer(people.resident)
+    )
     assert r.status_code == 403
-    r = client.post(f"/api/v1/orgs/{on.community.id}/activities", json=body(),
-                    headers=bearer(people.other_staff))
+    r = client.post(
+        f"/api/v1/orgs/{on.community.id}/activities",
+        json=body(),
+        headers=bearer(people.other_staff),
+    )
     assert r.status_code == 404
     activity = make_activity(on.community)
-    assert client.get(f"/api/v1/activities/{activity.id}",
-                      headers=bearer(people.outsider)).status_code == 404
+    assert (
+        client.get(f"/api/v1/activities/{activity.id}", headers=bearer(people.outsider)).status_code
+        == 404
+    )
     assert activity_count() == 1
 
 
@@ -80,8 +94,9 @@ def test_list_paginates(client, on, people):
     headers = bearer(people.resident)
     r = client.get(f"/api/v1/orgs/{on.building.id}/activities?limit=2", headers=headers)
     assert [a["id"] for a in r.json["items"]] == ids[:2]
-    r = client.get(f"/api/v1/orgs/{on.building.id}/activities?limit=2&cursor={r.json['next']}",
-                   headers=headers)
+    r = client.get(
+        f"/api/v1/orgs/{on.building.id}/activities?limit=2&cursor={r.json['next']}", headers=headers
+    )
     assert [a["id"] for a in r.json["items"]] == ids[2:]
 
 
@@ -101,17 +116,25 @@ def test_404_where_volunteering_is_off(client, on, people):
     db.session.commit()
     headers = bearer(people.staff)
     assert client.get(f"/api/v1/activities/{activity.id}", headers=headers).status_code == 404
-    assert client.post(f"/api/v1/activities/{activity.id}/signups",
-                       headers=bearer(people.resident)).status_code == 404
-    assert client.get(f"/api/v1/orgs/{on.community.id}/activities",
-                      headers=headers).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/activities/{activity.id}/signups", headers=bearer(people.resident)
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get(f"/api/v1/orgs/{on.community.id}/activities", headers=headers).status_code == 404
+    )
     r = client.post(f"/api/v1/orgs/{on.community.id}/activities", json=body(), headers=headers)
     assert r.status_code == 404
-    assert client.get(f"/volunteering/activities/{activity.id}",
-                      headers=headers).status_code == 404
+    assert client.get(f"/volunteering/activities/{activity.id}", headers=headers).status_code == 404
     # still on in the sibling subdistrict
-    assert client.get(f"/api/v1/orgs/{on.other_community.id}/activities",
-                      headers=bearer(people.other_staff)).status_code == 200
+    assert (
+        client.get(
+            f"/api/v1/orgs/{on.other_community.id}/activities", headers=bearer(people.other_staff)
+        ).status_code
+        == 200
+    )
 
 
 def test_unknown_activity_is_404(client, on, people):

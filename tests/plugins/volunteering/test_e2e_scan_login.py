@@ -46,20 +46,25 @@ def live(make_app, monkeypatch):
         volunteer = make_user("13900000001", "张秀英")
         add_member(volunteer, community, "resident")
         starts = utcnow().replace(second=0, microsecond=0) - timedelta(minutes=5)
-        activity = Activity(org_id=community.id, title="楼道清洁", starts_at=starts,
-                            ends_at=starts + timedelta(hours=2), capacity=5)
+        activity = Activity(
+            org_id=community.id,
+            title="楼道清洁",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=2),
+            capacity=5,
+        )
         db.session.add(activity)
         db.session.flush()
-        db.session.add(Signup(activity_id=activity.id, user_id=volunteer.id,
-                              status="confirmed"))
+        db.session.add(Signup(activity_id=activity.id, user_id=volunteer.id, status="confirmed"))
         db.session.commit()
         token, _expires = qr.rotating_token("checkin", {"a": activity.id})
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield SimpleNamespace(app=app, base=f"http://127.0.0.1:{server.server_port}",
-                          token=token, clock=clock)
+    yield SimpleNamespace(
+        app=app, base=f"http://127.0.0.1:{server.server_port}", token=token, clock=clock
+    )
     server.shutdown()
     thread.join(timeout=5)
 
@@ -69,16 +74,23 @@ def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"])
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 
 
 def test_scan_from_wechat_then_a_slow_login_still_checks_in(live, browser, request):
-    page = browser.new_context(viewport={"width": 375, "height": 667},
-                               locale="zh-CN").new_page()
+    page = browser.new_context(viewport={"width": 375, "height": 667}, locale="zh-CN").new_page()
     try:
         page.goto(f"{live.base}/c/{live.token}")
         assert "/login" in page.url

@@ -19,13 +19,18 @@ STARTS = ["=", "+", "-", "@", "\t", "\r"]
 
 @pytest.mark.parametrize("start", STARTS, ids=["eq", "plus", "minus", "at", "tab", "cr"])
 def test_every_formula_start_is_defused_in_csv_and_xlsx(client, on, people, start):
-    people.resident.name = f"{start}HYPERLINK(\"http://evil\")"
+    people.resident.name = f'{start}HYPERLINK("http://evil")'
     people.staff.name = f"{start}1+1"
     on.building.name = f"{start}cmd|' /C calc'!A0"
     activity = make_activity(on.building, starts_in=-300, minutes=60, title=f"{start}清洁")
-    services.backfill(people.staff, activity, user=people.resident,
-                      checked_in_at=activity.starts_at, checked_out_at=activity.ends_at,
-                      reason="补录")
+    services.backfill(
+        people.staff,
+        activity,
+        user=people.resident,
+        checked_in_at=activity.starts_at,
+        checked_out_at=activity.ends_at,
+        reason="补录",
+    )
     db.session.commit()
     day = activity.starts_at.astimezone(local_zone()).date().isoformat()
     url = f"/volunteering/orgs/{on.community.id}/export"

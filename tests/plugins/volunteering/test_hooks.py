@@ -59,12 +59,20 @@ def test_hook_dashboard_cards(client, on, people):
 def test_hook_seed_demo(app):
     district = make_org("盘龙区", "district")
     subdistrict = make_org("联盟街道", "subdistrict", district)
-    orgs = {"district": district, "subdistrict1": subdistrict,
-            "community1": make_org("金星社区", "community", subdistrict),
-            "community3": make_org("东华社区", "community", subdistrict)}
-    users = {k: make_user(p, k) for k, p in (("staff", "13800000002"),
-                                             ("volunteer1", "13900000001"),
-                                             ("volunteer2", "13900000002"))}
+    orgs = {
+        "district": district,
+        "subdistrict1": subdistrict,
+        "community1": make_org("金星社区", "community", subdistrict),
+        "community3": make_org("东华社区", "community", subdistrict),
+    }
+    users = {
+        k: make_user(p, k)
+        for k, p in (
+            ("staff", "13800000002"),
+            ("volunteer1", "13900000001"),
+            ("volunteer2", "13900000002"),
+        )
+    }
     volunteering.seed_demo(orgs=orgs, users=users)
     db.session.commit()
     activities = db.session.scalars(db.select(Activity)).all()
@@ -75,13 +83,22 @@ def test_hook_seed_demo(app):
 
 def test_hook_org_report(on, people):
     activity = make_activity(on.building, starts_in=-200, minutes=60)
-    services.backfill(people.staff, activity, user=people.resident,
-                      checked_in_at=activity.starts_at, checked_out_at=activity.ends_at,
-                      reason="补录")
+    services.backfill(
+        people.staff,
+        activity,
+        user=people.resident,
+        checked_in_at=activity.starts_at,
+        checked_out_at=activity.ends_at,
+        reason="补录",
+    )
     local = activity.starts_at.astimezone(local_zone())
     section = volunteering.org_report(org=on.community, month=date(local.year, local.month, 1))
     assert isinstance(section, ReportSection)
-    assert dict(section.rows) == {"活动数": 1, "参与志愿者": 1, "信用时数": "0 分",
-                                  "荣誉时数": "1 小时"}
+    assert dict(section.rows) == {
+        "活动数": 1,
+        "参与志愿者": 1,
+        "信用时数": "0 分",
+        "荣誉时数": "1 小时",
+    }
     empty = volunteering.org_report(org=on.other_community, month=date(local.year, local.month, 1))
     assert dict(empty.rows)["活动数"] == 0

@@ -20,11 +20,18 @@ def local(moment) -> str:
 
 
 def edit_form(activity, **changes):
-    form = {"title": activity.title, "category": activity.category,
-            "location": activity.location, "description": activity.description,
-            "starts_at": local(activity.starts_at), "ends_at": local(activity.ends_at),
-            "signup_deadline": "", "capacity": str(activity.capacity),
-            "points": str(activity.points), "points_per_hour": str(activity.points_per_hour)}
+    form = {
+        "title": activity.title,
+        "category": activity.category,
+        "location": activity.location,
+        "description": activity.description,
+        "starts_at": local(activity.starts_at),
+        "ends_at": local(activity.ends_at),
+        "signup_deadline": "",
+        "capacity": str(activity.capacity),
+        "points": str(activity.points),
+        "points_per_hour": str(activity.points_per_hour),
+    }
     form.update(changes)
     return form
 
@@ -39,10 +46,15 @@ def test_edit_page_prefills_saves_and_keeps_what_was_typed(client, on, people):
     r = client.post(url, headers=staff, data=edit_form(activity, title="改过的", capacity="9"))
     assert r.status_code == 302
     db.session.rollback()
-    assert (db.session.get(Activity, activity.id).title,
-            db.session.get(Activity, activity.id).capacity) == ("改过的", 9)
-    r = client.post(url, headers=staff, data=edit_form(
-        activity, title="又改了", category="跳舞", points="999", ends_at="明天"))
+    assert (
+        db.session.get(Activity, activity.id).title,
+        db.session.get(Activity, activity.id).capacity,
+    ) == ("改过的", 9)
+    r = client.post(
+        url,
+        headers=staff,
+        data=edit_form(activity, title="又改了", category="跳舞", points="999", ends_at="明天"),
+    )
     assert r.status_code == 400
     assert 'value="又改了"' in r.text  # kept as typed
     assert "类别：请从列表中选择" in r.text and "结束时间：" in r.text
@@ -54,19 +66,24 @@ def test_edit_page_prefills_saves_and_keeps_what_was_typed(client, on, people):
 
 def test_new_activity_errors_name_fields_in_chinese_and_keep_input(client, on, people):
     start = (utcnow() + timedelta(days=1)).astimezone(local_zone())
-    r = client.post(f"/volunteering/orgs/{on.community.id}/activities/new",
-                    headers=bearer(people.staff),
-                    data={"title": "我的活动", "category": "跳舞", "starts_at":
-                          start.strftime("%Y-%m-%dT%H:%M"), "ends_at": "",
-                          "capacity": "abc"})
+    r = client.post(
+        f"/volunteering/orgs/{on.community.id}/activities/new",
+        headers=bearer(people.staff),
+        data={
+            "title": "我的活动",
+            "category": "跳舞",
+            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": "",
+            "capacity": "abc",
+        },
+    )
     assert "类别：请从列表中选择" in r.text and "名额：" in r.text and "结束时间：" in r.text
     assert 'value="我的活动"' in r.text and "Must be one of" not in r.text
 
 
 def test_cancel_activity_asks_first_and_volunteers_see_the_reason(client, on, people):
     activity = make_activity(on.community, starts_in=120, title="义诊")
-    db.session.add(Signup(activity_id=activity.id, user_id=people.resident.id,
-                          status="confirmed"))
+    db.session.add(Signup(activity_id=activity.id, user_id=people.resident.id, status="confirmed"))
     db.session.commit()
     staff, me = bearer(people.staff), bearer(people.resident)
     page = client.get(f"/volunteering/activities/{activity.id}", headers=staff).text
@@ -76,11 +93,12 @@ def test_cancel_activity_asks_first_and_volunteers_see_the_reason(client, on, pe
     url = f"/volunteering/activities/{activity.id}/cancel-activity"
     r = client.post(url, headers=staff, data={"reason": ""})
     assert r.status_code == 302 and db.session.get(Activity, activity.id).cancelled_at is None
-    assert "取消原因：" in client.get(f"/volunteering/activities/{activity.id}",
-                                    headers=staff).text
+    assert "取消原因：" in client.get(f"/volunteering/activities/{activity.id}", headers=staff).text
     client.post(url, headers=staff, data={"reason": "场地维修"})
-    for page in (client.get("/volunteering/", headers=me).text,
-                 client.get(f"/volunteering/activities/{activity.id}", headers=me).text):
+    for page in (
+        client.get("/volunteering/", headers=me).text,
+        client.get(f"/volunteering/activities/{activity.id}", headers=me).text,
+    ):
         assert "活动已取消" in page and "场地维修" in page
     assert "cancel-signup" not in page and "我要报名" not in page
     r = client.get(f"/volunteering/activities/{activity.id}/screen", headers=staff)
@@ -102,14 +120,16 @@ def test_copy_to_next_week_is_prefilled(client, on, people):
     page = client.get(f"/volunteering/activities/{activity.id}", headers=staff).text
     next_week = local(activity.starts_at + timedelta(days=7))
     assert "复制到下周" in page and f'value="{next_week}"' in page
-    r = client.post(f"/volunteering/activities/{activity.id}/copy", headers=staff,
-                    data={"starts_at": next_week})
+    r = client.post(
+        f"/volunteering/activities/{activity.id}/copy", headers=staff, data={"starts_at": next_week}
+    )
     assert r.status_code == 302
     copy = db.session.scalar(select(Activity).where(Activity.id != activity.id))
     assert copy.title == "读报" and copy.ends_at - copy.starts_at == timedelta(minutes=90)
     assert r.headers["Location"].endswith(f"/volunteering/activities/{copy.id}")
-    r = client.post(f"/volunteering/activities/{activity.id}/copy", headers=staff,
-                    data={"starts_at": "下周"})
+    r = client.post(
+        f"/volunteering/activities/{activity.id}/copy", headers=staff, data={"starts_at": "下周"}
+    )
     assert r.status_code == 302
     assert db.session.scalar(select(func.count()).select_from(Activity)) == 2
 
@@ -123,23 +143,31 @@ def test_walk_in_page_and_roster(client, on, people):
     staff = bearer(people.staff)
     page = client.get(f"/volunteering/activities/{activity.id}/scanner", headers=staff).text
     assert "报名并签到" in page
-    r = client.post(f"/volunteering/activities/{activity.id}/walk-in", headers=staff,
-                    data={"person_code": qr.person_code(people.resident.id).short_code})
+    r = client.post(
+        f"/volunteering/activities/{activity.id}/walk-in",
+        headers=staff,
+        data={"person_code": qr.person_code(people.resident.id).short_code},
+    )
     assert r.status_code == 200 and "居民 报名并签到成功" in r.text
-    r = client.post(f"/volunteering/activities/{activity.id}/walk-in", headers=staff,
-                    data={"person_code": "12345678"})
+    r = client.post(
+        f"/volunteering/activities/{activity.id}/walk-in",
+        headers=staff,
+        data={"person_code": "12345678"},
+    )
     assert r.status_code == 400 and "person_not_found" not in r.text and "未能完成" in r.text
     r = client.post(f"/volunteering/activities/{activity.id}/walk-in", headers=staff, data={})
     assert r.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Attendance)) == 1
     roster = client.get(f"/volunteering/activities/{activity.id}/attendance", headers=staff).text
     assert "张阿姨" in roster and "未到" in roster and "在场" in roster
-    found = client.get(f"/volunteering/activities/{activity.id}/attendance?q=阿姨&page=x",
-                       headers=staff).text
+    found = client.get(
+        f"/volunteering/activities/{activity.id}/attendance?q=阿姨&page=x", headers=staff
+    ).text
     table = found.split('id="roster"')[1].split("</table>")[0]
     assert "张阿姨" in table and ">居民<" not in table
-    empty = client.get(f"/volunteering/activities/{activity.id}/attendance?q=%25",
-                       headers=staff).text
+    empty = client.get(
+        f"/volunteering/activities/{activity.id}/attendance?q=%25", headers=staff
+    ).text
     assert "没有找到" in empty
 
 
@@ -155,8 +183,9 @@ def test_screen_says_when_check_in_opens_and_when_it_has_closed(client, on, peop
     r = client.get(f"/volunteering/activities/{ended.id}/screen?kind=out", headers=staff)
     assert "签退时间已过" in r.text
     running = make_activity(on.community)
-    assert 'id="qr"' in client.get(f"/volunteering/activities/{running.id}/screen",
-                                   headers=staff).text
+    assert (
+        'id="qr"' in client.get(f"/volunteering/activities/{running.id}/screen", headers=staff).text
+    )
 
 
 def test_when_text_speaks_plainly():

@@ -12,12 +12,20 @@ START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 offsets = st.integers(min_value=-600 * 60, max_value=600 * 60)  # seconds around the start
 
 
-@given(length=st.integers(1, 600), checkin=offsets, stay=st.integers(0, 1200 * 60),
-       points=st.integers(0, 100), per_hour=st.integers(0, 100))
-def test_minutes_are_the_overlap_and_points_grow_with_them(length, checkin, stay, points,
-                                                           per_hour):
-    activity = Activity(starts_at=START, ends_at=START + timedelta(minutes=length),
-                        points=points, points_per_hour=per_hour)
+@given(
+    length=st.integers(1, 600),
+    checkin=offsets,
+    stay=st.integers(0, 1200 * 60),
+    points=st.integers(0, 100),
+    per_hour=st.integers(0, 100),
+)
+def test_minutes_are_the_overlap_and_points_grow_with_them(length, checkin, stay, points, per_hour):
+    activity = Activity(
+        starts_at=START,
+        ends_at=START + timedelta(minutes=length),
+        points=points,
+        points_per_hour=per_hour,
+    )
     arrived = START + timedelta(seconds=checkin)
     left = arrived + timedelta(seconds=stay)
     minutes = service_minutes(activity, arrived, left)

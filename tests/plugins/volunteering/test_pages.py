@@ -35,17 +35,28 @@ def test_volunteer_lists_signs_up_and_cancels_by_form(client, on, people):
 def test_staff_create_activity_form_with_local_times(client, on, people):
     staff = bearer(people.staff)
     start = (utcnow() + timedelta(days=1)).astimezone(local_zone())
-    form = {"title": "文明劝导", "category": "文明劝导", "location": "路口",
-            "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
-            "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-            "capacity": "4", "points": "5", "points_per_hour": "2", "description": ""}
-    r = client.post(f"/volunteering/orgs/{on.community.id}/activities/new", data=form,
-                    headers=staff)
+    form = {
+        "title": "文明劝导",
+        "category": "文明劝导",
+        "location": "路口",
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        "capacity": "4",
+        "points": "5",
+        "points_per_hour": "2",
+        "description": "",
+    }
+    r = client.post(
+        f"/volunteering/orgs/{on.community.id}/activities/new", data=form, headers=staff
+    )
     assert r.status_code == 302, r.text
     r = client.get(r.headers["Location"], headers=staff)
     assert "文明劝导" in r.text and start.strftime("%H:%M") in r.text
-    r = client.post(f"/volunteering/orgs/{on.community.id}/activities/new",
-                    data={**form, "capacity": "-2"}, headers=staff)
+    r = client.post(
+        f"/volunteering/orgs/{on.community.id}/activities/new",
+        data={**form, "capacity": "-2"},
+        headers=staff,
+    )
     assert r.status_code == 200 and "capacity" in r.text
 
 
@@ -58,8 +69,12 @@ def test_staff_screen_serves_a_rotating_code_and_the_count(client, on, people):
     assert r.json["url"].startswith("http://jindou.test/c/checkin.")
     assert r.json["svg"].startswith("<svg") or "<svg" in r.json["svg"]
     assert (r.json["present"], r.json["completed"]) == (0, 0)
-    assert client.get(f"/volunteering/activities/{activity.id}/screen",
-                      headers=bearer(people.resident)).status_code == 403
+    assert (
+        client.get(
+            f"/volunteering/activities/{activity.id}/screen", headers=bearer(people.resident)
+        ).status_code
+        == 403
+    )
     assert client.get("/static/volunteering/screen.js").status_code == 200
 
 
@@ -75,11 +90,19 @@ def test_scanner_page_takes_a_typed_code_or_a_photo(client, on, people):
     photo = io.BytesIO()
     qrcode.make(qr.scan_url(person.token)).save(photo, format="PNG")
     photo.seek(0)
-    r = client.post(url, data={"kind": "out", "photo": (photo, "code.png")}, headers=staff,
-                    content_type="multipart/form-data")
+    r = client.post(
+        url,
+        data={"kind": "out", "photo": (photo, "code.png")},
+        headers=staff,
+        content_type="multipart/form-data",
+    )
     assert "居民 签退成功" in r.text
-    r = client.post(url, data={"kind": "in", "photo": (io.BytesIO(b"nope"), "x.png")},
-                    headers=staff, content_type="multipart/form-data")
+    r = client.post(
+        url,
+        data={"kind": "in", "photo": (io.BytesIO(b"nope"), "x.png")},
+        headers=staff,
+        content_type="multipart/form-data",
+    )
     assert "无法读取照片" in r.text
 
 
@@ -110,25 +133,35 @@ def test_record_certificate_and_verification(client, on, people):
 
 def test_exports_csv_and_xlsx_for_staff(client, on, people):
     activity = make_activity(on.building, starts_in=-300, minutes=60, title="清洁")
-    services.backfill(people.staff, activity, user=people.resident,
-                      checked_in_at=activity.starts_at, checked_out_at=activity.ends_at,
-                      reason="补录")
+    services.backfill(
+        people.staff,
+        activity,
+        user=people.resident,
+        checked_in_at=activity.starts_at,
+        checked_out_at=activity.ends_at,
+        reason="补录",
+    )
     staff = bearer(people.staff)
     day = activity.starts_at.astimezone(local_zone()).date().isoformat()
-    r = client.get(f"/volunteering/orgs/{on.community.id}/export.csv?from={day}&to={day}",
-                   headers=staff)
+    r = client.get(
+        f"/volunteering/orgs/{on.community.id}/export.csv?from={day}&to={day}", headers=staff
+    )
     assert r.status_code == 200
     rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
     assert rows[0][0] == "姓名"
     assert rows[1] == ["居民", "130****0004", "1栋", "清洁", day, "1.0", "荣誉时数", "社工"]
-    r = client.get(f"/volunteering/orgs/{on.community.id}/export.xlsx?from={day}&to={day}",
-                   headers=staff)
+    r = client.get(
+        f"/volunteering/orgs/{on.community.id}/export.xlsx?from={day}&to={day}", headers=staff
+    )
     sheet = load_workbook(io.BytesIO(r.data)).active
     assert [c.value for c in sheet[2]][:4] == ["居民", "130****0004", "1栋", "清洁"]
-    assert client.get(f"/volunteering/orgs/{on.community.id}/export.csv",
-                      headers=bearer(people.resident)).status_code == 403
-    r = client.get(f"/volunteering/orgs/{on.community.id}/export.csv?from=yesterday",
-                   headers=staff)
+    assert (
+        client.get(
+            f"/volunteering/orgs/{on.community.id}/export.csv", headers=bearer(people.resident)
+        ).status_code
+        == 403
+    )
+    r = client.get(f"/volunteering/orgs/{on.community.id}/export.csv?from=yesterday", headers=staff)
     assert r.status_code == 400
 
 
@@ -136,10 +169,16 @@ def test_attendance_page_backfills_by_form(client, on, people):
     activity = make_activity(on.community, starts_in=-300, minutes=60)
     staff = bearer(people.staff)
     local = activity.starts_at.astimezone(local_zone())
-    r = client.post(f"/volunteering/activities/{activity.id}/attendance", headers=staff, data={
-        "phone": people.resident.phone, "reason": "老人无手机",
-        "checked_in_at": local.strftime("%Y-%m-%dT%H:%M"),
-        "checked_out_at": (local + timedelta(minutes=40)).strftime("%Y-%m-%dT%H:%M")})
+    r = client.post(
+        f"/volunteering/activities/{activity.id}/attendance",
+        headers=staff,
+        data={
+            "phone": people.resident.phone,
+            "reason": "老人无手机",
+            "checked_in_at": local.strftime("%Y-%m-%dT%H:%M"),
+            "checked_out_at": (local + timedelta(minutes=40)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
     assert r.status_code == 302
     r = client.get(f"/volunteering/activities/{activity.id}/attendance", headers=staff)
     assert "40 分" in r.text and "老人无手机" in r.text
@@ -150,22 +189,34 @@ def _decode_svg_free(png_bytes):  # pragma: no cover - helper kept for debugging
 
 
 def test_export_cells_never_become_formulas(client, on, people):
-    people.resident.name = "=HYPERLINK(\"http://evil\")"
+    people.resident.name = '=HYPERLINK("http://evil")'
     activity = make_activity(on.community, starts_in=-300, minutes=60, title="+清洁")
-    services.backfill(people.staff, activity, user=people.resident,
-                      checked_in_at=activity.starts_at, checked_out_at=activity.ends_at,
-                      reason="补录")
+    services.backfill(
+        people.staff,
+        activity,
+        user=people.resident,
+        checked_in_at=activity.starts_at,
+        checked_out_at=activity.ends_at,
+        reason="补录",
+    )
     day = activity.starts_at.astimezone(local_zone()).date().isoformat()
-    r = client.get(f"/volunteering/orgs/{on.community.id}/export.xlsx?from={day}&to={day}",
-                   headers=bearer(people.staff))
+    r = client.get(
+        f"/volunteering/orgs/{on.community.id}/export.xlsx?from={day}&to={day}",
+        headers=bearer(people.staff),
+    )
     row = [c.value for c in load_workbook(io.BytesIO(r.data)).active[2]]
-    assert row[0] == "'=HYPERLINK(\"http://evil\")" and row[3] == "'+清洁"
+    assert row[0] == '\'=HYPERLINK("http://evil")' and row[3] == "'+清洁"
 
 
 def test_admin_switches_honour_points_by_form(client, on, people):
-    r = client.post(f"/volunteering/orgs/{on.community.id}/settings", data={"honour": "on"},
-                    headers=bearer(people.community_admin))
+    r = client.post(
+        f"/volunteering/orgs/{on.community.id}/settings",
+        data={"honour": "on"},
+        headers=bearer(people.community_admin),
+    )
     assert r.status_code == 302
     assert services.honour_hours_earn_points(on.building) is True
-    r = client.get(f"/volunteering/?org_id={on.community.id}", headers=bearer(people.community_admin))
+    r = client.get(
+        f"/volunteering/?org_id={on.community.id}", headers=bearer(people.community_admin)
+    )
     assert "荣誉时数也奖励金豆" in r.text and "checked" in r.text

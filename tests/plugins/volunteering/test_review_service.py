@@ -20,8 +20,9 @@ def confirmed(activity, user):
 def locked() -> OperationalError:
     import sqlite3
 
-    return OperationalError("UPDATE ledger_account ...", {}, sqlite3.OperationalError(
-        "database is locked"))
+    return OperationalError(
+        "UPDATE ledger_account ...", {}, sqlite3.OperationalError("database is locked")
+    )
 
 
 # -- 5. no minutes, no points ---------------------------------------------------------------------
@@ -31,8 +32,9 @@ def test_checking_out_before_the_start_earns_nothing(on, people, spy):
     activity = make_activity(on.community, starts_in=20, minutes=60, points=10, per_hour=6)
     confirmed(activity, people.resident)
     services.check_in(people.resident.id, activity, now=activity.starts_at - timedelta(minutes=20))
-    scan = services.check_out(people.resident.id, activity,
-                              now=activity.starts_at - timedelta(minutes=5))
+    scan = services.check_out(
+        people.resident.id, activity, now=activity.starts_at - timedelta(minutes=5)
+    )
     assert (scan.minutes, scan.points_earned, scan.points_awarded) == (0, 0, 0)
     assert spy.calls == []  # no service announced
     assert services.close_attendance() == {"closed": 0, "retried": 0}
@@ -55,7 +57,8 @@ def test_immediate_check_out_by_scan_earns_nothing(client, on, people, spy):
 
 
 def test_locked_database_during_the_award_answers_the_check_out_and_retries_later(
-        client, on, people, spy):
+    client, on, people, spy
+):
     activity = make_activity(on.community, starts_in=-200, minutes=60, points=7, per_hour=0)
     confirmed(activity, people.resident)
     services.check_in(people.resident.id, activity, now=activity.starts_at)
@@ -91,7 +94,8 @@ def test_locked_database_during_the_award_is_no_500_over_http(client, on, people
     db.session.execute(Attendance.__table__.update().values(checked_in_at=activity.starts_at))
     db.session.commit()
     spy.refuse = locked()
-    r = client.post("/api/v1/scan", json={"token": code(client, activity, staff, "out")["token"]},
-                    headers=me)
+    r = client.post(
+        "/api/v1/scan", json={"token": code(client, activity, staff, "out")["token"]}, headers=me
+    )
     assert r.status_code == 200, r.json
     assert r.json["kind"] == "checkout" and r.json["points"] == 0

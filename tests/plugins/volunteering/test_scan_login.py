@@ -13,8 +13,14 @@ from core.testing import PASSWORD
 from plugins.volunteering.models import Attendance, Signup
 from tests.plugins.volunteering.conftest import make_activity
 
-CODES = ("token_expired", "token_forged", "token_malformed", "token_wrong_purpose",
-         "not_signed_up", "cancelled")
+CODES = (
+    "token_expired",
+    "token_forged",
+    "token_malformed",
+    "token_wrong_purpose",
+    "not_signed_up",
+    "cancelled",
+)
 
 
 @pytest.fixture
@@ -32,8 +38,7 @@ def checked_in() -> int:
 
 def ready(on, people):
     activity = make_activity(on.community)
-    db.session.add(Signup(activity_id=activity.id, user_id=people.resident.id,
-                          status="confirmed"))
+    db.session.add(Signup(activity_id=activity.id, user_id=people.resident.id, status="confirmed"))
     db.session.commit()
     token, _expires = qr.rotating_token("checkin", {"a": activity.id})
     return activity, token

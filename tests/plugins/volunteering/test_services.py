@@ -25,7 +25,9 @@ def test_minutes_are_the_overlap_and_points_pro_rata_rounded_down(on, people, sp
     confirmed(activity, people.resident)
     start = activity.starts_at
     services.check_in(people.resident.id, activity, now=start - timedelta(minutes=20))
-    att = services.check_out(people.resident.id, activity, now=start + timedelta(minutes=135, seconds=59))
+    att = services.check_out(
+        people.resident.id, activity, now=start + timedelta(minutes=135, seconds=59)
+    )
     assert att.minutes == 135  # early arrival does not count; seconds are dropped
     assert att.points_earned == 10 + 5 * 135 // 60 == 21
     assert att.points_awarded == 21 and att.verified and att.status == "completed"
@@ -36,8 +38,9 @@ def test_checkout_after_end_counts_until_end_only(on, people):
     activity = make_activity(on.community, starts_in=-100, minutes=60, points=0, per_hour=60)
     confirmed(activity, people.resident)
     services.check_in(people.resident.id, activity, now=activity.starts_at + timedelta(minutes=15))
-    att = services.check_out(people.resident.id, activity,
-                             now=activity.ends_at + timedelta(minutes=30))
+    att = services.check_out(
+        people.resident.id, activity, now=activity.ends_at + timedelta(minutes=30)
+    )
     assert (att.minutes, att.points_earned) == (45, 45)
 
 
@@ -45,16 +48,18 @@ def test_checkin_window_and_checkout_grace(on, people):
     activity = make_activity(on.community, starts_in=60)
     confirmed(activity, people.resident)
     with pytest.raises(ApiError) as err:
-        services.check_in(people.resident.id, activity,
-                          now=activity.starts_at - timedelta(minutes=31))
+        services.check_in(
+            people.resident.id, activity, now=activity.starts_at - timedelta(minutes=31)
+        )
     assert err.value.code == "checkin_not_open"
     with pytest.raises(ApiError) as err:
         services.check_in(people.resident.id, activity, now=activity.ends_at)
     assert err.value.code == "checkin_closed"
     services.check_in(people.resident.id, activity, now=activity.starts_at - timedelta(minutes=30))
     with pytest.raises(ApiError) as err:
-        services.check_out(people.resident.id, activity,
-                           now=activity.ends_at + timedelta(minutes=61))
+        services.check_out(
+            people.resident.id, activity, now=activity.ends_at + timedelta(minutes=61)
+        )
     assert err.value.code == "checkout_closed"
 
 
@@ -79,16 +84,22 @@ def test_backfill_gives_audited_honour_hours_without_points_by_default(client, o
     confirmed(activity, people.resident)
     services.check_in(people.resident.id, activity, now=activity.starts_at)
     services.close_attendance()
-    body = {"phone": people.resident.phone, "checked_in_at": activity.starts_at.isoformat(),
-            "checked_out_at": (activity.starts_at + timedelta(minutes=90)).isoformat(),
-            "reason": "忘记签退，组长证明"}
+    body = {
+        "phone": people.resident.phone,
+        "checked_in_at": activity.starts_at.isoformat(),
+        "checked_out_at": (activity.starts_at + timedelta(minutes=90)).isoformat(),
+        "reason": "忘记签退，组长证明",
+    }
     url = f"/api/v1/activities/{activity.id}/backfills"
     r = client.post(url, json=body, headers=bearer(people.resident))
     assert r.status_code == 403
     r = client.post(url, json={**body, "reason": ""}, headers=bearer(people.staff))
     assert r.status_code == 400 and "reason" in r.json["error"]["fields"]
-    before = {**body, "checked_in_at": (activity.starts_at - timedelta(hours=2)).isoformat(),
-              "checked_out_at": (activity.starts_at - timedelta(hours=1)).isoformat()}
+    before = {
+        **body,
+        "checked_in_at": (activity.starts_at - timedelta(hours=2)).isoformat(),
+        "checked_out_at": (activity.starts_at - timedelta(hours=1)).isoformat(),
+    }
     r = client.post(url, json=before, headers=bearer(people.staff))
     assert r.status_code == 400 and r.json["error"]["code"] == "no_overlap"
     r = client.post(url, json=body, headers=bearer(people.staff))
@@ -104,20 +115,34 @@ def test_backfill_gives_audited_honour_hours_without_points_by_default(client, o
 
 
 def test_honour_hours_earn_points_where_the_org_allows(client, on, people, spy):
-    r = client.put(f"/api/v1/orgs/{on.community.id}/volunteering/settings",
-                   json={"honour_hours_earn_points": True}, headers=bearer(people.staff))
+    r = client.put(
+        f"/api/v1/orgs/{on.community.id}/volunteering/settings",
+        json={"honour_hours_earn_points": True},
+        headers=bearer(people.staff),
+    )
     assert r.status_code == 403
-    r = client.put(f"/api/v1/orgs/{on.community.id}/volunteering/settings",
-                   json={"honour_hours_earn_points": "yes"}, headers=bearer(people.community_admin))
+    r = client.put(
+        f"/api/v1/orgs/{on.community.id}/volunteering/settings",
+        json={"honour_hours_earn_points": "yes"},
+        headers=bearer(people.community_admin),
+    )
     assert r.status_code == 400 and "honour_hours_earn_points" in r.json["error"]["fields"]
     assert services.honour_hours_earn_points(on.community) is False
-    r = client.put(f"/api/v1/orgs/{on.community.id}/volunteering/settings",
-                   json={"honour_hours_earn_points": True}, headers=bearer(people.community_admin))
+    r = client.put(
+        f"/api/v1/orgs/{on.community.id}/volunteering/settings",
+        json={"honour_hours_earn_points": True},
+        headers=bearer(people.community_admin),
+    )
     assert r.status_code == 200 and r.json == {"honour_hours_earn_points": True}
     activity = make_activity(on.building, starts_in=-300, minutes=120, points=10, per_hour=6)
-    att = services.backfill(people.staff, activity, user=people.resident,
-                            checked_in_at=activity.starts_at, checked_out_at=activity.ends_at,
-                            reason="无智能手机")
+    att = services.backfill(
+        people.staff,
+        activity,
+        user=people.resident,
+        checked_in_at=activity.starts_at,
+        checked_out_at=activity.ends_at,
+        reason="无智能手机",
+    )
     assert att.points_earned == 22 and att.points_awarded == 22
 
 

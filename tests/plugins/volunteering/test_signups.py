@@ -19,18 +19,27 @@ def residents(tree, count: int):
 
 
 def statuses(activity_id: int) -> dict[int, str]:
-    return dict(db.session.execute(select(Signup.user_id, Signup.status)
-                                   .where(Signup.activity_id == activity_id)).all())
+    return dict(
+        db.session.execute(
+            select(Signup.user_id, Signup.status).where(Signup.activity_id == activity_id)
+        ).all()
+    )
 
 
 def test_confirmed_up_to_capacity_then_waitlist_in_order(client, on, people):
     activity = make_activity(on.community, capacity=2)
     a, b, c, d = residents(on, 4)
-    answers = [client.post(f"/api/v1/activities/{activity.id}/signups", headers=bearer(u))
-               for u in (a, b, c, d)]
+    answers = [
+        client.post(f"/api/v1/activities/{activity.id}/signups", headers=bearer(u))
+        for u in (a, b, c, d)
+    ]
     assert [r.status_code for r in answers] == [201] * 4
-    assert [r.json["status"] for r in answers] == ["confirmed", "confirmed", "waitlisted",
-                                                   "waitlisted"]
+    assert [r.json["status"] for r in answers] == [
+        "confirmed",
+        "confirmed",
+        "waitlisted",
+        "waitlisted",
+    ]
     assert [r.json["position"] for r in answers[2:]] == [1, 2]
 
 
@@ -57,8 +66,11 @@ def test_cancel_promotes_the_first_waiting(client, on, people):
     assert r.status_code == 404 and r.json["error"]["code"] == "not_signed_up"
     # signing up again joins the end of the queue
     r = client.post(f"/api/v1/activities/{activity.id}/signups", headers=bearer(a))
-    assert r.status_code == 201 and r.json == {"status": "waitlisted",
-                                               "activity_id": activity.id, "position": 2}
+    assert r.status_code == 201 and r.json == {
+        "status": "waitlisted",
+        "activity_id": activity.id,
+        "position": 2,
+    }
 
 
 def test_overlapping_confirmed_signups_are_refused(client, on, people):
@@ -66,16 +78,19 @@ def test_overlapping_confirmed_signups_are_refused(client, on, people):
     overlapping = make_activity(on.subdistrict, starts_in=120, minutes=120, title="宣传")
     afterwards = make_activity(on.community, starts_in=180, minutes=60, title="之后")
     headers = bearer(people.resident)
-    assert client.post(f"/api/v1/activities/{morning.id}/signups",
-                       headers=headers).status_code == 201
+    assert (
+        client.post(f"/api/v1/activities/{morning.id}/signups", headers=headers).status_code == 201
+    )
     r = client.post(f"/api/v1/activities/{overlapping.id}/signups", headers=headers)
     assert r.status_code == 409
     assert r.json["error"]["code"] == "time_clash"
     assert "上午清洁" in r.json["error"]["message"]
     assert r.json["error"]["fields"]["activity_id"] == [morning.id]
     assert statuses(overlapping.id) == {}
-    assert client.post(f"/api/v1/activities/{afterwards.id}/signups",
-                       headers=headers).status_code == 201
+    assert (
+        client.post(f"/api/v1/activities/{afterwards.id}/signups", headers=headers).status_code
+        == 201
+    )
 
 
 def test_signup_closes_at_the_deadline_and_for_outsiders(client, on, people):
@@ -118,5 +133,6 @@ def test_ten_racing_signups_for_three_places(app, on, people):
 
 def test_spec_documents_the_200_of_a_repeated_sign_up(client):
     operation = client.get("/api/v1/openapi.json").json["paths"][
-        "/api/v1/activities/{activity_id}/signups"]["post"]
+        "/api/v1/activities/{activity_id}/signups"
+    ]["post"]
     assert {"200", "201"} <= set(operation["responses"])

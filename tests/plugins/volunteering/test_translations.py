@@ -24,8 +24,10 @@ def _po() -> dict:
 
 def test_every_string_is_in_the_catalog_and_translated():
     po = _po()
-    used = {message for _file, _line, message, _comments, _context
-            in extract_from_dir(str(PLUGIN), METHODS)}
+    used = {
+        message
+        for _file, _line, message, _comments, _context in extract_from_dir(str(PLUGIN), METHODS)
+    }
     assert sorted(m for m in used if isinstance(m, str) and m not in po) == []
     assert sorted(m for m, english in po.items() if not english) == []
     assert sorted(set(po) - used) == [], "stale entries: remove them from messages.po"

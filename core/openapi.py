@@ -31,9 +31,26 @@ def _path(rule: str) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
+def schema_name(schema) -> str:
+    """A component's name: the class name without ``Schema``; a plugin's own
+    schemas are prefixed with the plugin (``MealsSettlement``), so two plugins
+    may both call a schema ``Settlement``. Core's keep their plain names."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    name = cls.__name__.removesuffix("Schema") or cls.__name__
+    parts = cls.__module__.split(".")
+    if parts[0] == "core":
+        return name
+    plugin = parts[1] if parts[0] == "plugins" and len(parts) > 1 else parts[0]
+    prefix = "".join(word.title() for word in plugin.split("_"))
+    return name if name.startswith(prefix) else prefix + name
+
+
 def build_spec(app: Flask) -> dict:
     spec = APISpec(
-        title="Jindou 金豆 API", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin()]
+        title="Jindou 金豆 API",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
     )
     spec.components.schema("Error", ERROR_SCHEMA)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

@@ -12,6 +12,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from core import photos
 from core.access import can_see, get_org, has_role, org_with_role
 from core.api import ApiError, BadRequest, NotFound, load
 from core.extensions import db
@@ -22,7 +23,6 @@ from core.times import day_range
 from plugins.casework import services
 from plugins.casework.models import ACTIONS, CATEGORIES, STATUSES, Case
 from plugins.casework.schemas import CaseCreateSchema, EscalateSchema, RateSchema, ResolveSchema
-from plugins.casework.services.photos import MAX_BYTES
 from plugins.casework.views import bp, date_range_args, status_arg
 
 TITLES = {
@@ -45,13 +45,8 @@ LABELS = {
 
 def _photo_field() -> str | None:
     """The uploaded file as base64 for the service (which checks it is an image)."""
-    upload = request.files.get("photo")
-    if upload is None or not upload.filename:
-        return None
-    data = upload.stream.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise BadRequest("照片不能超过 2 MB", fields={"photo": ["不能超过 2 MB"]})
-    return base64.b64encode(data).decode()
+    data = photos.from_upload(request.files.get("photo"))
+    return base64.b64encode(data).decode() if data is not None else None
 
 
 def _person_field(org: Organization) -> int | None:

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from core import qr
+from core import photos, qr
 from core.access import get_org, get_visible_org, has_role, require_role, subtree_ids
 from core.api import ApiError
 from core.extensions import db
@@ -313,8 +313,7 @@ def new_incident(shift_id):
         form_ints(data, "checkpoint_id")
         loaded = IncidentCreateSchema().load(data)
         loaded.pop("photo")
-        upload = request.files.get("photo")
-        raw = upload.read(services.MAX_PHOTO_BYTES + 1) if upload and upload.filename else None
+        raw = photos.from_upload(request.files.get("photo"))
         services.report_incident(current_user, shift.id, photo=raw or None, **loaded)
 
     return form_action(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from core import settings
+from core import photos, settings
 from core.access import can_see, has_role, require_role, subtree_ids
 from core.api import Conflict, Forbidden, NotFound
 from core.audit import audit
@@ -20,7 +20,6 @@ from core.models import Membership, Organization, Role, User, utcnow
 from core.people.services import may_act_for, organizations_of
 from core.plugins import require_enabled
 from plugins.casework.models import LIVE, Case, Event
-from plugins.casework.services.photos import decode_photo
 
 
 def due_for(handler: Organization, start: datetime) -> datetime:
@@ -75,7 +74,8 @@ def raise_case(
             if can_see(actor, org):
                 raise Forbidden("只有本组织的居民可以在这里提出诉求")
             raise NotFound("未找到该组织")
-    data, kind = decode_photo(photo) if photo else (None, None)
+    data = photos.prepare(photos.from_base64(photo)) if photo else None
+    kind = photos.CONTENT_TYPE if photo else None
     now = now or utcnow()
     case = Case(
         org_id=org.id,

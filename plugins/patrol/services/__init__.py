@@ -6,7 +6,6 @@ Split by topic: ``routes`` (routes, ordered checkpoints, printed codes),
 """
 
 from plugins.patrol.services.incidents import (
-    MAX_PHOTO_BYTES,
     decode_photo,
     get_incident,
     incidents_query,
@@ -48,7 +47,6 @@ from plugins.patrol.services.shifts import (
 )
 
 __all__ = [
-    "MAX_PHOTO_BYTES",
     "OPENS_BEFORE",
     "CheckpointScan",
     "Closing",

@@ -3,14 +3,9 @@ community staff's queue where they are resolved with a note."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
-import warnings
-
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 
+from core import photos
 from core.access import require_role, subtree_ids
 from core.api import BadRequest, Conflict, NotFound
 from core.audit import audit
@@ -20,56 +15,9 @@ from core.plugins import require_enabled
 from plugins.patrol.models import Checkpoint, Incident
 from plugins.patrol.services.shifts import get_shift, is_member
 
-MAX_PHOTO_BYTES = 2 * 1024 * 1024
-MAX_PHOTO_PIXELS = 40_000_000  # a 48-megapixel phone is rare; a bomb declares far more
-MAX_SIDE = 1600
-# Checked from the header before decoding. Pillow's own guard (a warning past
-# Image.MAX_IMAGE_PIXELS, an error past twice that) is left global and caught.
-
-
-def _photo_error(message: str, code: str) -> BadRequest:
-    return BadRequest(message, fields={"photo": [message]}, code=code)
-
-
-def decode_photo(encoded: str) -> bytes:
-    """A base64 string (a ``data:`` URL prefix is tolerated) to bytes, at most 2 MB."""
-    if "," in encoded[:100] and encoded.startswith("data:"):
-        encoded = encoded.split(",", 1)[1]
-    if len(encoded) > (MAX_PHOTO_BYTES * 4) // 3 + 8:
-        raise _photo_error("照片不能超过 2 MB", "photo_too_large")
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise _photo_error("照片编码无效（须为 base64）", "photo_invalid") from err
-    return raw
-
-
-def prepare_photo(raw: bytes) -> bytes:
-    """Check and shrink a phone photo: JPEG or PNG only, at most 2 MB, no
-    decompression bombs; turned upright, at most 1600 px, re-encoded as JPEG
-    (which also drops its metadata, such as the GPS position of a home)."""
-    if len(raw) > MAX_PHOTO_BYTES:
-        raise _photo_error("照片不能超过 2 MB", "photo_too_large")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
-            if image.format not in ("JPEG", "PNG"):
-                raise _photo_error("照片须为 JPEG 或 PNG 图片", "photo_invalid")
-            width, height = image.size
-            if width * height > MAX_PHOTO_PIXELS:
-                raise _photo_error("照片尺寸过大", "photo_too_large")
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            image = image.convert("RGB")
-            image.thumbnail((MAX_SIDE, MAX_SIDE))
-            out = io.BytesIO()
-            image.save(out, format="JPEG", quality=85)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise _photo_error("照片尺寸过大", "photo_too_large") from err
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise _photo_error("无法识别的图片", "photo_invalid") from err
-    return out.getvalue()
+# Photos are checked, shrunk and re-encoded by core (core.photos).
+decode_photo = photos.from_base64
+prepare_photo = photos.prepare
 
 
 def report_incident(

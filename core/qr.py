@@ -226,6 +226,29 @@ def join_token(org_id: int) -> str:
     return sign("join", {"o": org_id})
 
 
+def read_photo(upload) -> str | None:
+    """The text of the QR code in an uploaded photo (a form's file field), for
+    phones whose browser cannot scan live; None when no file was sent. 400
+    ``bad_photo`` for what is not a picture, ``no_qr_found`` for a picture
+    without a code. Any plugin's counter or scanner page uses it."""
+    if upload is None or not upload.filename:
+        return None
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(upload.stream)
+        if image.width * image.height > 40_000_000:  # refused before decoding: no bombs
+            raise BadRequest("照片尺寸过大", code="bad_photo")
+        image.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as err:
+        raise BadRequest("无法读取照片", code="bad_photo") from err
+    found = zxingcpp.read_barcodes(image.convert("L"))
+    if not found:
+        raise BadRequest("照片中没有识别到二维码", code="no_qr_found")
+    return found[0].text
+
+
 def scan_url(token: str) -> str:
     return url_for("qr.scan", token=token, _external=True)
 

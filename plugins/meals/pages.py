@@ -11,6 +11,7 @@ from flask import Response, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from core import qr
 from core.access import get_visible_org, has_role, org_with_role, require_role
 from core.api import ApiError, BadRequest, NotFound
 from core.export import csv_response, safe_cell
@@ -210,7 +211,7 @@ def counter_page(canteen_id):
     result = None
     if request.method == "POST":
         try:
-            code = (request.form.get("code") or "").strip() or _decode_photo(
+            code = (request.form.get("code") or "").strip() or qr.read_photo(
                 request.files.get("photo")
             )
             if not code:
@@ -228,24 +229,6 @@ def counter_page(canteen_id):
         result=result,
         slot_titles=SLOT_TITLES,
     )
-
-
-def _decode_photo(upload) -> str | None:
-    """A photo of a code or card, for phones whose browser cannot scan live."""
-    if upload is None or not upload.filename:
-        return None
-    import zxingcpp
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        image = Image.open(upload.stream)
-        image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as err:
-        raise BadRequest("无法读取照片", code="bad_photo") from err
-    found = zxingcpp.read_barcodes(image.convert("L"))
-    if not found:
-        raise BadRequest("照片中没有识别到二维码", code="no_qr_found")
-    return found[0].text
 
 
 @bp.get("/meals/menus/<int:menu_id>/care")

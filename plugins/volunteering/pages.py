@@ -314,7 +314,7 @@ def scanner(activity_id):
             data = {
                 "kind": kind,
                 "code": request.form.get("code") or None,
-                "token": _decode_photo(request.files.get("photo")),
+                "token": qr.read_photo(request.files.get("photo")),
             }
             if not data["code"] and not data["token"]:
                 raise BadRequest(_("请扫描个人码或输入短码"), code="no_code")
@@ -347,7 +347,7 @@ def walk_in(activity_id):
     """ "报名并签到": someone who had not signed up, at the door, while places last."""
     act = staff_activity(activity_id)
     try:
-        code = request.form.get("person_code", "").strip() or _decode_photo(
+        code = request.form.get("person_code", "").strip() or qr.read_photo(
             request.files.get("photo")
         )
         if not code:
@@ -369,24 +369,6 @@ def walk_in(activity_id):
     return render_template(
         "volunteering/scanner.html", act=act, result=result, kind="in", walk_in=True
     ), 200 if result["ok"] else 400
-
-
-def _decode_photo(upload) -> str | None:
-    """A photo of a person's code, for phones whose browser has no BarcodeDetector."""
-    if upload is None or not upload.filename:
-        return None
-    import zxingcpp
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        image = Image.open(upload.stream)
-        image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as err:
-        raise BadRequest(_("无法读取照片"), code="bad_photo") from err
-    found = zxingcpp.read_barcodes(image.convert("L"))
-    if not found:
-        raise BadRequest(_("照片中没有识别到二维码"), code="no_qr_found")
-    return found[0].text
 
 
 @bp.get("/volunteering/my-code")

@@ -166,17 +166,7 @@ def my_page():
     rows = []
     for person in people:
         visits = services.visits_of_person(person, 20)
-        names = (
-            dict(
-                db.session.execute(
-                    select(Service.id, Service.name).where(
-                        Service.id.in_({v.service_id for v in visits})
-                    )
-                ).all()
-            )
-            if visits
-            else {}
-        )
+        names = services.service_names(visits)
         providers = (
             dict(
                 db.session.execute(

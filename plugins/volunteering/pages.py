@@ -237,18 +237,7 @@ def copy_activity(activity_id):
 
 
 def _activity_form() -> dict:
-    data = form_fields(
-        "title",
-        "category",
-        "location",
-        "description",
-        "starts_at",
-        "ends_at",
-        "signup_deadline",
-        "capacity",
-        "points",
-        "points_per_hour",
-    )
+    data = form_fields(*services.EDITABLE)
     for key in ("starts_at", "ends_at", "signup_deadline"):
         data[key] = local_input(data[key])
     return form_ints(data, "capacity", "points", "points_per_hour")

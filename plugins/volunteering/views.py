@@ -46,23 +46,7 @@ def activity_dict(activity: Activity, user: User) -> dict:
         }
     return ActivitySchema().dump(
         {
-            **{
-                c: getattr(activity, c)
-                for c in (
-                    "id",
-                    "org_id",
-                    "title",
-                    "category",
-                    "location",
-                    "description",
-                    "starts_at",
-                    "ends_at",
-                    "signup_deadline",
-                    "capacity",
-                    "points",
-                    "points_per_hour",
-                )
-            },
+            **{c: getattr(activity, c) for c in ("id", "org_id", *services.EDITABLE)},
             "org_name": activity.organization.name,
             "confirmed_count": counts["confirmed"],
             "waitlist_count": counts["waitlisted"],

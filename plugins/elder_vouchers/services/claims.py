@@ -292,17 +292,7 @@ def anomalies(actor: User, org: Organization, month: date) -> list[dict]:
         )
         .order_by(Visit.id)
     ).all()
-    names = (
-        dict(
-            db.session.execute(
-                select(Service.id, Service.name).where(
-                    Service.id.in_({v.service_id for v in visits})
-                )
-            ).all()
-        )
-        if visits
-        else {}
-    )
+    names = service_names(visits)
     flags = []
     by_service = defaultdict(list)
     for v in visits:
@@ -369,3 +359,13 @@ def _flag(kind: str, visits: list[Visit], note: str) -> dict:
 
 def has_staff(user: User, org: Organization) -> bool:
     return has_role(user, org, Role.staff)
+
+
+def service_names(visits) -> dict[int, str]:
+    """The names of the services these visits were for, by id (one query)."""
+    ids = {v.service_id for v in visits}
+    if not ids:
+        return {}
+    return dict(
+        db.session.execute(select(Service.id, Service.name).where(Service.id.in_(ids))).all()
+    )

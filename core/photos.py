@@ -61,7 +61,7 @@ def prepare(raw: bytes, *, field: str = "photo") -> bytes:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
+            image: Image.Image = Image.open(io.BytesIO(raw))
             if image.format not in ("JPEG", "PNG"):
                 raise _refuse("照片须为 JPEG 或 PNG 图片", "photo_invalid", field)
             if image.width * image.height > MAX_PIXELS:

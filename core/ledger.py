@@ -127,7 +127,8 @@ class Transfer(db.Model):
         ),
         Index("ix_ledger_transfer_debit", "debit_account_id", "id"),
         Index("ix_ledger_transfer_credit", "credit_account_id", "id"),
-        Index("ix_ledger_transfer_cause", "cause_type", "cause_id"),
+        # A report's "expired this month under this subtree" is a range of this index.
+        Index("ix_ledger_transfer_cause", "cause_type", "cause_id", "created_at"),
         # At most one settlement per hold and one reversal per transfer. Partial, so the
         # rows of a batch (both NULL) cost these indexes nothing.
         Index(

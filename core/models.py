@@ -168,7 +168,9 @@ class Organization(db.Model):
             "level IN ('district','subdistrict','community','group','building')",
             name="level_known",
         ),
-        Index("ix_organization_path", "path"),
+        # Pattern ops so PostgreSQL answers the subtree's ``path LIKE '/1/4/%'``
+        # from the index (the default collation cannot); equality still uses it.
+        Index("ix_organization_path", "path", postgresql_ops={"path": "varchar_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -13,6 +13,12 @@ def expire_command():
     from core.extensions import db
     from plugins.points.services import expire_all
 
-    people, beans = expire_all()
+    def progress(step):
+        click.echo(
+            f"  {step.wallets} wallets up to user {step.last_user_id}: "
+            f"{step.beans} beans of {step.people} people"
+        )
+
+    people, beans = expire_all(progress=progress)
     db.session.commit()
     click.echo(f"expired {beans} beans of {people} people")

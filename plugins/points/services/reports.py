@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, union
 
 from core import ledger
 from core.access import subtree_ids
@@ -47,12 +47,16 @@ def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[U
     person (issue 9: an award made at the community was missing from the
     building's board)."""
     in_tree = subtree_ids(org)
-    members = select(Membership.user_id).where(Membership.org_id.in_(in_tree))
-    earned_here = select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month))
+    # One candidate set (a UNION, not two ORed INs) so the planner can drive from
+    # it: a community's few thousand people, each summed over their own awards.
+    people = union(
+        select(Membership.user_id).where(Membership.org_id.in_(in_tree)),
+        select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month)),
+    )
     total = func.sum(Award.amount).label("total")
     rows = db.session.execute(
         select(Award.user_id, total)
-        .where(*_earned(month), or_(Award.user_id.in_(members), Award.user_id.in_(earned_here)))
+        .where(*_earned(month), Award.user_id.in_(people))
         .group_by(Award.user_id)
         .order_by(total.desc(), Award.user_id)
         .limit(limit)
@@ -104,6 +108,8 @@ def report(org: Organization, month: date) -> dict[str, int]:
     members = select(Membership.user_id).where(Membership.org_id.in_(in_tree))
     outstanding = db.session.scalar(
         select(func.coalesce(func.sum(ledger.Account.balance), 0)).where(
+            # 金豆 wallets only: elder_vouchers keeps user "wallet" accounts (in fen) too.
+            ledger.Account.namespace == "points",
             ledger.Account.owner_type == "user",
             ledger.Account.kind == "wallet",
             ledger.Account.owner_id.in_(members),
@@ -111,6 +117,7 @@ def report(org: Organization, month: date) -> dict[str, int]:
     )
     funds = db.session.scalar(
         select(func.coalesce(func.sum(ledger.Account.balance), 0)).where(
+            ledger.Account.namespace == "points",
             ledger.Account.owner_type == "org",
             ledger.Account.kind == "fund",
             ledger.Account.owner_id.in_(in_tree),

@@ -61,9 +61,11 @@ def _wallets():
 _LIVE = (Award.status == "paid", Award.reversed_at.is_(None))
 
 
-def _next_batch(after: int, now: datetime, on, size: int) -> list[int]:
+def _next_batch(after: int, now: datetime, size: int) -> list[int]:
     """The next ``size`` people (user id > ``after``) with an award past its date
-    where points is on and beans left to spend (nothing else can expire)."""
+    and beans left to spend (nothing else can expire). Whether points is on
+    where the award was made is decided per row later: the switch is a
+    correlated lookup per organization, too dear to repeat in every batch."""
     acc = ledger.Account
     return list(
         db.session.scalars(
@@ -72,7 +74,6 @@ def _next_batch(after: int, now: datetime, on, size: int) -> list[int]:
             .where(
                 *_LIVE,
                 Award.expires_at <= now,
-                Award.org_id.in_(on),
                 Award.user_id > after,
                 acc.balance - acc.held > 0,
             )
@@ -83,27 +84,34 @@ def _next_batch(after: int, now: datetime, on, size: int) -> list[int]:
     )
 
 
-def _left_to_expire(user_ids: list[int], now: datetime):
+def _left_to_expire(account_ids: list[int], user_ids: list[int], now: datetime):
     """Rows (account id, user id, outflow, awarding org, fund org, fund account, beans)
-    for what these people have left of awards past their date, in one statement."""
+    for what these wallets have left of awards past their date, in one statement.
+
+    The outflow is what left the wallet other than by reversal: posted debits
+    plus open holds, and the open holds are exactly the account's ``held``
+    (a ledger invariant), so no per-transfer "is this hold still open" test.
+    """
     acc, tr = ledger.Account, ledger.Transfer
-    wallets = (
-        select(acc.id.label("account_id"), acc.owner_id.label("user_id"))
-        .where(*_wallets(), acc.owner_id.in_(user_ids))
-        .cte("wallets")
-    )
-    outflow = (
-        select(
-            tr.debit_account_id.label("account_id"),
-            func.sum(tr.amount).label("out"),
-        )
+    posted = (
+        select(tr.debit_account_id.label("account_id"), func.sum(tr.amount).label("out"))
         .where(
-            tr.debit_account_id.in_(select(wallets.c.account_id)),
+            tr.debit_account_id.in_(account_ids),
+            tr.status == ledger.POSTED,
             tr.reverses_id.is_(None),
-            ledger.in_effect(),
         )
         .group_by(tr.debit_account_id)
-        .subquery("outflow")
+        .subquery("posted")
+    )
+    wallets = (
+        select(
+            acc.id.label("account_id"),
+            acc.owner_id.label("user_id"),
+            (acc.held + func.coalesce(posted.c.out, 0)).label("out"),
+        )
+        .outerjoin(posted, posted.c.account_id == acc.id)
+        .where(acc.id.in_(account_ids))
+        .subquery("wallets")
     )
     # What older awards (oldest first) hold: the outflow eats them before this one.
     before = (
@@ -124,45 +132,54 @@ def _left_to_expire(user_ids: list[int], now: datetime):
         .where(*_LIVE, Award.user_id.in_(user_ids))
         .subquery("live")
     )
-    out = func.coalesce(outflow.c.out, 0)
-    free = out - live.c.before  # the outflow left over when this award's turn comes
+    free = wallets.c.out - live.c.before  # the outflow left over when this award's turn comes
     left = case(
         (free <= 0, live.c.amount), (free >= live.c.amount, literal(0)), else_=live.c.amount - free
+    )
+    per_award = (
+        select(
+            wallets.c.account_id,
+            wallets.c.user_id,
+            wallets.c.out,
+            live.c.org_id,
+            live.c.fund_org_id,
+            left.label("beans"),
+        )
+        .join(wallets, wallets.c.user_id == live.c.user_id)
+        .where(live.c.expires_at <= now)
+        .subquery("per_award")
     )
     fund = ledger.Account.__table__.alias("fund")
     return db.session.execute(
         select(
-            wallets.c.account_id,
-            wallets.c.user_id,
-            out.label("out"),
-            live.c.org_id,
-            live.c.fund_org_id,
+            per_award.c.account_id,
+            per_award.c.user_id,
+            per_award.c.out,
+            per_award.c.org_id,
+            per_award.c.fund_org_id,
             fund.c.id.label("fund_account_id"),
-            func.sum(left).label("beans"),
+            func.sum(per_award.c.beans).label("beans"),
         )
-        .select_from(live)
-        .join(wallets, wallets.c.user_id == live.c.user_id)
-        .outerjoin(outflow, outflow.c.account_id == wallets.c.account_id)
         .outerjoin(
             fund,
             and_(
                 fund.c.namespace == "points",
                 fund.c.owner_type == "org",
-                fund.c.kind == "fund",
+                fund.c.owner_id == per_award.c.fund_org_id,
                 fund.c.currency == CURRENCY,
-                fund.c.owner_id == live.c.fund_org_id,
+                fund.c.kind == "fund",
             ),
         )
-        .where(live.c.expires_at <= now, left > 0)
+        .where(per_award.c.beans > 0)
         .group_by(
-            wallets.c.account_id,
-            wallets.c.user_id,
-            out,
-            live.c.org_id,
-            live.c.fund_org_id,
+            per_award.c.account_id,
+            per_award.c.user_id,
+            per_award.c.out,
+            per_award.c.org_id,
+            per_award.c.fund_org_id,
             fund.c.id,
         )
-        .order_by(wallets.c.account_id, live.c.org_id, live.c.fund_org_id)
+        .order_by(per_award.c.account_id, per_award.c.org_id, per_award.c.fund_org_id)
     ).all()
 
 
@@ -170,20 +187,23 @@ def expire_batch(user_ids: list[int], now: datetime, enabled: set[int] | None = 
     """Expire what these people have left past its date; {user id: beans}.
 
     Runs inside the caller's transaction (``ledger.atomic``). The wallets are
-    locked first (ascending id) so nobody spends between the sums and the
-    posting. ``enabled``: organizations whose awards may expire (None: all).
+    locked first (ascending id, as ``ledger.lock`` does) so nobody spends
+    between the sums and the posting. ``enabled``: organizations whose
+    awards may expire (None: all); the others' beans still count oldest-first.
     """
     if not user_ids:
         return {}
     acc = ledger.Account
-    ids = db.session.scalars(
-        select(acc.id).where(*_wallets(), acc.owner_id.in_(user_ids)).order_by(acc.id)
+    account_ids = db.session.scalars(
+        select(acc.id)
+        .where(*_wallets(), acc.owner_id.in_(user_ids))
+        .order_by(acc.id)
+        .with_for_update()
     ).all()
-    if not ids:
+    if not account_ids:
         return {}
-    ledger.lock(ids)
     legs, expired = [], {}
-    for row in _left_to_expire(user_ids, now):
+    for row in _left_to_expire(list(account_ids), user_ids, now):
         if enabled is not None and row.org_id not in enabled:
             continue
         fund_id = row.fund_account_id or org_account(row.fund_org_id, "fund").id
@@ -194,10 +214,13 @@ def expire_batch(user_ids: list[int], now: datetime, enabled: set[int] | None = 
                 amount=int(row.beans),
                 reason="金豆过期",
                 cause=("points_expiry", row.org_id),
+                # The same key as when each wallet expired alone: runs of either kind mix.
                 key=f"points:expire:{row.account_id}:{int(row.out)}:{row.org_id}:{row.fund_org_id}",
             )
         )
         expired[row.user_id] = expired.get(row.user_id, 0) + int(row.beans)
+    # Every key names the outflow seen under the lock, which each expiry raises:
+    # a replay cannot happen here, so all legs post or none (the batch rolls back).
     if legs and ledger.post_batch(legs):
         db.session.execute(
             insert(AuditLog),
@@ -228,11 +251,10 @@ def expire_all(
     if batch < 1:
         raise ValueError("batch must be at least 1")
     now = now or utcnow()
-    on = orgs_where_enabled("points")
-    enabled = set(db.session.scalars(on))
+    enabled = set(db.session.scalars(orgs_where_enabled("points")))
     people = beans = 0
     after = 0
-    while user_ids := _next_batch(after, now, on, batch):
+    while user_ids := _next_batch(after, now, batch):
         expired = ledger.atomic(lambda ids=user_ids: expire_batch(ids, now, enabled))
         after = user_ids[-1]
         people += len(expired)

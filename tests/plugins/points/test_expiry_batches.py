@@ -112,7 +112,8 @@ def test_replaying_a_batch_with_the_same_keys_posts_nothing(expiring):
     users = crowd(tree, people, 2)
     later = utcnow() + LATER
     ids = [u.id for u in users]
-    rows = services.expiry._left_to_expire(ids, later)
+    accounts = [services.wallet_account(u.id).id for u in users]
+    rows = services.expiry._left_to_expire(accounts, ids, later)
     legs = [
         ledger.Leg(
             r.account_id,
@@ -166,10 +167,7 @@ def test_people_without_beans_left_are_not_examined(expiring):
     users = crowd(tree, people, 2)
     later = utcnow() + LATER
     services.expire_all(later)
-    assert (
-        services.expiry._next_batch(0, later, services.expiry.orgs_where_enabled("points"), 10)
-        == []
-    )
+    assert services.expiry._next_batch(0, later, 10) == []
     assert [balance(u) for u in users] == [0, 0]
 
 

@@ -11,7 +11,7 @@ from plugins.points.views import bp
 def expire_command():
     """Expire beans past their organization's validity (idempotent; run daily)."""
     from core.extensions import db
-    from plugins.points.services import expire_all
+    from plugins.points.services import expire_all, refresh_outstanding
 
     def progress(step):
         click.echo(
@@ -22,3 +22,8 @@ def expire_command():
     people, beans = expire_all(progress=progress)
     db.session.commit()
     click.echo(f"expired {beans} beans of {people} people")
+    # The districts' and sub-districts' 成员持有 snapshot, after expiry changed it.
+    refreshed = refresh_outstanding(
+        lambda org, amount: click.echo(f"  outstanding of {org.name}: {amount}")
+    )
+    click.echo(f"outstanding refreshed for {refreshed} organizations")

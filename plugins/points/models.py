@@ -66,6 +66,15 @@ class Award(db.Model):
             postgresql_where=text(LIVE),
             sqlite_where=text(LIVE),
         ),
+        # a month in a few organizations (a community's report: issued),
+        Index(
+            "ix_points_award_live_org",
+            "org_id",
+            "created_at",
+            "amount",
+            postgresql_where=text(LIVE),
+            sqlite_where=text(LIVE),
+        ),
         # and the few unfunded ones (金豆管理, report).
         Index(
             "ix_points_award_unfunded",

@@ -45,6 +45,13 @@ def upgrade():
             postgresql_where=sa.text(LIVE),
         )
         batch_op.create_index(
+            "ix_points_award_live_org",
+            ["org_id", "created_at", "amount"],
+            unique=False,
+            sqlite_where=sa.text(LIVE),
+            postgresql_where=sa.text(LIVE),
+        )
+        batch_op.create_index(
             "ix_points_award_unfunded",
             ["org_id", "created_at"],
             unique=False,
@@ -56,6 +63,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("points_award", schema=None) as batch_op:
         batch_op.drop_index("ix_points_award_unfunded")
+        batch_op.drop_index("ix_points_award_live_org")
         batch_op.drop_index("ix_points_award_live_month")
         batch_op.drop_index("ix_points_award_live_user")
     op.drop_table("points_outstanding")

@@ -112,10 +112,16 @@ def service_recorded(org, user, activity_id, title, minutes, points, key):
 
 @hookimpl
 def org_report(org, month):
+    from core.times import format_local
     from plugins.points.services import REPORT_TITLES, report
 
     figures = report(org, month)
-    return ReportSection("金豆", [(REPORT_TITLES[k], figures[k]) for k in REPORT_TITLES])
+    titles = dict(REPORT_TITLES)
+    if figures["outstanding_as_of"] is not None:  # a snapshot: the label says when it was taken
+        titles["outstanding"] = (
+            f"成员持有（未使用，截至{format_local(figures['outstanding_as_of'])}）"
+        )
+    return ReportSection("金豆", [(titles[k], figures[k]) for k in titles])
 
 
 @hookimpl

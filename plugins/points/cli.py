@@ -11,8 +11,19 @@ from plugins.points.views import bp
 def expire_command():
     """Expire beans past their organization's validity (idempotent; run daily)."""
     from core.extensions import db
-    from plugins.points.services import expire_all
+    from plugins.points.services import expire_all, refresh_outstanding
 
-    people, beans = expire_all()
+    def progress(step):
+        click.echo(
+            f"  {step.wallets} wallets up to user {step.last_user_id}: "
+            f"{step.beans} beans of {step.people} people"
+        )
+
+    people, beans = expire_all(progress=progress)
     db.session.commit()
     click.echo(f"expired {beans} beans of {people} people")
+    # The districts' and sub-districts' 成员持有 snapshot, after expiry changed it.
+    refreshed = refresh_outstanding(
+        lambda org, amount: click.echo(f"  outstanding of {org.name}: {amount}")
+    )
+    click.echo(f"outstanding refreshed for {refreshed} organizations")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -27,6 +27,9 @@ class Deposit(db.Model):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
+LIVE = "status = 'paid' AND reversed_at IS NULL"  # an award that counts
+
+
 class Award(db.Model):
     """Beans given to a person, by hand (``manual``) or for service (``service``).
 
@@ -41,6 +44,45 @@ class Award(db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("status IN ('paid','unfunded')", name="status_known"),
         Index("ix_points_award_org_created", "org_id", "created_at"),
+        # Partial indexes over the awards that count (paid, not reversed), wide
+        # enough that the reports read them without touching the table:
+        # a person's month (光荣榜, wallet) and the expiry job's per-person scan,
+        Index(
+            "ix_points_award_live_user",
+            "user_id",
+            "created_at",
+            "amount",
+            "expires_at",
+            postgresql_where=text(LIVE),
+            sqlite_where=text(LIVE),
+        ),
+        # a month everywhere (district 光荣榜 and report: issued per organization),
+        Index(
+            "ix_points_award_live_month",
+            "created_at",
+            "org_id",
+            "user_id",
+            "amount",
+            postgresql_where=text(LIVE),
+            sqlite_where=text(LIVE),
+        ),
+        # a month in a few organizations (a community's report: issued),
+        Index(
+            "ix_points_award_live_org",
+            "org_id",
+            "created_at",
+            "amount",
+            postgresql_where=text(LIVE),
+            sqlite_where=text(LIVE),
+        ),
+        # and the few unfunded ones (金豆管理, report).
+        Index(
+            "ix_points_award_unfunded",
+            "org_id",
+            "created_at",
+            postgresql_where=text("status = 'unfunded'"),
+            sqlite_where=text("status = 'unfunded'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -146,3 +188,18 @@ class Redemption(db.Model):
     @property
     def status_title(self) -> str:
         return STATUS_TITLES[self.status]
+
+
+class Outstanding(db.Model):
+    """成员持有 of a large subtree (district, sub-district) as of a moment.
+
+    Summing a million wallets takes too long for a report page, so the daily
+    job (``jindou points expire``) rebuilds these rows; the report shows the
+    figure with its ``as_of``. Smaller subtrees are summed live.
+    """
+
+    __tablename__ = "points_outstanding"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    as_of: Mapped[datetime] = mapped_column(Timestamp)

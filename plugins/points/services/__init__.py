@@ -38,7 +38,14 @@ from plugins.points.services.awards import (
 )
 from plugins.points.services.demo import seed_demo
 from plugins.points.services.expiry import expire_all, expire_wallet, set_expiry
-from plugins.points.services.reports import REPORT_TITLES, earned_in_month, leaderboard, report
+from plugins.points.services.reports import (
+    REPORT_TITLES,
+    earned_in_month,
+    leaderboard,
+    outstanding_of,
+    refresh_outstanding,
+    report,
+)
 from plugins.points.services.rewards import (
     ACTIVE_REDEMPTIONS,
     SELF_APPROVAL,
@@ -97,6 +104,8 @@ __all__ = [
     "pending_count",
     "queue",
     "reject",
+    "outstanding_of",
+    "refresh_outstanding",
     "report",
     "request_redemption",
     "reverse_award",

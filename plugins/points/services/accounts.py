@@ -53,6 +53,7 @@ def funding_org(org: Organization) -> Organization | None:
     its nearest ancestor with a fund."""
     owner_ids = db.session.scalars(
         select(ledger.Account.owner_id).where(
+            ledger.Account.namespace == "points",  # the unique index leads with it
             ledger.Account.owner_type == "org",
             ledger.Account.kind == "fund",
             ledger.Account.currency == CURRENCY,

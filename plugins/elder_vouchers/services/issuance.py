@@ -271,9 +271,12 @@ def _expire_batch(
     last = candidates[-1].owner_id if len(candidates) == size else None
     # Locked before computing: a visit starting now cannot hold what we lapse,
     # and a rerun after a crash recomputes from the ledger (nothing is left twice).
-    ledger.lock([c.id for c in candidates])
+    ids = [c.id for c in candidates]
+    db.session.execute(  # ledger.lock's order (ascending id), the ids as one array
+        select(acc.id).where(among(acc.id, ids)).order_by(acc.id).with_for_update()
+    )
     lapsed = db.session.execute(
-        _lapsed(programme, [c.id for c in candidates], [c.owner_id for c in candidates], now)
+        _lapsed(programme, ids, [c.owner_id for c in candidates], now)
     ).all()
     if not lapsed:
         return 0, 0, last

@@ -126,6 +126,19 @@ def settlement_of(org: Organization, month: date) -> dict:
     return {"month": month.strftime("%Y-%m"), "canteens": canteens, "total": total}
 
 
+def totals_of(org: Organization, month: date) -> dict:
+    """The month's figures of ``org``'s whole subtree in one grouped query (the
+    district report's section: no per-canteen rows, no tiers)."""
+    first, after = _month_days(month)
+    row = db.session.execute(
+        select(*_figures())
+        .select_from(Serving)
+        .join(Canteen, Canteen.id == Serving.canteen_id)
+        .where(Canteen.org_id.in_(subtree_ids(org)), Serving.day >= first, Serving.day < after)
+    ).one()
+    return {k: int(getattr(row, k)) for k in FIGURES}
+
+
 def settlement(actor: User, org: Organization, month: date) -> dict:
     require_role(actor, org, Role.staff)
     return settlement_of(org, month)

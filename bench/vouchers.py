@@ -9,7 +9,7 @@
    the hold posted), paced at a fixed rate; p50/p99 of the open + finish pair,
    counted from the scheduled time so queueing shows. Goal: p99 < 200 ms at 50/s.
 
-    .venv/bin/python bench/vouchers.py [--elders 100000] [--visits 1000] [--rate 50]
+    .venv/bin/python bench/vouchers.py [--elders 100000] [--visits 1000] [--rate 50] [--jobs-only]
 
 Uses JINDOU_BENCH_DATABASE_URL (default: the jindou_vouchers test database),
 whose tables it drops and rebuilds.
@@ -144,6 +144,19 @@ def issuance(app, admin_id: int, programme_id: int) -> None:
             db.session.remove()
 
 
+def expiry(app) -> None:
+    """Runs after the visits: what they spent stays, the rest of November lapses."""
+    from core.times import start_of_day
+    from plugins.elder_vouchers import services
+
+    with app.app_context():
+        for label in ("expiry", "replay"):
+            t0 = time.perf_counter()
+            people, fen = services.expire_all(start_of_day(date(2026, 12, 1)))
+            took = time.perf_counter() - t0
+            print(f"  {label:<8} lapsed {people:>7} people  {fen:>12} fen  in {took:6.2f} s")
+
+
 def visits(
     app,
     port: int,
@@ -214,6 +227,7 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--workers", type=int, default=16, help="provider workers = clients")
+    parser.add_argument("--jobs-only", action="store_true", help="issuance and expiry, no HTTP")
     args = parser.parse_args()
     database_url = os.environ.get("JINDOU_BENCH_DATABASE_URL", DEFAULT_DB)
     print(f"preparing on {database_url.rsplit('@', 1)[-1]}, {os.cpu_count()} CPUs shared ...")
@@ -221,6 +235,9 @@ def main() -> None:
         database_url, args.elders, args.workers
     )
     issuance(app, admin_id, programme_id)
+    if args.jobs_only:
+        expiry(app)
+        return
     port = free_port()
     server = start_server(2, port, database_url, 4)
     try:
@@ -245,6 +262,7 @@ def main() -> None:
         )
     finally:
         stop_server(server)
+    expiry(app)
 
 
 if __name__ == "__main__":

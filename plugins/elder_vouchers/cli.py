@@ -22,7 +22,11 @@ def issue_command(month):
         first = parse_month(month)
     except ApiError as err:
         raise click.BadParameter(err.message, param_hint="--month") from err
-    for programme, outcome in issue_all(first):
+
+    def progress(programme, done, owed):
+        click.echo(f"{programme.id}\t{programme.name}\t... {done}/{owed}", err=True)
+
+    for programme, outcome in issue_all(first, progress=progress):
         if isinstance(outcome, dict):
             click.echo(
                 f"{programme.id}\t{programme.name}\tissued {outcome['issued']}\t"
@@ -45,5 +49,9 @@ def expire_command(today):
     except ApiError as err:
         raise click.BadParameter(err.message, param_hint="--today") from err
     now = start_of_day(day) if day else local_now()
-    people, fen = expire_all(now)
+
+    def progress(people, fen):
+        click.echo(f"... {fen} fen of {people} people so far", err=True)
+
+    people, fen = expire_all(now, progress=progress)
     click.echo(f"expired {fen} fen of {people} people")

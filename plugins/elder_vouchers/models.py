@@ -69,6 +69,8 @@ class Issuance(db.Model):
     __table_args__ = (
         UniqueConstraint("programme_id", "month", "user_id"),
         Index("ix_elder_vouchers_issuance_expiry", "expires_at"),
+        # A person's issuances oldest first (expiry, one probe per wallet).
+        Index("ix_elder_vouchers_issuance_person", "programme_id", "user_id", "month"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -169,7 +171,13 @@ class Visit(db.Model):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
-        Index("ix_elder_vouchers_visit_provider_finished", "provider_id", "finished_at"),
+        # The settlement's month per provider from the index alone on PostgreSQL.
+        Index(
+            "ix_elder_vouchers_visit_provider_finished",
+            "provider_id",
+            "finished_at",
+            postgresql_include=["status", "amount", "claim_id"],
+        ),
         Index("ix_elder_vouchers_visit_person", "person_id", "started_at"),
     )
 

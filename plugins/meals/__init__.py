@@ -61,9 +61,9 @@ def dashboard_cards(user, org):
 
 @hookimpl
 def org_report(org, month):
-    from plugins.meals.services import FIGURES, TITLES, settlement_of
+    from plugins.meals.services import FIGURES, TITLES, totals_of
 
-    total = settlement_of(org, month)["total"]
+    total = totals_of(org, month)
     return ReportSection("爱心食堂", [(TITLES[k], total[k]) for k in FIGURES])
 
 

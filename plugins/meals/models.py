@@ -110,7 +110,13 @@ class Serving(db.Model):
         UniqueConstraint("user_id", "day", "slot"),
         CheckConstraint("subsidy >= 0 AND subsidy <= price", name="subsidy_within_price"),
         CheckConstraint("to_pay = price - subsidy", name="to_pay_is_rest"),
-        Index("ix_meals_serving_canteen_day", "canteen_id", "day"),
+        # The month's figures come from the index alone on PostgreSQL (settlement, org report).
+        Index(
+            "ix_meals_serving_canteen_day",
+            "canteen_id",
+            "day",
+            postgresql_include=["price", "subsidy", "to_pay", "funded", "tier_min_age"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

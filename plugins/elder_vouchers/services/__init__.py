@@ -30,7 +30,6 @@ from plugins.elder_vouchers.services.claims import (
 )
 from plugins.elder_vouchers.services.issuance import (
     expire_all,
-    expire_wallet,
     expires_at,
     issue,
     issue_all,
@@ -85,7 +84,6 @@ __all__ = [
     "dispute_visit",
     "enrol",
     "expire_all",
-    "expire_wallet",
     "expires_at",
     "finish_visit",
     "get_claim",

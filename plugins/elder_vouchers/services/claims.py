@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 
 from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import aliased
 
 from core import ledger
 from core.access import has_role, require_role, subtree_ids
@@ -88,8 +88,12 @@ def chain(claim: Claim) -> list[Organization]:
     orgs = {
         o.id: o for o in db.session.scalars(select(Organization).where(Organization.id.in_(ids)))
     }
+    return _levels(org, orgs)
+
+
+def _levels(org: Organization, orgs: dict[int, Organization]) -> list[Organization]:
     levels = []
-    for org_id in ids:
+    for org_id in reversed(org.ancestor_ids):  # self first
         levels.append(orgs[org_id])
         if orgs[org_id].level == "district":
             break
@@ -197,13 +201,37 @@ def claim_dict(claim: Claim) -> dict:
 
 
 def claims_at_my_level(user: User, org: Organization) -> list[Claim]:
-    """Submitted claims in ``org``'s subtree whose turn is an organization ``user`` signs at."""
-    rows = db.session.scalars(
-        select(Claim)
+    """Submitted claims in ``org``'s subtree whose turn is an organization ``user``
+    signs at. Four queries however many claims: the claims with their approval
+    counts, the organizations of their chains, and where ``user`` signs."""
+    rows = db.session.execute(
+        select(Claim, func.count(Approval.id))
+        .outerjoin(Approval, Approval.claim_id == Claim.id)
         .where(Claim.status == "submitted", Claim.org_id.in_(subtree_ids(org)))
+        .group_by(Claim.id)
         .order_by(Claim.id)
+    ).all()
+    if not rows:
+        return []
+    own = {c.org_id for c, _ in rows}
+    homes = list(db.session.scalars(select(Organization).where(Organization.id.in_(own))))
+    ids = {i for o in homes for i in o.ancestor_ids}
+    orgs = {
+        o.id: o for o in db.session.scalars(select(Organization).where(Organization.id.in_(ids)))
+    }
+    signs = set(
+        db.session.scalars(
+            select(Membership.org_id).where(
+                Membership.user_id == user.id, Membership.role.in_(("staff", "admin"))
+            )
+        )
     )
-    return [c for c in rows if (t := next_org(c)) is not None and _signs_at(user, t)]
+    mine = []
+    for claim, done in rows:
+        levels = _levels(orgs[claim.org_id], orgs)
+        if done < len(levels) and (user.is_platform_admin or levels[done].id in signs):
+            mine.append(claim)
+    return mine
 
 
 # -- settlement ----------------------------------------------------------------------------
@@ -278,83 +306,109 @@ SHORT, LONG, SAME_MINUTE = 0.5, 2.0, 3  # below half or above twice the usual; 3
 def anomalies(actor: User, org: Organization, month: date) -> list[dict]:
     """Flags for staff: visits far shorter or longer than the service usually
     takes (its median, from at least 3 visits), one elder visited by two workers
-    at once, many visits of a provider ending at the same minute."""
+    at once, many visits of a provider ending at the same minute. Each kind is
+    one query over the month's visits in the subtree; only flagged visits come back."""
     require_enabled(org, PLUGIN)
     require_role(actor, org, Role.staff)
     start, end = month_bounds(month)
-    visits = db.session.scalars(
-        select(Visit)
-        .where(
-            Visit.org_id.in_(subtree_ids(org)),
-            Visit.status.in_(("finished", "disputed", "refunded")),
-            Visit.started_at < end,
-            Visit.finished_at >= start,
+
+    def in_month(v):
+        return (
+            v.org_id.in_(subtree_ids(org)),
+            v.status.in_(("finished", "disputed", "refunded")),
+            v.started_at < end,
+            v.finished_at >= start,
         )
-        .order_by(Visit.id)
-    ).all()
-    names = service_names(visits)
+
     flags = []
-    by_service = defaultdict(list)
-    for v in visits:
-        by_service[v.service_id].append(v)
-    for service_id, group in by_service.items():
-        if len(group) < 3:
-            continue
-        lengths = sorted(v.minutes for v in group)
-        usual = lengths[len(lengths) // 2]
-        for v in group:
-            if usual and v.minutes < usual * SHORT:
-                flags.append(
-                    _flag(
-                        "too_short",
-                        [v],
-                        f"{names[service_id]} 仅 {v.minutes} 分钟，通常 {usual} 分钟",
-                    )
-                )
-            elif usual and v.minutes > usual * LONG:
-                flags.append(
-                    _flag(
-                        "too_long",
-                        [v],
-                        f"{names[service_id]} 用了 {v.minutes} 分钟，通常 {usual} 分钟",
-                    )
-                )
-    by_person = defaultdict(list)
-    for v in visits:
-        by_person[v.person_id].append(v)
-    for group in by_person.values():
-        for i, a in enumerate(group):
-            for b in group[i + 1 :]:
-                if (
-                    a.worker_id != b.worker_id
-                    and a.started_at < b.finished_at
-                    and b.started_at < a.finished_at
-                ):
-                    flags.append(_flag("overlap", [a, b], "同一位老人同时有两名服务人员上门"))
-    by_minute = defaultdict(list)
-    for v in visits:
-        by_minute[(v.provider_id, to_local(v.finished_at).replace(second=0, microsecond=0))].append(
-            v
+    # The median of a service: its visits' minutes sorted, the one at index n // 2.
+    ranked = (
+        select(
+            Visit.service_id,
+            Visit.minutes,
+            func.row_number()
+            .over(partition_by=Visit.service_id, order_by=(Visit.minutes, Visit.id))
+            .label("rn"),
+            func.count().over(partition_by=Visit.service_id).label("n"),
         )
-    for (_provider, minute), group in by_minute.items():
-        if len(group) >= SAME_MINUTE:
-            flags.append(
-                _flag(
-                    "same_minute",
-                    group,
-                    f"{len(group)} 次服务在 {minute:%m月%d日 %H:%M} 同一分钟结束",
-                )
-            )
+        .where(*in_month(Visit))
+        .subquery()
+    )
+    usual = (
+        select(ranked.c.service_id, ranked.c.minutes.label("usual"))
+        .where(ranked.c.n >= 3, ranked.c.rn == ranked.c.n // 2 + 1, ranked.c.minutes > 0)
+        .subquery()
+    )
+    odd = db.session.execute(
+        select(Visit.id, Visit.provider_id, Visit.service_id, Visit.minutes, usual.c.usual)
+        .join(usual, usual.c.service_id == Visit.service_id)
+        .where(
+            *in_month(Visit),
+            (Visit.minutes < usual.c.usual * SHORT) | (Visit.minutes > usual.c.usual * LONG),
+        )
+        .order_by(Visit.service_id, Visit.id)
+    ).all()
+    names = _names({r.service_id for r in odd})
+    for r in odd:
+        name = names[r.service_id]
+        if r.minutes < r.usual * SHORT:
+            note, kind = f"{name} 仅 {r.minutes} 分钟，通常 {r.usual} 分钟", "too_short"
+        else:
+            note, kind = f"{name} 用了 {r.minutes} 分钟，通常 {r.usual} 分钟", "too_long"
+        flags.append(_flag(kind, [r.id], r.provider_id, note))
+    a, b = aliased(Visit), aliased(Visit)
+    for r in db.session.execute(
+        select(a.id, b.id, a.provider_id)
+        .join(b, (b.person_id == a.person_id) & (b.id > a.id))
+        .where(
+            *in_month(a),
+            *in_month(b),
+            a.worker_id != b.worker_id,
+            a.started_at < b.finished_at,
+            b.started_at < a.finished_at,
+        )
+        .order_by(a.id, b.id)
+    ):
+        flags.append(_flag("overlap", [r[0], r[1]], r[2], "同一位老人同时有两名服务人员上门"))
+    # Minutes are the same in UTC and local time (whole-hour offsets): group by UTC minute.
+    if db.session.get_bind().dialect.name == "postgresql":
+        minute = func.date_trunc("minute", Visit.finished_at)
+    else:
+        minute = func.strftime("%Y-%m-%d %H:%M", Visit.finished_at)
+    crowded = (
+        select(Visit.provider_id, minute.label("minute"))
+        .where(*in_month(Visit))
+        .group_by(Visit.provider_id, minute)
+        .having(func.count() >= SAME_MINUTE)
+        .subquery()
+    )
+    groups: dict[tuple, list] = {}
+    for r in db.session.execute(
+        select(Visit.id, Visit.provider_id, Visit.finished_at, crowded.c.minute)
+        .join(crowded, (crowded.c.provider_id == Visit.provider_id) & (crowded.c.minute == minute))
+        .where(*in_month(Visit))
+        .order_by(crowded.c.minute, Visit.provider_id, Visit.id)
+    ):
+        groups.setdefault((r.provider_id, r.minute), []).append(r)
+    for (provider_id, _), rows in groups.items():
+        at = to_local(rows[0].finished_at)
+        note = f"{len(rows)} 次服务在 {at:%m月%d日 %H:%M} 同一分钟结束"
+        flags.append(_flag("same_minute", [r.id for r in rows], provider_id, note))
     return flags
 
 
-def _flag(kind: str, visits: list[Visit], note: str) -> dict:
-    return {
-        "kind": kind,
-        "visit_ids": [v.id for v in visits],
-        "provider_id": visits[0].provider_id,
-        "note": note,
-    }
+def _flag(kind: str, visit_ids: list[int], provider_id: int, note: str) -> dict:
+    return {"kind": kind, "visit_ids": visit_ids, "provider_id": provider_id, "note": note}
+
+
+def _names(service_ids: set[int]) -> dict[int, str]:
+    if not service_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Service.id, Service.name).where(Service.id.in_(service_ids))
+        ).all()
+    )
 
 
 def has_staff(user: User, org: Organization) -> bool:
@@ -363,9 +417,4 @@ def has_staff(user: User, org: Organization) -> bool:
 
 def service_names(visits) -> dict[int, str]:
     """The names of the services these visits were for, by id (one query)."""
-    ids = {v.service_id for v in visits}
-    if not ids:
-        return {}
-    return dict(
-        db.session.execute(select(Service.id, Service.name).where(Service.id.in_(ids))).all()
-    )
+    return _names({v.service_id for v in visits})

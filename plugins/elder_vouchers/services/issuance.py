@@ -1,24 +1,28 @@
-"""Monthly issuance (发放) and expiry (过期).
+"""Monthly issuance (发放) and expiry (过期), set-based in keyset batches.
 
-Issuance is set-based: the people still owed this month are one SELECT,
-their wallets one INSERT ... SELECT, their issuance rows one INSERT ...
-SELECT, and the money one ``ledger.post_batch``. The budget account is
-locked first, so two issuances of a programme run one after the other and
-the second finds everyone already issued (the unique key per person-month
-and the ledger keys say so again). All or nothing: a budget short by one
-fen issues nobody (409 ``budget_short``).
+Issuance: the budget is checked once against everyone still owed (all or
+nothing: short by one fen issues nobody, 409 ``budget_short``). Then, batch
+by batch of people (by user id), in one short transaction each with the
+budget locked: one INSERT ... SELECT of the issuance rows (the anti-join on
+the unique person-month key skips who already has them), one INSERT ...
+SELECT of missing wallets and one ``ledger.post_batch`` keyed per
+person-month. A crash loses at most the batch in flight; a rerun skips who
+was issued (the unique key and the ledger keys say so twice).
 
 Expiry walks issuances oldest first, as 金豆 expiry walks awards: what
 remains of an issuance is its amount minus the part of the wallet's
 outflows (spent, held, lapsed before; less refunds) that older issuances
-did not absorb. What remains of an expired issuance goes back to the budget.
+did not absorb. It is computed for a batch of wallets in one statement (a
+running sum over the issuances), with those wallets locked, and what
+remains of the expired ones goes back to the budget in one ``post_batch``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import case, func, literal, select
 
 from core import ledger
 from core.access import require_role
@@ -30,11 +34,18 @@ from core.plugins import orgs_where_enabled, require_enabled
 from core.times import local_zone, month_bounds
 from plugins.elder_vouchers.models import Enrolment, Issuance, Programme
 from plugins.elder_vouchers.services.accounts import (
+    CURRENCY,
     PLUGIN,
+    among,
+    insert_ignoring,
+    namespace,
     programme_account,
-    wallet,
     wallets_for,
 )
+
+BATCH = 10_000  # people per transaction: big enough to amortise, small enough to hold locks briefly
+
+Progress = Callable[[int, int], None]
 
 
 def expires_at(programme: Programme, month: date) -> datetime:
@@ -44,63 +55,126 @@ def expires_at(programme: Programme, month: date) -> datetime:
     return month_bounds(month)[1]
 
 
-def issue(actor: User | None, programme: Programme, month: date) -> dict:
+def issue(
+    actor: User | None,
+    programme: Programme,
+    month: date,
+    *,
+    batch: int = BATCH,
+    progress: Progress | None = None,
+) -> dict:
     """Issue ``month``'s vouchers to everyone enrolled (admin, or a job with no actor).
-    Idempotent per person-month; answers {month, issued, skipped, amount}."""
+    Idempotent per person-month; answers {month, issued, skipped, amount}.
+    ``progress(done, owed)`` is called after each batch."""
     org = db.session.get(Organization, programme.org_id)
     require_enabled(org, PLUGIN)
     if actor is not None:
         require_role(actor, org, Role.admin)
     if not date(2000, 1, 1) <= month <= date(2100, 12, 1):
         raise BadRequest("月份无效", fields={"month": ["应在 2000 年到 2100 年之间"]})
-    return ledger.atomic(lambda: _issue(actor, programme, month))
+    if batch < 1:
+        raise ValueError("batch must be positive")
+    total, owed = ledger.atomic(lambda: _check_budget(programme, month))
+    issued, after = 0, 0
+    while after is not None:
+        n, after = ledger.atomic(lambda a=after: _issue_batch(actor, programme, month, a, batch))
+        issued += n
+        if n and progress:
+            progress(issued, owed)
+    if issued:
+        ledger.atomic(
+            lambda: audit(
+                "elder_vouchers.issue",
+                actor=actor,
+                org=org,
+                obj=programme,
+                month=f"{month:%Y-%m}",
+                issued=issued,
+                amount=issued * programme.monthly_amount,
+            )
+        )
+    return {
+        "month": f"{month:%Y-%m}",
+        "issued": issued,
+        "skipped": total - issued,
+        "amount": issued * programme.monthly_amount,
+    }
 
 
-def _issue(actor: User | None, programme: Programme, month: date) -> dict:
-    budget = programme_account(programme.id, "budget")
-    ledger.lock([budget.id])  # one issuance of a programme at a time
-    enrolled = (Enrolment.programme_id == programme.id, Enrolment.active.is_(True))
-    issued_before = (
+def _enrolled(programme: Programme):
+    return (Enrolment.programme_id == programme.id, Enrolment.active.is_(True))
+
+
+def _not_issued(programme: Programme, month: date):
+    return ~(
         select(Issuance.id)
-        .where(  # an anti-join: cheap at 100,000 people
+        .where(  # an anti-join on the unique key (programme, month, person)
             Issuance.programme_id == programme.id,
             Issuance.month == month,
             Issuance.user_id == Enrolment.user_id,
         )
         .exists()
     )
-    owed = select(Enrolment.user_id).where(*enrolled, ~issued_before)
-    total = db.session.scalar(select(func.count()).select_from(Enrolment).where(*enrolled))
-    n = db.session.scalar(select(func.count()).select_from(owed.subquery()))
-    amount = programme.monthly_amount
-    result = {
-        "month": month.strftime("%Y-%m"),
-        "issued": n,
-        "skipped": total - n,
-        "amount": n * amount,
-    }
-    if n == 0:
-        return result
-    if ledger.spendable(budget.id) < n * amount:
+
+
+def _check_budget(programme: Programme, month: date) -> tuple[int, int]:
+    """(enrolled, still owed); 409 ``budget_short`` before anything is issued when
+    the budget cannot cover everyone still owed (all or nothing, as API.md says)."""
+    budget = programme_account(programme.id, "budget")
+    ledger.lock([budget.id])
+    total, owed = db.session.execute(
+        select(
+            func.count(), func.count(case((_not_issued(programme, month), Enrolment.user_id)))
+        ).where(*_enrolled(programme))
+    ).one()
+    need = owed * programme.monthly_amount
+    if ledger.spendable(budget.id) < need:
         raise ledger.InsufficientFunds(
-            f"预算不足：需要 {n * amount} 分，余额 {ledger.spendable(budget.id)} 分", "budget_short"
+            f"预算不足：需要 {need} 分，余额 {ledger.spendable(budget.id)} 分", "budget_short"
         )
-    owed_q = owed.subquery()
-    accounts = wallets_for(programme.id, owed_q)
-    user_ids = sorted(accounts)
-    db.session.execute(
-        insert(Issuance).from_select(
-            ["programme_id", "user_id", "month", "amount", "expires_at", "created_at"],
-            select(
-                literal(programme.id),
-                owed_q.c.user_id,
-                literal(month),
-                literal(amount),
-                literal(expires_at(programme, month), Timestamp),
-                literal(utcnow(), Timestamp),
-            ),
+    return total, owed
+
+
+def _issue_batch(
+    actor: User | None, programme: Programme, month: date, after: int, size: int
+) -> tuple[int, int | None]:
+    """The next ``size`` people owed (by user id after ``after``): their issuance
+    rows (one INSERT ... SELECT), wallets (one INSERT ... SELECT) and money (one
+    ``post_batch``). Answers (issued, the last user id, None when done)."""
+    budget = programme_account(programme.id, "budget")
+    ledger.lock([budget.id])  # one issuance of a programme at a time
+    amount = programme.monthly_amount
+    # The unique key (programme, month, person) makes a racing or repeated
+    # batch insert nothing; RETURNING names exactly who this batch issued to.
+    ids = list(
+        db.session.scalars(
+            insert_ignoring(Issuance.__table__)
+            .from_select(
+                ["programme_id", "user_id", "month", "amount", "expires_at", "created_at"],
+                select(
+                    literal(programme.id),
+                    Enrolment.user_id,
+                    literal(month),
+                    literal(amount),
+                    literal(expires_at(programme, month), Timestamp),
+                    literal(utcnow(), Timestamp),
+                )
+                .where(
+                    *_enrolled(programme),
+                    Enrolment.user_id > after,
+                    _not_issued(programme, month),
+                )
+                .order_by(Enrolment.user_id)
+                .limit(size),
+            )
+            .on_conflict_do_nothing()
+            .returning(Issuance.__table__.c.user_id)
         )
     )
+    if not ids:
+        return 0, None
+    ids.sort()
+    accounts = wallets_for(programme.id, ids)
     reason = f"{programme.name} {month:%Y年%m月} 服务券"
     posted = ledger.post_batch(
         [
@@ -112,110 +186,171 @@ def _issue(actor: User | None, programme: Programme, month: date) -> dict:
                 key=f"ev:issue:{programme.id}:{month:%Y-%m}:{u}",
                 cause=("elder_vouchers_programme", programme.id),
             )
-            for u in user_ids
+            for u in ids
         ],
         actor_id=actor.id if actor else None,
         short_message="预算不足",
         short_code="budget_short",
     )
-    assert posted == n, (posted, n)
-    audit(
-        "elder_vouchers.issue",
-        actor=actor,
-        org=db.session.get(Organization, programme.org_id),
-        obj=programme,
-        month=result["month"],
-        issued=n,
-        amount=n * amount,
-    )
-    return result
+    assert posted == len(ids), (posted, len(ids))
+    return len(ids), (ids[-1] if len(ids) == size else None)
 
 
-def issue_all(month: date) -> list[tuple[Programme, dict | str]]:
+def issue_all(
+    month: date, *, progress: Callable[[Programme, int, int], None] | None = None
+) -> list[tuple[Programme, dict | str]]:
     """The scheduler's job: every programme where the plugin is on. A short
     budget refuses that programme alone (reported), the others go on."""
-    done = []
+    done: list[tuple[Programme, dict | str]] = []
     for programme in db.session.scalars(
         select(Programme)
         .where(Programme.org_id.in_(orgs_where_enabled(PLUGIN)))
         .order_by(Programme.id)
-    ):
+    ).all():
+        report = (lambda d, o, p=programme: progress(p, d, o)) if progress else None
         try:
-            done.append((programme, issue(None, programme, month)))
+            done.append((programme, issue(None, programme, month, progress=report)))
         except ledger.InsufficientFunds as err:
             done.append((programme, err.message))
     return done
 
 
-def expire_wallet(programme: Programme, user_id: int, now: datetime) -> int:
-    """Return what is left of this person's expired issuances to the budget; the amount."""
-    acc = wallet(programme.id, user_id, create=False)
-    if acc is None:
-        return 0
-    ledger.lock([acc.id])
-    T = ledger.Transfer
-    out = db.session.scalar(
-        select(func.coalesce(func.sum(T.amount), 0)).where(
-            T.debit_account_id == acc.id, T.reverses_id.is_(None), ledger.in_effect()
-        )
-    )
-    refunded = db.session.scalar(
-        select(func.coalesce(func.sum(T.amount), 0)).where(
-            T.credit_account_id == acc.id, T.reverses_id.is_not(None)
-        )
-    )
-    remaining_out = int(out) - int(refunded)
-    lapsed = 0
-    for amount, expiry in db.session.execute(
-        select(Issuance.amount, Issuance.expires_at)
-        .where(Issuance.programme_id == programme.id, Issuance.user_id == user_id)
-        .order_by(Issuance.month, Issuance.id)
-    ).all():
-        absorbed = min(max(remaining_out, 0), amount)
-        remaining_out -= absorbed
-        if expiry <= now:
-            lapsed += amount - absorbed
-    if lapsed:
-        # No key: the wallet lock serialises runs and a rerun computes nothing left.
-        ledger.transfer(
-            acc.id,
-            programme_account(programme.id, "budget"),
-            lapsed,
-            reason=f"{programme.name} 服务券过期",
-            cause=("elder_vouchers_programme", programme.id),
-        )
-        audit("elder_vouchers.expired", actor=None, obj=programme, user_id=user_id, amount=lapsed)
-    return lapsed
-
-
-def expire_all(now: datetime) -> tuple[int, int]:
+def expire_all(
+    now: datetime, *, batch: int = BATCH, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
     """Lapse expired vouchers everywhere the plugin is on: (people, fen).
-    Only wallets with something left are visited (found in SQL); each in its
-    own short transaction, so the job is restartable and idempotent."""
+    Batches of wallets with something left and an expired issuance, each in
+    its own short transaction, so the job is restartable and idempotent;
+    ``progress(people, fen)`` after each batch."""
+    people = fen = 0
+    for programme in db.session.scalars(
+        select(Programme)
+        .where(Programme.org_id.in_(orgs_where_enabled(PLUGIN)))
+        .order_by(Programme.id)
+    ).all():
+        after: int | None = 0
+        while after is not None:
+            n, amount, after = ledger.atomic(
+                lambda p=programme, a=after: _expire_batch(p, now, a, batch)
+            )
+            people, fen = people + n, fen + amount
+            if n and progress:
+                progress(people, fen)
+    return people, fen
+
+
+def _expire_batch(
+    programme: Programme, now: datetime, after: int, size: int
+) -> tuple[int, int, int | None]:
+    """The next ``size`` candidate wallets (by owner after ``after``): lock them,
+    compute what is left of their expired issuances in one statement, return it
+    to the budget in one ``post_batch``. Answers (people, fen, last owner or None)."""
     acc = ledger.Account
     candidates = db.session.execute(
-        select(Issuance.programme_id, Issuance.user_id)
-        .distinct()
-        .join(Programme, Programme.id == Issuance.programme_id)
-        .join(
-            acc,
-            (acc.owner_type == "user")
-            & (acc.owner_id == Issuance.user_id)
-            & (acc.kind == "wallet")
-            & (acc.namespace == literal("vouchers:") + func.cast(Issuance.programme_id, db.String)),
-        )
+        select(acc.id, acc.owner_id)
         .where(
-            Issuance.expires_at <= now,
+            acc.namespace == namespace(programme.id),
+            acc.owner_type == "user",
+            acc.owner_id > after,
+            acc.currency == CURRENCY,
+            acc.kind == "wallet",
             acc.balance - acc.held > 0,
-            Programme.org_id.in_(orgs_where_enabled(PLUGIN)),
+            select(Issuance.id)
+            .where(
+                Issuance.programme_id == programme.id,
+                Issuance.user_id == acc.owner_id,
+                Issuance.expires_at <= now,
+            )
+            .exists(),
         )
-        .order_by(Issuance.programme_id, Issuance.user_id)
+        .order_by(acc.owner_id)
+        .limit(size)
     ).all()
-    people = fen = 0
-    for programme_id, user_id in candidates:
-        programme = db.session.get(Programme, programme_id)
-        amount = ledger.atomic(lambda p=programme, u=user_id: expire_wallet(p, u, now))
-        if amount:
-            people += 1
-            fen += amount
-    return people, fen
+    if not candidates:
+        return 0, 0, None
+    last = candidates[-1].owner_id if len(candidates) == size else None
+    # Locked before computing: a visit starting now cannot hold what we lapse,
+    # and a rerun after a crash recomputes from the ledger (nothing is left twice).
+    ids = [c.id for c in candidates]
+    db.session.execute(  # ledger.lock's order (ascending id), the ids as one array
+        select(acc.id).where(among(acc.id, ids)).order_by(acc.id).with_for_update()
+    )
+    lapsed = db.session.execute(
+        _lapsed(programme, ids, [c.owner_id for c in candidates], now)
+    ).all()
+    if not lapsed:
+        return 0, 0, last
+    budget = programme_account(programme.id, "budget")
+    reason = f"{programme.name} 服务券过期"
+    ledger.post_batch(
+        [
+            ledger.Leg(
+                account_id,
+                budget.id,
+                int(amount),
+                reason,
+                None,
+                ("elder_vouchers_programme", programme.id),
+            )
+            for account_id, amount in sorted(lapsed)
+        ]
+    )
+    fen = sum(int(amount) for _, amount in lapsed)
+    audit("elder_vouchers.expired", actor=None, obj=programme, people=len(lapsed), amount=fen)
+    return len(lapsed), fen, last
+
+
+def _lapsed(programme: Programme, account_ids: list[int], user_ids: list[int], now: datetime):
+    """A select of (wallet account id, fen to lapse > 0) for these wallets.
+
+    A wallet's net outflow (debits in effect, not reversals, less reversals
+    credited back) is absorbed by its issuances oldest first: issuance i keeps
+    ``amount - clamp(net - (sum of older amounts), 0, amount)``."""
+    T, acc = ledger.Transfer, ledger.Account
+    out = (
+        select(T.debit_account_id.label("id"), func.sum(T.amount).label("fen"))
+        .where(among(T.debit_account_id, account_ids), T.reverses_id.is_(None), ledger.in_effect())
+        .group_by(T.debit_account_id)
+        .subquery()
+    )
+    back = (
+        select(T.credit_account_id.label("id"), func.sum(T.amount).label("fen"))
+        .where(among(T.credit_account_id, account_ids), T.reverses_id.is_not(None))
+        .group_by(T.credit_account_id)
+        .subquery()
+    )
+    net = (
+        select(
+            acc.id,
+            acc.owner_id,
+            (func.coalesce(out.c.fen, 0) - func.coalesce(back.c.fen, 0)).label("fen"),
+        )
+        .outerjoin(out, out.c.id == acc.id)
+        .outerjoin(back, back.c.id == acc.id)
+        .where(among(acc.id, account_ids))
+        .subquery()
+    )
+    older = func.sum(Issuance.amount).over(
+        partition_by=Issuance.user_id, order_by=(Issuance.month, Issuance.id)
+    )
+    iss = (
+        select(
+            Issuance.user_id,
+            Issuance.amount,
+            Issuance.expires_at,
+            (older - Issuance.amount).label("older"),
+        )
+        .where(Issuance.programme_id == programme.id, among(Issuance.user_id, user_ids))
+        .subquery()
+    )
+    left_over = net.c.fen - iss.c.older
+    absorbed = case((left_over <= 0, 0), (left_over >= iss.c.amount, iss.c.amount), else_=left_over)
+    lapsed = func.sum(
+        case((iss.c.expires_at <= literal(now, Timestamp), iss.c.amount - absorbed), else_=0)
+    )
+    return (
+        select(net.c.id, lapsed)
+        .join(iss, iss.c.user_id == net.c.owner_id)
+        .group_by(net.c.id)
+        .having(lapsed > 0)
+    )

@@ -31,6 +31,7 @@ from plugins.meals.services.reports import (
     csv_rows,
     settlement,
     settlement_of,
+    totals_of,
 )
 from plugins.meals.services.servings import serve, serving_dict
 
@@ -65,6 +66,7 @@ __all__ = [
     "serving_dict",
     "settlement",
     "settlement_of",
+    "totals_of",
     "slot_start",
     "subsidy_for",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -154,6 +154,10 @@ def test_settlement_matches_the_ledger_to_the_fen(app, meals, people):
         db.session.commit()
         services.serve(actor, where.canteen, person_code=code, menu_id=where.id)
     result = services.settlement_of(tree.district, local_today().replace(day=1))
+    # The district report's one-query totals are the settlement's totals.
+    assert services.totals_of(tree.district, local_today().replace(day=1)) == result["total"]
+    next_month = (local_today().replace(day=28) + timedelta(days=4)).replace(day=1)
+    assert set(services.totals_of(tree.district, next_month).values()) == {0}
     paid_in_ledger = {}
     for canteen in (meals.canteen, meals.other):
         acc = services.canteen_account(canteen.id)

@@ -189,6 +189,51 @@ def progress(shift: Shift) -> list[dict]:
     ]
 
 
+def progress_many(shifts: list[Shift]) -> dict[int, list[dict]]:
+    """:func:`progress` of many shifts in two queries (pages listing shifts)."""
+    if not shifts:
+        return {}
+    points: dict[int, list[Checkpoint]] = {}
+    for c in db.session.scalars(
+        select(Checkpoint)
+        .where(Checkpoint.route_id.in_({s.route_id for s in shifts}))
+        .order_by(Checkpoint.route_id, Checkpoint.position)
+    ):
+        points.setdefault(c.route_id, []).append(c)
+    scans = {
+        (s.shift_id, s.checkpoint_id): s
+        for s in db.session.scalars(select(Scan).where(Scan.shift_id.in_([s.id for s in shifts])))
+    }
+    return {
+        shift.id: [
+            {
+                "id": c.id,
+                "name": c.name,
+                "position": c.position,
+                "scanned_at": scan.scanned_at if scan else None,
+                "user_id": scan.user_id if scan else None,
+            }
+            for c in points.get(shift.route_id, [])
+            for scan in [scans.get((shift.id, c.id))]
+        ]
+        for shift in shifts
+    }
+
+
+def teams_of(shift_ids: list[int]) -> dict[int, list[User]]:
+    """:func:`team_of` of many shifts in one query."""
+    teams: dict[int, list[User]] = {i: [] for i in shift_ids}
+    if shift_ids:
+        for shift_id, user in db.session.execute(
+            select(Member.shift_id, User)
+            .join(User, User.id == Member.user_id)
+            .where(Member.shift_id.in_(shift_ids))
+            .order_by(Member.id)
+        ):
+            teams[shift_id].append(user)
+    return teams
+
+
 # -- scanning ---------------------------------------------------------------------------------
 
 

@@ -120,3 +120,17 @@ def test_the_cli_reports_progress_on_stderr(app, on, people, team, monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "closed 3 shifts, announced 0"
     assert result.stderr.count("closed") == 2
+
+
+def test_pages_read_many_shifts_progress_and_teams_in_fixed_queries(on, people, team):
+    route = make_route(people.staff, on.community)
+    ids = past_shifts(people, on.community, route, team, 2, walked=True)
+    ids += past_shifts(people, on.community, route, team, 1)
+    shifts = [db.session.get(Shift, i) for i in ids]
+    with counting() as seen:
+        walks = services.progress_many(shifts)
+        teams = services.teams_of(ids)
+    assert len(seen) == 3
+    assert walks == {s.id: services.progress(s) for s in shifts}
+    assert teams == {i: services.team_of(i) for i in ids}
+    assert services.progress_many([]) == {} and services.teams_of([]) == {}

@@ -5,8 +5,8 @@ write transaction of a fixed number of statements whatever its size:
 
 1. the batch: overdue live cases, their handler and the handler's parent;
 2. the time limits at the parents not seen yet this run (one settings query);
-3. one UPDATE moving the batch (handler → parent, open, new due time), guarded
-   by the state it was read in, RETURNING what moved;
+3. one UPDATE … FROM the handler moving the batch (handler → parent, open,
+   new due time), guarded by the state it was read in, RETURNING what moved;
 4. one INSERT … SELECT of the timeline rows and one insert of the audit rows.
 
 A climbed case gets a due time counted from ``now``, so a rerun at the same
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import case as when
-from sqlalchemy import insert, literal, null, select, tuple_, update
+from sqlalchemy import insert, literal, null, select, update
 from sqlalchemy.orm import aliased
 
 from core import settings
@@ -102,21 +102,30 @@ def _climb_batch(now: datetime, after_id: int, dues: dict) -> tuple[int, int | N
     if not rows:
         return 0, None
     _learn_dues(now, {r[2]: (r[3], r[4]) for r in rows}, dues)
-    parent_of = {handler_id: parent_id for _, handler_id, parent_id, _, _ in rows}
-    # The WHERE repeats the test against the state read: a case accepted,
-    # resolved or moved meanwhile (or by a concurrent run) is left alone.
+    by_due: dict[datetime, list[int]] = {}
+    for parent_id in {r[2] for r in rows}:
+        by_due.setdefault(dues[parent_id], []).append(parent_id)
+    handler = aliased(Organization)
+    # UPDATE … FROM the handler: the parent becomes the handler, with the due
+    # time at its level (a CASE over the few distinct due times). The WHERE
+    # repeats the test: a case accepted, resolved or moved meanwhile (or by a
+    # concurrent run) is left alone.
     moved = db.session.execute(
         update(Case)
         .where(
-            tuple_(Case.id, Case.handler_org_id).in_([(r[0], r[1]) for r in rows]),
+            handler.id == Case.handler_org_id,
+            handler.parent_id.in_(list({r[2] for r in rows})),
+            Case.id.in_([r[0] for r in rows]),
             Case.status.in_(LIVE),
             Case.due_at <= now,
         )
         .values(
-            handler_org_id=when(parent_of, value=Case.handler_org_id),
+            handler_org_id=handler.parent_id,
             due_at=when(
-                {h: literal(dues[p], Timestamp) for h, p in parent_of.items()},
-                value=Case.handler_org_id,
+                *(
+                    (handler.parent_id.in_(parents), literal(due, Timestamp))
+                    for due, parents in by_due.items()
+                )
             ),
             status="open",
             overdue_climbs=Case.overdue_climbs + 1,

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    text,
+)
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from core.extensions import db
@@ -33,6 +42,7 @@ ACTIONS = {
     "reopened": "重新办理",
 }
 LIVE = ("open", "accepted")  # statuses a handler still owes work on
+_LIVE = text("status IN ('open','accepted')")
 
 
 class Case(db.Model):
@@ -40,6 +50,11 @@ class Case(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('open','accepted','resolved','closed')", name="status_known"),
         Index("ix_casework_case_live_due", "status", "due_at"),
+        # The escalation job walks live cases by id; statistics read a subtree's dates.
+        Index(
+            "ix_casework_case_live_id", "id", "due_at", sqlite_where=_LIVE, postgresql_where=_LIVE
+        ),
+        Index("ix_casework_case_org_created", "org_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

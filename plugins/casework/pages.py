@@ -7,14 +7,16 @@ pages, the rest are flashed.
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
+from sqlalchemy import tuple_
 
 from core import photos
 from core.access import can_see, get_org, has_role, org_with_role
-from core.api import ApiError, BadRequest, NotFound, load
+from core.api import ApiError, BadRequest, NotFound, cursor_arg, load, page_of
 from core.extensions import db
 from core.models import LEVEL_TITLES, Organization, Role, User, utcnow
 from core.pages import confirmed, form_action, form_fields, safe_back
@@ -215,18 +217,29 @@ def rate_form(case_id):
     return form_action(action, "谢谢您的评价", _back(case_id), titles=TITLES)
 
 
+QUEUE_PAGE = 50
+
+
 @bp.get("/casework/orgs/<int:org_id>/queue")
 @login_required
 def queue_page(org_id):
     org = org_with_role(current_user, org_id, Role.staff)
     status = status_arg()
-    cases = db.session.scalars(
-        services.cases_handled_under(org, status).order_by(Case.due_at, Case.id).limit(200)
-    ).all()
+    stmt = services.cases_handled_under(org, status)
+    after = cursor_arg([datetime, int])  # keyset: a forged cursor is a 400
+    if after is not None:
+        stmt = stmt.where(tuple_(Case.due_at, Case.id) > tuple_(*after))
+    page = page_of(
+        db.session.scalars(stmt.order_by(Case.due_at, Case.id).limit(QUEUE_PAGE + 1)).all(),
+        QUEUE_PAGE,
+        lambda last: [last.due_at.isoformat(), last.id],
+    )
+    cases = page["items"]
     return render_template(
         "casework/queue.html",
         org=org,
         cases=cases,
+        next=page["next"],
         status=status,
         now=utcnow(),
         orgs=_org_names(cases),
@@ -239,9 +252,15 @@ def queue_page(org_id):
 def stats_page(org_id):
     org = org_with_role(current_user, org_id, Role.staff)
     first, last = date_range_args()
-    counts = services.stats(org, *day_range(first, last))
+    bounds = day_range(first, last)
     return render_template(
-        "casework/stats.html", org=org, s=counts, first=first, last=last, **LABELS
+        "casework/stats.html",
+        org=org,
+        s=services.stats(org, *bounds),
+        children=services.stats_by_child(org, *bounds),
+        first=first,
+        last=last,
+        **LABELS,
     )
 
 

@@ -15,5 +15,9 @@ def close_shifts():
     and retry failed service announcements. Idempotent: run it every few minutes."""
     from plugins.patrol import services
 
-    result = services.close_shifts()
+    def progress(step: str, done: int, last_id: int) -> None:
+        # On stderr: stdout stays the one summary line scripts read.
+        click.echo(f"… {step} {done} so far (up to #{last_id})", err=True)
+
+    result = services.close_shifts(progress=progress)
     click.echo(f"closed {result['closed']} shifts, announced {result['announced']}")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -82,6 +83,14 @@ class Shift(db.Model):
         CheckConstraint("points >= 0 AND grace_minutes >= 0 AND minutes > 0", name="numbers_sane"),
         Index("ix_patrol_shift_org_start", "org_id", "starts_at"),
         Index("ix_patrol_shift_status_closes", "status", "closes_at"),
+        # The close-shifts job walks scheduled shifts by id.
+        Index(
+            "ix_patrol_shift_scheduled_id",
+            "id",
+            "closes_at",
+            sqlite_where=text("status = 'scheduled'"),
+            postgresql_where=text("status = 'scheduled'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -111,6 +120,14 @@ class Member(db.Model):
     __table_args__ = (
         UniqueConstraint("shift_id", "user_id"),
         Index("ix_patrol_member_user", "user_id"),
+        # The job walks members not yet announced by id.
+        Index(
+            "ix_patrol_member_pending",
+            "id",
+            "shift_id",
+            sqlite_where=text("points_awarded IS NULL"),
+            postgresql_where=text("points_awarded IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -47,8 +47,8 @@ TITLES = {
 }
 
 
-def _shift_view(shift: Shift) -> dict:
-    walk = services.progress(shift)
+def _shift_view(shift: Shift, walk: list[dict] | None = None) -> dict:
+    walk = services.progress(shift) if walk is None else walk
     return {
         "shift": shift,
         "status": services.status_of(shift),
@@ -56,6 +56,11 @@ def _shift_view(shift: Shift) -> dict:
         "scanned": sum(1 for p in walk if p["scanned_at"]),
         "missed": [p for p in walk if p["scanned_at"] is None],
     }
+
+
+def _shift_views(shifts) -> list[dict]:
+    walks = services.progress_many(list(shifts))  # two queries, not two per shift
+    return [_shift_view(s, walks[s.id]) for s in shifts]
 
 
 # -- the community's page -----------------------------------------------------------------
@@ -92,8 +97,8 @@ def index_page(org_id):
         org=org,
         is_staff=is_staff,
         routes=services.routes_of(org),
-        upcoming=[_shift_view(s) for s in upcoming],
-        closed=[_shift_view(s) for s in closed],
+        upcoming=_shift_views(upcoming),
+        closed=_shift_views(closed),
         open_incidents=open_incidents,
         titles=STATUS_TITLES,
     )
@@ -235,9 +240,11 @@ def roster(org_id):
         .order_by(Shift.starts_at)
     ).all()
     days: list[tuple[date, list]] = [(monday + timedelta(days=n), []) for n in range(7)]
-    for shift in shifts:
+    teams = services.teams_of([s.id for s in shifts])
+    for view in _shift_views(shifts):
+        shift = view["shift"]
         days[(to_local(shift.starts_at).date() - monday).days][1].append(
-            {**_shift_view(shift), "team": services.team_of(shift.id)}
+            {**view, "team": teams[shift.id]}
         )
     return render_template(
         "patrol/roster.html",
@@ -256,7 +263,7 @@ def my_shifts():
     """My next shifts (volunteers)."""
     shifts = services.my_next_shifts(current_user)
     return render_template(
-        "patrol/my_shifts.html", items=[_shift_view(s) for s in shifts], titles=STATUS_TITLES
+        "patrol/my_shifts.html", items=_shift_views(shifts), titles=STATUS_TITLES
     )
 
 

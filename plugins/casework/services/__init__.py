@@ -20,4 +20,9 @@ from plugins.casework.services.cases import (  # noqa: F401
     waiting_count,
 )
 from plugins.casework.services.escalation import escalate_overdue  # noqa: F401
-from plugins.casework.services.stats import board, report_rows, stats  # noqa: F401
+from plugins.casework.services.stats import (  # noqa: F401
+    board,
+    report_rows,
+    stats,
+    stats_by_child,
+)

@@ -39,10 +39,12 @@ from plugins.patrol.services.shifts import (
     may_manage,
     my_next_shifts,
     progress,
+    progress_many,
     scan_checkpoint,
     shifts_query,
     status_of,
     team_of,
+    teams_of,
     visible_shift,
 )
 
@@ -71,6 +73,7 @@ __all__ = [
     "my_next_shifts",
     "prepare_photo",
     "progress",
+    "progress_many",
     "report_incident",
     "resolve_incident",
     "routes_of",
@@ -79,6 +82,7 @@ __all__ = [
     "staff_route",
     "status_of",
     "team_of",
+    "teams_of",
     "visible_incident",
     "visible_shift",
 ]

@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, case, exists, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from core import ledger
@@ -188,6 +189,51 @@ def progress(shift: Shift) -> list[dict]:
     ]
 
 
+def progress_many(shifts: list[Shift]) -> dict[int, list[dict]]:
+    """:func:`progress` of many shifts in two queries (pages listing shifts)."""
+    if not shifts:
+        return {}
+    points: dict[int, list[Checkpoint]] = {}
+    for c in db.session.scalars(
+        select(Checkpoint)
+        .where(Checkpoint.route_id.in_({s.route_id for s in shifts}))
+        .order_by(Checkpoint.route_id, Checkpoint.position)
+    ):
+        points.setdefault(c.route_id, []).append(c)
+    scans = {
+        (s.shift_id, s.checkpoint_id): s
+        for s in db.session.scalars(select(Scan).where(Scan.shift_id.in_([s.id for s in shifts])))
+    }
+    return {
+        shift.id: [
+            {
+                "id": c.id,
+                "name": c.name,
+                "position": c.position,
+                "scanned_at": scan.scanned_at if scan else None,
+                "user_id": scan.user_id if scan else None,
+            }
+            for c in points.get(shift.route_id, [])
+            for scan in [scans.get((shift.id, c.id))]
+        ]
+        for shift in shifts
+    }
+
+
+def teams_of(shift_ids: list[int]) -> dict[int, list[User]]:
+    """:func:`team_of` of many shifts in one query."""
+    teams: dict[int, list[User]] = {i: [] for i in shift_ids}
+    if shift_ids:
+        for shift_id, user in db.session.execute(
+            select(Member.shift_id, User)
+            .join(User, User.id == Member.user_id)
+            .where(Member.shift_id.in_(shift_ids))
+            .order_by(Member.id)
+        ):
+            teams[shift_id].append(user)
+    return teams
+
+
 # -- scanning ---------------------------------------------------------------------------------
 
 
@@ -320,21 +366,19 @@ def _missing_checkpoint():
     )
 
 
-def _close(ids_stmt, now: datetime, by: User | None) -> int:
-    """Close the scheduled shifts among ``ids_stmt``, set-based; answers how many."""
-    common = {"closed_at": now, "closed_by_id": by.id if by else None}
-    done = 0
-    for status, condition in (
-        ("completed", ~_missing_checkpoint()),
-        ("incomplete", _missing_checkpoint()),
-    ):
-        done += db.session.execute(
-            update(Shift)
-            .where(Shift.id.in_(ids_stmt), Shift.status == "scheduled", condition)
-            .values(status=status, **common)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    return done
+def _close(ids, now: datetime, by: User | None) -> int:
+    """Close the scheduled shifts among ``ids`` (a list or a select) in one
+    UPDATE: completed when no checkpoint is missing, else incomplete."""
+    return db.session.execute(
+        update(Shift)
+        .where(Shift.id.in_(ids), Shift.status == "scheduled")
+        .values(
+            status=case((_missing_checkpoint(), "incomplete"), else_="completed"),
+            closed_at=now,
+            closed_by_id=by.id if by else None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def close_shift(actor: User, shift_id: int, *, now: datetime | None = None) -> Closing:
@@ -350,7 +394,7 @@ def close_shift(actor: User, shift_id: int, *, now: datetime | None = None) -> C
     shift_id, org = shift.id, shift.organization
 
     def write() -> None:
-        if _close(select(Shift.id).where(Shift.id == shift_id), now, actor):
+        if _close([shift_id], now, actor):
             audit("patrol.shift_closed", actor=actor, org=org, obj=shift)
 
     ledger.atomic(write)
@@ -359,81 +403,150 @@ def close_shift(actor: User, shift_id: int, *, now: datetime | None = None) -> C
     return closing_of(shift)
 
 
-def close_shifts(now: datetime | None = None) -> dict[str, int]:
-    """Job: close every shift whose grace has passed, where patrol is on, and
-    retry announcements that failed. Set-based and idempotent."""
+BATCH = 1000
+
+# ``progress(step, done_so_far, last_id)``: step is "closed" or "announced".
+Progress = Callable[[str, int, int], None]
+
+
+def close_shifts(now: datetime | None = None, progress: Progress | None = None) -> dict[str, int]:
+    """Job: close every shift whose grace has passed, where patrol is on, then
+    announce service (and retry announcements that failed).
+
+    Keyset batches by id, one transaction of two statements each (the batch's
+    ids, one UPDATE). Restartable: a closed shift is no longer scheduled, and a
+    member announced has ``points_awarded`` set, so a rerun skips both."""
     now = now or utcnow()
-    due = select(Shift.id).where(
-        Shift.status == "scheduled",
-        Shift.closes_at < now,
-        Shift.org_id.in_(orgs_where_enabled("patrol")),
-    )
-    closed = ledger.atomic(lambda: _close(due, now, None))
-    return {"closed": closed, "announced": announce_pending()}
+    closed, after_id = 0, 0
+    while True:
+        count, last = ledger.atomic(lambda after=after_id: _close_batch(now, after))
+        if last is None:
+            break
+        closed, after_id = closed + count, last
+        if progress is not None:
+            progress("closed", closed, after_id)
+    return {"closed": closed, "announced": announce_pending(progress=progress)}
+
+
+def _close_batch(now: datetime, after_id: int) -> tuple[int, int | None]:
+    ids = db.session.scalars(
+        select(Shift.id)
+        .where(
+            Shift.status == "scheduled",
+            Shift.closes_at < now,
+            Shift.id > after_id,
+            Shift.org_id.in_(orgs_where_enabled("patrol")),
+        )
+        .order_by(Shift.id)
+        .limit(BATCH)
+    ).all()
+    if not ids:
+        return 0, None
+    return _close(ids, now, None), ids[-1]
 
 
 # -- announcing service -----------------------------------------------------------------------
 
 
-def _pending(shift_ids: list[int] | None):
-    """Members of completed shifts who scanned at least once, not yet announced."""
+ANNOUNCE_BATCH = 200
+
+
+def _pending(shift_ids: list[int] | None, after_id: int = 0, limit: int | None = None):
+    """(member id, user id, shift id, org id, route name, minutes, points) of
+    members of completed shifts who scanned at least once, not yet announced."""
     stmt = (
-        select(Member, Shift)
+        select(
+            Member.id,
+            Member.user_id,
+            Shift.id,
+            Shift.org_id,
+            Route.name,
+            Shift.minutes,
+            Shift.points,
+        )
         .join(Shift, Shift.id == Member.shift_id)
+        .join(Route, Route.id == Shift.route_id)
         .where(
-            Shift.status == "completed",
             Member.points_awarded.is_(None),
+            Member.id > after_id,
+            Shift.status == "completed",
             Shift.org_id.in_(orgs_where_enabled("patrol")),
             exists(
                 select(Scan.id).where(Scan.shift_id == Shift.id, Scan.user_id == Member.user_id)
             ),
         )
+        .order_by(Member.id)
     )
     if shift_ids is not None:
         stmt = stmt.where(Shift.id.in_(shift_ids))
-    return db.session.execute(stmt.order_by(Member.id)).all()
+    return db.session.execute(stmt.limit(limit) if limit else stmt).all()
 
 
-def announce_pending(shift_ids: list[int] | None = None) -> int:
+def announce_pending(shift_ids: list[int] | None = None, progress: Progress | None = None) -> int:
     """Emit ``service_recorded`` for each pending member, keep what was awarded.
-    The key makes a second announcement harmless; a failure stays pending."""
-    count = 0
-    for member, shift in _pending(shift_ids):
-        org, user, route = shift.organization, member.user, shift.route
 
-        def work(member_id=member.id, shift=shift, org=org, user=user, route=route) -> int:
-            answers = manager().emit(
-                org,
-                "service_recorded",
-                user=user,
-                activity_id=None,
-                title=f"治安巡逻：{route.name}",
-                minutes=shift.minutes,
-                verified=True,
-                points=shift.points,
-                key=f"patrol:shift:{shift.id}:{user.id}",
-            )
-            awarded = sum(a for a in answers if isinstance(a, int))
-            db.session.execute(
-                update(Member)
-                .where(Member.id == member_id)
-                .values(points_awarded=awarded)
-                .execution_options(synchronize_session=False)
-            )
-            return awarded
+    The hook is per person (points pays each through the ledger with its own
+    key, so a second announcement is harmless); what is set-based is around
+    it: keyset batches of members, one transaction per batch with a savepoint
+    per member (a failure stays pending, the rest of the batch is kept),
+    people and organizations loaded once per batch, one UPDATE of
+    ``points_awarded`` per batch."""
+    count, after_id = 0, 0
+    while True:
+        rows = _pending(shift_ids, after_id, ANNOUNCE_BATCH)
+        if not rows:
+            return count
+        count += ledger.atomic(lambda rows=rows: _announce_batch(rows))
+        after_id = rows[-1][0]
+        if progress is not None:
+            progress("announced", count, after_id)
 
+
+def _announce_batch(rows) -> int:
+    users = {
+        u.id: u for u in db.session.scalars(select(User).where(User.id.in_({r[1] for r in rows})))
+    }
+    orgs = {
+        o.id: o
+        for o in db.session.scalars(
+            select(Organization).where(Organization.id.in_({r[3] for r in rows}))
+        )
+    }
+    hooks: dict[int, object] = {}
+    awarded: dict[int, int] = {}
+    for member_id, user_id, shift_id, org_id, route_name, minutes, points in rows:
+        org = orgs[org_id]
+        if org_id not in hooks:
+            hooks[org_id] = manager().for_org(org, "service_recorded")
         try:
-            ledger.atomic(work)
-            count += 1
+            with db.session.begin_nested():
+                answers = hooks[org_id](  # type: ignore[operator]
+                    org=org,
+                    user=users[user_id],
+                    activity_id=None,
+                    title=f"治安巡逻：{route_name}",
+                    minutes=minutes,
+                    verified=True,
+                    points=points,
+                    key=f"patrol:shift:{shift_id}:{user_id}",
+                )
         except (ApiError, ledger.LedgerError, DBAPIError) as err:
-            db.session.rollback()
             log.warning(
                 "service_recorded for shift %s user %s failed: %s",
-                shift.id,
-                user.id,
+                shift_id,
+                user_id,
                 getattr(err, "message", err),
             )
-    return count
+            continue
+        awarded[member_id] = sum(a for a in answers if isinstance(a, int))
+    if awarded:
+        db.session.execute(
+            update(Member)
+            .where(Member.id.in_(list(awarded)), Member.points_awarded.is_(None))
+            .values(points_awarded=case(awarded, value=Member.id))
+            .execution_options(synchronize_session=False)
+        )
+    return len(awarded)
 
 
 def awarded_to(user: User, shift_id: int) -> int | None:

@@ -16,7 +16,7 @@ from plugins.casework.models import Case, Event
 def run(app, now) -> str:
     result = app.test_cli_runner().invoke(args=["casework", "escalate", "--now", now.isoformat()])
     assert result.exit_code == 0, result.output
-    return result.output.strip()
+    return result.stdout.strip()  # progress lines go to stderr
 
 
 def handler_of(case_id):

@@ -30,6 +30,7 @@ class PointsSpy:
     def __init__(self):
         self.calls: list[dict] = []
         self.refuse: Exception | None = None
+        self.refuse_keys: set[str] = set()  # refused with a 409 fund_short
 
     @hookimpl
     def describe(self):
@@ -39,6 +40,10 @@ class PointsSpy:
     def service_recorded(self, org, user, activity_id, title, minutes, verified, points, key):
         if self.refuse is not None:
             raise self.refuse
+        if key in self.refuse_keys:
+            from core.api import ApiError
+
+            raise ApiError(409, "fund_short", "基金不足")
         self.calls.append(
             {
                 "org_id": org.id,

@@ -165,12 +165,12 @@ def test_the_job_closes_after_grace_twice_the_same(app, on, people, team, spy):
     db.session.commit()
     first = app.test_cli_runner().invoke(args=["patrol", "close-shifts"])
     assert first.exit_code == 0, first.output
-    assert first.output.strip() == "closed 2 shifts, announced 1"
+    assert first.stdout.strip() == "closed 2 shifts, announced 1"
     statuses = {s.id: s.status for s in db.session.query(Shift).populate_existing()}
     assert statuses == {done.id: "completed", half.id: "incomplete", in_grace.id: "scheduled"}
     assert [c["user_id"] for c in spy.calls] == [team[1].id]
     second = app.test_cli_runner().invoke(args=["patrol", "close-shifts"])
-    assert second.output.strip() == "closed 0 shifts, announced 0"
+    assert second.stdout.strip() == "closed 0 shifts, announced 0"
     assert len(spy.calls) == 1
     assert (
         services.closing_of(db.session.get(Shift, half.id)).missed

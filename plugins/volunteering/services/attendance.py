@@ -18,8 +18,8 @@ from core.access import can_see, require_role
 from core.api import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
-from core.models import Organization, Role, User, utcnow
-from core.plugins import manager, orgs_where_enabled, require_enabled
+from core.models import Organization, Role, User, unloaded, utcnow
+from core.plugins import manager, orgs_where_enabled, require_enabled, switch_summary
 from plugins.volunteering.models import Activity, Attendance, Signup
 from plugins.volunteering.services.activities import keeping_loaded_state
 from plugins.volunteering.services.settings import honour_hours_earn_points
@@ -121,20 +121,17 @@ def _attendance_row(user_id: int, activity_id: int):
     ).first()
 
 
-def _scan_state(user_id: int, activity_id: int, *, with_activity: bool = False):
-    """One round trip for a scan: the sign-up status and the attendance so far
-    (and the activity with its organization)."""
+def _scan_state(user_id: int, activity_id: int):
+    """One round trip for a staff scan: the sign-up status and the attendance so far."""
     signup_status = (
         select(Signup.status)
         .where(Signup.activity_id == Activity.id, Signup.user_id == user_id)
         .scalar_subquery()
         .label("signup_status")
     )
-    entities = (Activity, Organization) if with_activity else ()
     stmt = (
-        select(*entities, signup_status, *_ATTENDANCE_COLUMNS)
+        select(signup_status, *_ATTENDANCE_COLUMNS)
         .select_from(Activity)
-        .join(Organization, Organization.id == Activity.org_id)
         .outerjoin(
             Attendance, (Attendance.activity_id == Activity.id) & (Attendance.user_id == user_id)
         )
@@ -308,19 +305,64 @@ def check_out(
     )
 
 
+_DOOR_ACTIVITY_COLUMNS = (
+    Activity.org_id,
+    Activity.title,
+    Activity.starts_at,
+    Activity.ends_at,
+    Activity.points,
+    Activity.points_per_hour,
+    Activity.created_by_id,
+    Activity.cancelled_at,
+    Activity.cancel_reason,
+)
+
+
+def _door_state(user_id: int, activity_id: int):
+    """A volunteer's scan in one Core statement: the activity, its organization's
+    path and plugin switches, the sign-up status and the attendance so far."""
+    signup_status = (
+        select(Signup.status)
+        .where(Signup.activity_id == Activity.id, Signup.user_id == user_id)
+        .scalar_subquery()
+        .label("signup_status")
+    )
+    stmt = (
+        select(
+            *_DOOR_ACTIVITY_COLUMNS,
+            Organization.path.label("org_path"),
+            switch_summary(Organization.path).label("switches"),
+            signup_status,
+            *_ATTENDANCE_COLUMNS,
+        )
+        .select_from(Activity)
+        .join(Organization, Organization.id == Activity.org_id)
+        .outerjoin(
+            Attendance, (Attendance.activity_id == Activity.id) & (Attendance.user_id == user_id)
+        )
+        .where(Activity.id == activity_id)
+    )
+    return db.session.execute(stmt).first()
+
+
 def scan(user: User, activity_id, kind: str, *, now: datetime | None = None) -> Scan:
     """A volunteer scanned the check-in (``in``) or check-out (``out``) code of an
-    activity: one query loads the activity, the sign-up and the attendance."""
-    state = (
-        _scan_state(user.id, activity_id, with_activity=True)
-        if isinstance(activity_id, int)
-        else None
-    )
+    activity. One statement reads everything (:func:`_door_state`), then the write
+    and its commit: the activity and its organization are :func:`unloaded` objects
+    made from that row, and the plugin switches are cached for the request."""
+    state = _door_state(user.id, activity_id) if isinstance(activity_id, int) else None
     if state is None:
         raise NotFound("未找到该活动")
-    activity = state.Activity
+    manager().remember_states(state.org_id, state.org_path, state.switches)
+    org = unloaded(Organization, state.org_id, path=state.org_path)
+    activity = unloaded(
+        Activity,
+        activity_id,
+        organization=org,
+        **{column.key: getattr(state, column.key) for column in _DOOR_ACTIVITY_COLUMNS},
+    )
     # Scans arrive through core's /api/v1/scan, which no plugin switch guards.
-    require_enabled(activity.organization, "volunteering")
+    require_enabled(org, "volunteering")
     if kind == "in":
         return check_in(user.id, activity, now=now, state=state)
     return check_out(user.id, activity, now=now, user=user, state=state)

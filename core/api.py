@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app, g, jsonify, request, session
 from marshmallow import Schema, ValidationError, validate
 from marshmallow import fields as _fields
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -282,6 +282,18 @@ def bearer_token() -> str | None:
     return None
 
 
+# Built once (a statement object keeps its cache key): the door's hot path.
+_IDENTITY = (
+    select(ApiToken.user_id, ApiToken.id, User.active)
+    .join(User, User.id == ApiToken.user_id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now"),
+    )
+)
+
+
 def identity_only(view: Callable) -> Callable:
     """Mark a view whose bearer-token user is needed for little more than its
     id (a scan at the door): the token is resolved by a Core statement and
@@ -301,23 +313,22 @@ def user_from_bearer() -> User | None:
     raw = bearer_token()
     if raw is None:
         return None
-    valid = (
-        ApiToken.token_hash == hash_token(raw),
-        ApiToken.revoked_at.is_(None),
-        ApiToken.expires_at > utcnow(),
-    )
     if _identity_only():
         found = db.session.execute(
-            select(ApiToken.user_id, ApiToken.id, User.active)
-            .join(User, User.id == ApiToken.user_id)
-            .where(*valid)
+            _IDENTITY, {"token_hash": hash_token(raw), "now": utcnow()}
         ).first()
         if found is None:
             return None
         g.api_token_id = found.id
         return unloaded(User, found.user_id, active=found.active)
     row = db.session.execute(
-        select(User, ApiToken.id).join(ApiToken, ApiToken.user_id == User.id).where(*valid)
+        select(User, ApiToken.id)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == hash_token(raw),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+        )
     ).first()
     if row is None:
         return None

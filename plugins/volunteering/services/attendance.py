@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import ledger
@@ -191,6 +192,25 @@ def _refuse_cancelled(activity: Activity) -> None:
 
 # -- scans ----------------------------------------------------------------------------------
 
+# Built once: a statement object keeps its cache key, so the door's scans spend
+# no time constructing SQL (the ledger's hot path is text() for the same reason).
+_ATTENDANCE = Attendance.__table__
+_CHECK_IN = insert(_ATTENDANCE)
+_CHECK_OUT = (
+    update(_ATTENDANCE)
+    .where(_ATTENDANCE.c.id == bindparam("attendance_id"), _ATTENDANCE.c.status == "open")
+    .values(
+        status=bindparam("new_status"),
+        checked_out_at=bindparam("out_at"),
+        minutes=bindparam("new_minutes"),
+        verified=True,
+        points_earned=bindparam("earned"),
+        points_awarded=bindparam("awarded"),
+        checkout_by_id=bindparam("by_id"),
+        updated_at=bindparam("now"),
+    )
+)
+
 
 def check_in(
     user_id: int,
@@ -218,13 +238,14 @@ def check_in(
         raise Conflict("活动已结束，签到已关闭", code="checkin_closed")
     try:
         db.session.execute(
-            insert(Attendance).values(
-                activity_id=activity.id,
-                user_id=user_id,
-                status="open",
-                checked_in_at=at,
-                checkin_by_id=by.id if by else None,
-            )
+            _CHECK_IN,
+            {
+                "activity_id": activity.id,
+                "user_id": user_id,
+                "status": "open",
+                "checked_in_at": at,
+                "checkin_by_id": by.id if by else None,
+            },
         )
         _commit_keeping_state()
     except IntegrityError:
@@ -264,19 +285,17 @@ def check_out(
     # With nobody listening (points off here) the record is final in one commit.
     listening = minutes > 0 and _listeners(activity.organization)
     done = db.session.execute(
-        update(Attendance)
-        .where(Attendance.id == row.id, Attendance.status == "open")
-        .values(
-            status="completed",
-            checked_out_at=at,
-            minutes=minutes,
-            verified=True,
-            points_earned=earned,
-            points_awarded=None if listening else 0,
-            checkout_by_id=by.id if by else None,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
+        _CHECK_OUT,
+        {
+            "attendance_id": row.id,
+            "new_status": "completed",
+            "out_at": at,
+            "new_minutes": minutes,
+            "earned": earned,
+            "awarded": None if listening else 0,
+            "by_id": by.id if by else None,
+            "now": utcnow(),
+        },
     )
     _commit_keeping_state()
     if done.rowcount != 1:  # a simultaneous scan closed it: answer that
@@ -318,16 +337,19 @@ _DOOR_ACTIVITY_COLUMNS = (
 )
 
 
-def _door_state(user_id: int, activity_id: int):
-    """A volunteer's scan in one Core statement: the activity, its organization's
-    path and plugin switches, the sign-up status and the attendance so far."""
+@cache
+def _door_statement(dialect: str):
+    """A volunteer's scan in one Core statement (built once per dialect): the
+    activity, its organization's path and plugin switches, the sign-up status
+    and the attendance so far."""
+    user_id = bindparam("user_id")
     signup_status = (
         select(Signup.status)
         .where(Signup.activity_id == Activity.id, Signup.user_id == user_id)
         .scalar_subquery()
         .label("signup_status")
     )
-    stmt = (
+    return (
         select(
             *_DOOR_ACTIVITY_COLUMNS,
             Organization.path.label("org_path"),
@@ -340,9 +362,13 @@ def _door_state(user_id: int, activity_id: int):
         .outerjoin(
             Attendance, (Attendance.activity_id == Activity.id) & (Attendance.user_id == user_id)
         )
-        .where(Activity.id == activity_id)
+        .where(Activity.id == bindparam("activity_id"))
     )
-    return db.session.execute(stmt).first()
+
+
+def _door_state(user_id: int, activity_id: int):
+    stmt = _door_statement(db.session.get_bind().dialect.name)
+    return db.session.execute(stmt, {"user_id": user_id, "activity_id": activity_id}).first()
 
 
 def scan(user: User, activity_id, kind: str, *, now: datetime | None = None) -> Scan:

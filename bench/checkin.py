@@ -4,7 +4,8 @@ For each worker count: N volunteers sign up over HTTP, then scan in and out
 concurrently (POST /api/v1/scan with bearer tokens), first as fast as they
 can (closed loop) and then paced at a fixed rate; the same loads run against
 a bare endpoint doing one INSERT + commit. Prints scans/s, p50 and p99 and the
-scan/bare ratio. Goals: p99 < 100 ms at 200 scans/s; scans ≥ 30 % of bare.
+scan/bare ratio. Goals (issue 15): p99 < 100 ms at 200 scans/s; scans ≥ 50 % of
+bare, both measured in the same run.
 
     .venv/bin/python bench/checkin.py [--volunteers 400] [--rates 200,50] [--clients 16]
 
@@ -25,7 +26,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from queue import Empty, Queue
 
@@ -173,7 +176,7 @@ class Client(threading.local):
 
 def run(
     port: int,
-    jobs: list[tuple[str, dict | None, str | None]],
+    jobs: list[tuple[str, dict | Callable[[], dict] | None, str | None]],
     clients: int,
     rate: float | None = None,
 ) -> dict:
@@ -200,7 +203,7 @@ def run(
                 if delay > 0:
                     time.sleep(delay)
             sent = planned or time.perf_counter()
-            status = client.post(path, body, token)
+            status = client.post(path, body() if callable(body) else body, token)
             took = time.perf_counter() - sent
             with lock:
                 latencies.append(took)
@@ -224,12 +227,30 @@ def run(
     }
 
 
+class Screen:
+    """The staff screen at the door: the codes of the current window, shown anew
+    when the window turns (on a busy machine a phase may outlast a window, and
+    expired codes would measure cheap refusals instead of scans)."""
+
+    def __init__(self, app, activity_id: int):
+        self.app, self.activity_id = app, activity_id
+        self.lock = threading.Lock()
+        self.window: int | None = None
+        self.shown: dict[str, str] = {}
+
+    def body(self, kind: str) -> dict:
+        window = int(time.time() // 30)  # the checkin/checkout window (core.qr.PURPOSES)
+        with self.lock:
+            if window != self.window:
+                self.shown, self.window = codes(self.app, self.activity_id), window
+            return {"token": self.shown[kind]}
+
+
 def scan_jobs(app, activity_id: int, tokens: list[str]) -> list:
-    """Everyone scans in, then everyone scans out (tokens minted now; each
-    phase must finish inside a 30-60 s window, which it does at these sizes)."""
-    now = codes(app, activity_id)
-    return [("/api/v1/scan", {"token": now["in"]}, t) for t in tokens] + [
-        ("/api/v1/scan", {"token": now["out"]}, t) for t in tokens
+    """Everyone scans in, then everyone scans out, each with the code on the screen."""
+    screen = Screen(app, activity_id)
+    return [("/api/v1/scan", partial(screen.body, "in"), t) for t in tokens] + [
+        ("/api/v1/scan", partial(screen.body, "out"), t) for t in tokens
     ]
 
 
@@ -292,9 +313,9 @@ def main() -> None:
                 show(f"scans paced at {rate:.0f}/s", paced)
                 show(f"bare paced at {rate:.0f}/s", paced_bare)
                 if rate == rates[0]:
-                    ok = paced["p99_ms"] < 100 and scans["per_s"] >= 0.3 * bare["per_s"]
+                    ok = paced["p99_ms"] < 100 and scans["per_s"] >= 0.5 * bare["per_s"]
                     print(
-                        f"  goals (p99 < 100 ms at {rate:.0f}/s, >= 30% of bare): "
+                        f"  goals (p99 < 100 ms at {rate:.0f}/s, >= 50% of bare): "
                         f"{'met' if ok else 'NOT met'}"
                     )
         finally:

@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app, g, jsonify, request, session
 from marshmallow import Schema, ValidationError, validate
 from marshmallow import fields as _fields
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from core.extensions import csrf, db
-from core.models import ApiToken, User, utcnow
+from core.models import ApiToken, User, unloaded, utcnow
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MAX_ID = 2**31 - 1  # ids are INTEGER columns on PostgreSQL
@@ -282,11 +282,45 @@ def bearer_token() -> str | None:
     return None
 
 
+# Built once (a statement object keeps its cache key): the door's hot path.
+_IDENTITY = (
+    select(ApiToken.user_id, ApiToken.id, User.active)
+    .join(User, User.id == ApiToken.user_id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now"),
+    )
+)
+
+
+def identity_only(view: Callable) -> Callable:
+    """Mark a view whose bearer-token user is needed for little more than its
+    id (a scan at the door): the token is resolved by a Core statement and
+    ``current_user`` is a :func:`core.models.unloaded` User — id and ``active``
+    set, any other attribute loads on first use. Other views load the User."""
+    view.jindou_identity_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def _identity_only() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "jindou_identity_only", False)
+
+
 def user_from_bearer() -> User | None:
     """Flask-Login's request loader: one query for token and user together."""
     raw = bearer_token()
     if raw is None:
         return None
+    if _identity_only():
+        found = db.session.execute(
+            _IDENTITY, {"token_hash": hash_token(raw), "now": utcnow()}
+        ).first()
+        if found is None:
+            return None
+        g.api_token_id = found.id
+        return unloaded(User, found.user_id, active=found.active)
     row = db.session.execute(
         select(User, ApiToken.id)
         .join(ApiToken, ApiToken.user_id == User.id)

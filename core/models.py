@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
+from typing import Any, TypeVar, cast
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -22,14 +23,34 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.extensions import db
 
+M = TypeVar("M")
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def unloaded(model: type[M], ident: int, **known) -> M:
+    """Row ``ident`` of ``model`` as a session object without loading it: the
+    ``known`` columns are set, any other loads on first use (one SELECT by key).
+
+    For hot paths that read what they need with one Core statement yet call
+    code (hooks, services) that takes model objects. An object already in the
+    session is returned as it is.
+    """
+    session = db.session()
+    found = session.identity_map.get(session.identity_key(model, ident))
+    if found is not None:
+        return found
+    obj = cast(Any, model)(id=ident, **known)  # a mapped class: keyword constructor
+    make_transient_to_detached(obj)  # what was set counts as loaded, the rest as expired
+    session.add(obj)
+    return obj
 
 
 class Level(enum.StrEnum):

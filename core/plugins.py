@@ -18,7 +18,8 @@ from typing import Any
 
 import pluggy
 from flask import Blueprint, Flask, abort, current_app, g, has_app_context, request
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Integer, String, any_, case, cast, func, inspect, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from core import hookspecs
@@ -194,24 +195,39 @@ class PluginManager:
         if org.id in cache:
             return cache[org.id]
         ancestors = org.ancestor_ids
-        depth = {org_id: i for i, org_id in enumerate(ancestors)}
         rows = db.session.execute(
             select(OrgPlugin.org_id, OrgPlugin.plugin, OrgPlugin.enabled).where(
                 OrgPlugin.org_id.in_(ancestors)
             )
         ).all()
+        cache[org.id] = self._resolve(ancestors, rows)
+        return cache[org.id]
+
+    def remember_states(self, org_id: int, path: str, summary: str | None) -> None:
+        """Cache the states at ``org_id`` from its ``path`` and the column
+        :func:`switch_summary` read in the caller's own statement."""
+        rows = []
+        for item in (summary or "").split(","):
+            if item:
+                switched, plugin, enabled = item.split(":")
+                rows.append((int(switched), plugin, enabled == "1"))
+        ancestors = [int(part) for part in path.strip("/").split("/") if part]
+        if has_app_context():
+            g.setdefault("_jindou_plugin_states", {})[org_id] = self._resolve(ancestors, rows)
+
+    def _resolve(self, ancestors: list[int], rows) -> dict[str, PluginState]:
+        """The nearest switch of each plugin among ``rows`` (of the ancestors)."""
+        depth = {org_id: i for i, org_id in enumerate(ancestors)}
         nearest: dict[str, tuple[int, bool]] = {}
         for org_id, plugin, enabled in rows:
             if plugin not in nearest or depth[org_id] > depth[nearest[plugin][0]]:
                 nearest[plugin] = (org_id, enabled)
-        result = {
+        return {
             name: PluginState(name, nearest[name][1], nearest[name][0])
             if name in nearest
             else PluginState(name, False, None)
             for name in self.meta
         }
-        cache[org.id] = result
-        return result
 
     def enabled_names(self, org: Organization) -> list[str]:
         return [name for name, state in self.states(org).items() if state.enabled]
@@ -348,6 +364,26 @@ def require_enabled(org: Organization, plugin: str) -> None:
         from core.api import NotFound
 
         raise NotFound("这里没有开通该功能", code="plugin_off")
+
+
+def switch_summary(path: Any) -> Any:
+    """The plugin switches of every ancestor-or-self of the organization whose
+    ``path`` column the caller's statement holds, as one string column
+    (``org:plugin:1,...``) for :meth:`PluginManager.remember_states`: a hot path
+    reads them in its own statement instead of a query of their own."""
+    item = (
+        cast(OrgPlugin.org_id, String)
+        + ":"
+        + OrgPlugin.plugin
+        + case((OrgPlugin.enabled, ":1"), else_=":0")
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The ids on the path as an array: the switches are found by their index.
+        ancestors = cast(func.string_to_array(func.btrim(path, "/"), "/"), ARRAY(Integer))
+        on_path = OrgPlugin.org_id == any_(ancestors)
+    else:
+        on_path = path.contains("/" + cast(OrgPlugin.org_id, String) + "/")
+    return select(func.aggregate_strings(item, ",")).where(on_path).scalar_subquery()
 
 
 def orgs_where_enabled(plugin: str):

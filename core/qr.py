@@ -29,7 +29,7 @@ from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import Schema, fields, validate
 
-from core.api import ApiError, BadRequest, doc, load
+from core.api import ApiError, BadRequest, doc, identity_only, load
 from core.extensions import db
 
 # purpose -> window length in seconds (None: no rotation, e.g. printed codes)
@@ -364,6 +364,7 @@ def _fail_headline(err: ApiError) -> str:
 
 
 @bp.post("/api/v1/scan")
+@identity_only  # the door rush: the scanning person's id is all most scans need
 @login_required
 @doc(body=ScanSchema)
 def api_scan():

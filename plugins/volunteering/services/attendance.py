@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import ledger
@@ -18,8 +19,8 @@ from core.access import can_see, require_role
 from core.api import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from core.audit import audit
 from core.extensions import db
-from core.models import Organization, Role, User, utcnow
-from core.plugins import manager, orgs_where_enabled, require_enabled
+from core.models import Organization, Role, User, unloaded, utcnow
+from core.plugins import manager, orgs_where_enabled, require_enabled, switch_summary
 from plugins.volunteering.models import Activity, Attendance, Signup
 from plugins.volunteering.services.activities import keeping_loaded_state
 from plugins.volunteering.services.settings import honour_hours_earn_points
@@ -121,20 +122,17 @@ def _attendance_row(user_id: int, activity_id: int):
     ).first()
 
 
-def _scan_state(user_id: int, activity_id: int, *, with_activity: bool = False):
-    """One round trip for a scan: the sign-up status and the attendance so far
-    (and the activity with its organization)."""
+def _scan_state(user_id: int, activity_id: int):
+    """One round trip for a staff scan: the sign-up status and the attendance so far."""
     signup_status = (
         select(Signup.status)
         .where(Signup.activity_id == Activity.id, Signup.user_id == user_id)
         .scalar_subquery()
         .label("signup_status")
     )
-    entities = (Activity, Organization) if with_activity else ()
     stmt = (
-        select(*entities, signup_status, *_ATTENDANCE_COLUMNS)
+        select(signup_status, *_ATTENDANCE_COLUMNS)
         .select_from(Activity)
-        .join(Organization, Organization.id == Activity.org_id)
         .outerjoin(
             Attendance, (Attendance.activity_id == Activity.id) & (Attendance.user_id == user_id)
         )
@@ -194,6 +192,25 @@ def _refuse_cancelled(activity: Activity) -> None:
 
 # -- scans ----------------------------------------------------------------------------------
 
+# Built once: a statement object keeps its cache key, so the door's scans spend
+# no time constructing SQL (the ledger's hot path is text() for the same reason).
+_ATTENDANCE = Attendance.__table__
+_CHECK_IN = insert(_ATTENDANCE)
+_CHECK_OUT = (
+    update(_ATTENDANCE)
+    .where(_ATTENDANCE.c.id == bindparam("attendance_id"), _ATTENDANCE.c.status == "open")
+    .values(
+        status=bindparam("new_status"),
+        checked_out_at=bindparam("out_at"),
+        minutes=bindparam("new_minutes"),
+        verified=True,
+        points_earned=bindparam("earned"),
+        points_awarded=bindparam("awarded"),
+        checkout_by_id=bindparam("by_id"),
+        updated_at=bindparam("now"),
+    )
+)
+
 
 def check_in(
     user_id: int,
@@ -221,13 +238,14 @@ def check_in(
         raise Conflict("活动已结束，签到已关闭", code="checkin_closed")
     try:
         db.session.execute(
-            insert(Attendance).values(
-                activity_id=activity.id,
-                user_id=user_id,
-                status="open",
-                checked_in_at=at,
-                checkin_by_id=by.id if by else None,
-            )
+            _CHECK_IN,
+            {
+                "activity_id": activity.id,
+                "user_id": user_id,
+                "status": "open",
+                "checked_in_at": at,
+                "checkin_by_id": by.id if by else None,
+            },
         )
         _commit_keeping_state()
     except IntegrityError:
@@ -267,19 +285,17 @@ def check_out(
     # With nobody listening (points off here) the record is final in one commit.
     listening = minutes > 0 and _listeners(activity.organization)
     done = db.session.execute(
-        update(Attendance)
-        .where(Attendance.id == row.id, Attendance.status == "open")
-        .values(
-            status="completed",
-            checked_out_at=at,
-            minutes=minutes,
-            verified=True,
-            points_earned=earned,
-            points_awarded=None if listening else 0,
-            checkout_by_id=by.id if by else None,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
+        _CHECK_OUT,
+        {
+            "attendance_id": row.id,
+            "new_status": "completed",
+            "out_at": at,
+            "new_minutes": minutes,
+            "earned": earned,
+            "awarded": None if listening else 0,
+            "by_id": by.id if by else None,
+            "now": utcnow(),
+        },
     )
     _commit_keeping_state()
     if done.rowcount != 1:  # a simultaneous scan closed it: answer that
@@ -308,19 +324,71 @@ def check_out(
     )
 
 
+_DOOR_ACTIVITY_COLUMNS = (
+    Activity.org_id,
+    Activity.title,
+    Activity.starts_at,
+    Activity.ends_at,
+    Activity.points,
+    Activity.points_per_hour,
+    Activity.created_by_id,
+    Activity.cancelled_at,
+    Activity.cancel_reason,
+)
+
+
+@cache
+def _door_statement(dialect: str):
+    """A volunteer's scan in one Core statement (built once per dialect): the
+    activity, its organization's path and plugin switches, the sign-up status
+    and the attendance so far."""
+    user_id = bindparam("user_id")
+    signup_status = (
+        select(Signup.status)
+        .where(Signup.activity_id == Activity.id, Signup.user_id == user_id)
+        .scalar_subquery()
+        .label("signup_status")
+    )
+    return (
+        select(
+            *_DOOR_ACTIVITY_COLUMNS,
+            Organization.path.label("org_path"),
+            switch_summary(Organization.path).label("switches"),
+            signup_status,
+            *_ATTENDANCE_COLUMNS,
+        )
+        .select_from(Activity)
+        .join(Organization, Organization.id == Activity.org_id)
+        .outerjoin(
+            Attendance, (Attendance.activity_id == Activity.id) & (Attendance.user_id == user_id)
+        )
+        .where(Activity.id == bindparam("activity_id"))
+    )
+
+
+def _door_state(user_id: int, activity_id: int):
+    stmt = _door_statement(db.session.get_bind().dialect.name)
+    return db.session.execute(stmt, {"user_id": user_id, "activity_id": activity_id}).first()
+
+
 def scan(user: User, activity_id, kind: str, *, now: datetime | None = None) -> Scan:
     """A volunteer scanned the check-in (``in``) or check-out (``out``) code of an
-    activity: one query loads the activity, the sign-up and the attendance."""
-    state = (
-        _scan_state(user.id, activity_id, with_activity=True)
-        if isinstance(activity_id, int)
-        else None
-    )
+    activity. One statement reads everything (:func:`_door_state`), then the write
+    and its commit: the activity and its organization are :func:`unloaded` objects
+    made from that row, and the plugin switches are cached for the request."""
+    state = _door_state(user.id, activity_id) if isinstance(activity_id, int) else None
     if state is None:
         raise NotFound("未找到该活动")
-    activity = state.Activity
+    manager().remember_states(state.org_id, state.org_path, state.switches)
+    org = unloaded(Organization, state.org_id, path=state.org_path)
+    activity = unloaded(
+        Activity,
+        activity_id,
+        organization=org,
+        **{column.key: getattr(state, column.key) for column in _DOOR_ACTIVITY_COLUMNS},
+    )
     # Scans arrive through core's /api/v1/scan, which no plugin switch guards.
-    require_enabled(activity.organization, "volunteering")
+    require_enabled(org, "volunteering")
     if kind == "in":
         return check_in(user.id, activity, now=now, state=state)
     return check_out(user.id, activity, now=now, user=user, state=state)

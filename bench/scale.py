@@ -85,12 +85,14 @@ def build(scale: float, database_url: str, seed: int = 15, fk_checks: bool | Non
     return {"scale": scale, "seconds": round(total, 1), "phases": phase.times, "counts": w.counts}
 
 
-def run_measure(database_url: str, *, repeat: int, scans_n: int, jobs: bool, budget=None):
+def run_measure(
+    database_url: str, *, repeat: int, scans_n: int, jobs: bool, budget=None, per_op: float = 60
+):
     import scale_measure
 
     app = make_app(database_url)
     report = scale_measure.measure(
-        app, repeat=repeat, scans_n=scans_n, with_jobs=jobs, budget=budget
+        app, repeat=repeat, scans_n=scans_n, with_jobs=jobs, budget=budget, per_op=per_op
     )
     print()
     print(scale_measure.table(report))
@@ -127,6 +129,10 @@ def main(argv=None) -> int:
     m.add_argument(
         "--no-jobs", action="store_true", help="leave the jobs out (no mutation but scans)"
     )
+    m.add_argument(
+        "--max-seconds-per-op", type=float, default=60,
+        help="stop repeating an operation after this long (at least 3 runs)",
+    )  # fmt: skip
     m.add_argument("--json")
     c = sub.add_parser("compare", help="how each operation grows across scales")
     c.add_argument("files", nargs="+")
@@ -140,7 +146,10 @@ def main(argv=None) -> int:
         fk = {"auto": None, "on": True, "off": False}[args.fk_checks]
         save(build(args.scale, args.db, args.seed, fk), args.json)
     elif args.command == "measure":
-        report = run_measure(args.db, repeat=args.repeat, scans_n=args.scans, jobs=not args.no_jobs)
+        report = run_measure(
+            args.db, repeat=args.repeat, scans_n=args.scans, jobs=not args.no_jobs,
+            per_op=args.max_seconds_per_op,
+        )  # fmt: skip
         save(report, args.json)
         return 1 if errors_in(report) else 0
     elif args.command == "compare":
@@ -157,7 +166,9 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         built = build(args.scale, args.db)
         left = args.budget_seconds - (time.perf_counter() - t0)
-        report = run_measure(args.db, repeat=3, scans_n=10, jobs=True, budget=max(left, 1))
+        report = run_measure(
+            args.db, repeat=3, scans_n=10, jobs=True, budget=max(left, 1), per_op=10
+        )
         report["build"] = built
         report["seconds"] = round(time.perf_counter() - t0, 1)
         save(report, args.json)

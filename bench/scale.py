@@ -86,13 +86,28 @@ def build(scale: float, database_url: str, seed: int = 15, fk_checks: bool | Non
 
 
 def run_measure(
-    database_url: str, *, repeat: int, scans_n: int, jobs: bool, budget=None, per_op: float = 60
+    database_url: str,
+    *,
+    repeat: int,
+    scans_n: int,
+    jobs: bool,
+    budget=None,
+    per_op: float = 60,
+    jobs_only: bool = False,
+    only_jobs=None,
 ):
     import scale_measure
 
     app = make_app(database_url)
     report = scale_measure.measure(
-        app, repeat=repeat, scans_n=scans_n, with_jobs=jobs, budget=budget, per_op=per_op
+        app,
+        repeat=repeat,
+        scans_n=scans_n,
+        with_jobs=jobs,
+        budget=budget,
+        per_op=per_op,
+        jobs_only=jobs_only,
+        only_jobs=only_jobs,
     )
     print()
     print(scale_measure.table(report))
@@ -133,6 +148,8 @@ def main(argv=None) -> int:
         "--max-seconds-per-op", type=float, default=60,
         help="stop repeating an operation after this long (at least 3 runs)",
     )  # fmt: skip
+    m.add_argument("--jobs-only", action="store_true", help="only the jobs (e.g. on a clone)")
+    m.add_argument("--job", action="append", help="only jobs whose name contains this (repeatable)")
     m.add_argument("--json")
     c = sub.add_parser("compare", help="how each operation grows across scales")
     c.add_argument("files", nargs="+")
@@ -148,7 +165,8 @@ def main(argv=None) -> int:
     elif args.command == "measure":
         report = run_measure(
             args.db, repeat=args.repeat, scans_n=args.scans, jobs=not args.no_jobs,
-            per_op=args.max_seconds_per_op,
+            per_op=args.max_seconds_per_op, jobs_only=args.jobs_only,
+            only_jobs=args.job,
         )  # fmt: skip
         save(report, args.json)
         return 1 if errors_in(report) else 0
@@ -167,7 +185,7 @@ def main(argv=None) -> int:
         built = build(args.scale, args.db)
         left = args.budget_seconds - (time.perf_counter() - t0)
         report = run_measure(
-            args.db, repeat=3, scans_n=10, jobs=True, budget=max(left, 1), per_op=10
+            args.db, repeat=3, scans_n=10, jobs=True, budget=max(left, 60), per_op=10
         )
         report["build"] = built
         report["seconds"] = round(time.perf_counter() - t0, 1)

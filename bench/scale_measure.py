@@ -168,6 +168,8 @@ def operations(c: Cast) -> list[tuple[str, str, str, str]]:
         ]  # fmt: skip
     ops.append(("district plugin matrix page", "matrix", "admin", f"/orgs/{c.district}/plugins"))
     ops += [
+        # no database: what any request costs on this machine now (the load shows here)
+        ("baseline: healthz", "person", "volunteer", "/healthz"),
         ("me API", "person", "volunteer", "/api/v1/me"),
         ("wallet API", "person", "volunteer", "/api/v1/points/wallet"),
         ("wallet history API", "person", "volunteer", "/api/v1/points/transfers"),
@@ -283,7 +285,7 @@ def scans(app, c: Cast, n: int) -> list[Result]:
     return results
 
 
-def jobs(deadline: float) -> list[Result]:
+def jobs(deadline: float, only: list[str] | None = None) -> list[Result]:
     """Each job once, as the CLI runs it (see each plugin's cli.py)."""
     from core.extensions import db
     from core.models import utcnow
@@ -307,6 +309,8 @@ def jobs(deadline: float) -> list[Result]:
     ]  # fmt: skip
     results = []
     for name, run in runs:
+        if only and not any(word in name for word in only):
+            continue
         r = Result(name, "job")
         if time.perf_counter() > deadline:
             r.note = "skipped: over the time budget"
@@ -347,19 +351,29 @@ def dataset_size() -> dict:
 
 
 def measure(
-    app, *, repeat: int, scans_n: int, with_jobs: bool, budget: float | None, per_op: float = 60
+    app,
+    *,
+    repeat: int,
+    scans_n: int,
+    with_jobs: bool,
+    budget: float | None,
+    per_op: float = 60,
+    jobs_only: bool = False,
+    only_jobs: list[str] | None = None,
 ) -> dict:
     deadline = time.perf_counter() + (budget or 1e9)
     with app.app_context():
         size = dataset_size()
         print(f"dataset: scale {size['scale']}, {size['ledger_transfer']:,} transfers", flush=True)
-        cast = pick_cast()
-        issue_tokens(cast, [])
-        results = reads(app, cast, repeat, deadline, per_op)
-        if time.perf_counter() < deadline:
-            results += scans(app, cast, scans_n)
-        if with_jobs:
-            results += jobs(deadline)
+        results = []
+        if not jobs_only:
+            cast = pick_cast()
+            issue_tokens(cast, [])
+            results = reads(app, cast, repeat, deadline, per_op)
+            if time.perf_counter() < deadline:
+                results += scans(app, cast, scans_n)
+        if with_jobs or jobs_only:
+            results += jobs(deadline, only_jobs)
     return {
         "scale": size["scale"],
         "dataset": size,

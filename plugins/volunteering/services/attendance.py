@@ -6,12 +6,14 @@ service to the other plugins (``service_recorded``; points awards 金豆 for it)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, case, func, insert, literal_column, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import joinedload
 
 from core import ledger
 from core.access import can_see, require_role
@@ -501,32 +503,132 @@ def backfill(
     return attendance_of(user.id, activity.id)
 
 
-def close_attendance(now: datetime | None = None) -> dict[str, int]:
+CLOSE_BATCH = 1000  # attendances closed per statement
+RETRY_BATCH = 100  # announcements retried per transaction (they lock the fund)
+
+# Literal, so PostgreSQL matches the small partial indexes of the two queues.
+_OPEN = Attendance.status == literal_column("'open'")
+_UNANNOUNCED = and_(
+    Attendance.points_awarded.is_(None),
+    Attendance.status.in_([literal_column("'completed'"), literal_column("'backfilled'")]),
+)
+
+
+def close_attendance(
+    now: datetime | None = None,
+    *,
+    batch: int = CLOSE_BATCH,
+    retry_batch: int = RETRY_BATCH,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
     """Job: close open attendances past end + grace as incomplete, and retry
     announcements that failed (or are in flight: the key makes a second one
-    harmless). Idempotent; only where the plugin is on."""
+    harmless). Only where the plugin is on.
+
+    Set-based and restartable: batches of ids taken in id order (keyset),
+    each closed by one UPDATE, each batch committed; a rerun after a crash
+    finds what is left (the queues are "still open", "still unanswered").
+    ``progress`` gets a line per batch."""
     now = now or utcnow()
-    where_on = select(Activity.id).where(Activity.org_id.in_(orgs_where_enabled("volunteering")))
-    # Conditional on "open": a check-out that lands meanwhile wins.
-    closed = db.session.execute(
-        update(Attendance)
+    say = progress or (lambda line: None)
+    ended = (
+        select(Activity.id)
         .where(
-            Attendance.status == "open",
-            Attendance.activity_id.in_(where_on.where(Activity.ends_at < now - grace())),
+            Activity.ends_at < now - grace(),
+            Activity.org_id.in_(orgs_where_enabled("volunteering")),
         )
-        .values(status="incomplete", minutes=0, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
+        .scalar_subquery()
+    )
+    closed, last = 0, 0
+    while ids := _next_ids(
+        select(Attendance.id).where(_OPEN, Attendance.activity_id.in_(ended)), last, batch
+    ):
+        last = ids[-1]
+        # Conditional on "open": a check-out that lands meanwhile wins.
+        done = db.session.execute(
+            update(Attendance)
+            .where(Attendance.id.in_(ids), _OPEN)
+            .values(status="incomplete", minutes=0, updated_at=utcnow())
+            .returning(Attendance.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        db.session.commit()
+        closed += len(done)
+        say(f"closed {len(done)} incomplete (up to attendance {last}), {closed} so far")
+    retried = _retry_announcements(now, retry_batch, say)
+    return {"closed": closed, "retried": retried}
+
+
+def _next_ids(stmt, after: int, size: int) -> list[int]:
+    """The next ``size`` ids of ``stmt`` after ``after``, in id order."""
+    return list(
+        db.session.scalars(stmt.where(Attendance.id > after).order_by(Attendance.id).limit(size))
+    )
+
+
+def _retry_announcements(now: datetime, size: int, say: Callable[[str], None]) -> int:
+    """Announce recorded service still unanswered, ``size`` per transaction:
+    one statement loads a batch, each announcement runs in a savepoint (one
+    that fails stays unanswered for the next run), one UPDATE keeps the answers."""
     # A refusal that lasts a week (say, a fund never refilled) stops being retried.
-    pending = db.session.scalars(
-        select(Attendance).where(
-            Attendance.status.in_(("completed", "backfilled")),
-            Attendance.points_awarded.is_(None),
-            Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR,
-            Attendance.activity_id.in_(where_on),
+    pending = select(Attendance.id).where(
+        _UNANNOUNCED,
+        Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR,
+        Attendance.activity_id.in_(
+            select(Activity.id).where(Activity.org_id.in_(orgs_where_enabled("volunteering")))
+        ),
+    )
+    retried, last = 0, 0
+    while ids := _next_ids(pending, last, size):
+        last = ids[-1]
+        answered = ledger.atomic(lambda: _announce_batch(ids))
+        retried += len(ids)
+        say(f"retried {len(ids)} announcements, {len(answered)} answered, {retried} so far")
+    return retried
+
+
+def _announce_batch(ids: list[int]) -> dict[int, int]:
+    rows = db.session.execute(
+        select(
+            Attendance.id,
+            Attendance.minutes,
+            Attendance.verified,
+            Attendance.points_earned,
+            Activity,
+            User,
         )
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .join(User, User.id == Attendance.user_id)
+        .options(joinedload(Activity.organization))
+        .where(Attendance.id.in_(ids), _UNANNOUNCED)  # answered meanwhile: skip
     ).all()
-    for attendance in pending:
-        _announce_attendance(attendance)
-    return {"closed": closed, "retried": len(pending)}
+    answered: dict[int, int] = {}
+    for row in rows:
+        try:
+            with db.session.begin_nested():
+                answers = manager().emit(
+                    row.Activity.organization,
+                    "service_recorded",
+                    user=row.User,
+                    activity_id=row.Activity.id,
+                    title=row.Activity.title,
+                    minutes=row.minutes,
+                    verified=row.verified,
+                    points=row.points_earned,
+                    key=f"volunteering.attendance.{row.id}",
+                )
+            answered[row.id] = sum(a for a in answers if isinstance(a, int))
+        except (ApiError, ledger.LedgerError, DBAPIError) as err:
+            log.warning(
+                "service_recorded for attendance %s failed: %s",
+                row.id,
+                getattr(err, "message", err),
+            )
+    if answered:
+        db.session.execute(
+            update(Attendance)
+            .where(Attendance.id.in_(list(answered)))
+            .values(points_awarded=case(answered, value=Attendance.id))
+            .execution_options(synchronize_session=False)
+        )
+    return answered

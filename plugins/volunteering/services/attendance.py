@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import and_, case, func, insert, literal_column, select, update
@@ -525,45 +526,48 @@ def close_attendance(
     announcements that failed (or are in flight: the key makes a second one
     harmless). Only where the plugin is on.
 
-    Set-based and restartable: batches of ids taken in id order (keyset),
-    each closed by one UPDATE, each batch committed; a rerun after a crash
-    finds what is left (the queues are "still open", "still unanswered").
-    ``progress`` gets a line per batch."""
+    Set-based and restartable: batches of ids taken in id order (keyset) from
+    a small partial index, three statements a batch, each batch committed; a
+    rerun after a crash finds what is left (the queues are "still open",
+    "still unanswered"). ``progress`` gets a line per batch."""
     now = now or utcnow()
     say = progress or (lambda line: None)
-    ended = (
-        select(Activity.id)
-        .where(
-            Activity.ends_at < now - grace(),
-            Activity.org_id.in_(orgs_where_enabled("volunteering")),
-        )
-        .scalar_subquery()
-    )
     closed, last = 0, 0
-    while ids := _next_ids(
-        select(Attendance.id).where(_OPEN, Attendance.activity_id.in_(ended)), last, batch
-    ):
-        last = ids[-1]
-        # Conditional on "open": a check-out that lands meanwhile wins.
-        done = db.session.execute(
-            update(Attendance)
-            .where(Attendance.id.in_(ids), _OPEN)
-            .values(status="incomplete", minutes=0, updated_at=utcnow())
-            .returning(Attendance.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+    while rows := db.session.execute(
+        select(Attendance.id, Attendance.activity_id)
+        .where(_OPEN, Attendance.id > last)
+        .order_by(Attendance.id)
+        .limit(batch)
+    ).all():
+        last = rows[-1].id
+        # Which of this batch's activities are over (and on): asked of a few
+        # activities, never of all of them, so a batch costs the same at any size.
+        due = set(
+            db.session.scalars(
+                select(Activity.id).where(
+                    Activity.id.in_({r.activity_id for r in rows}),
+                    Activity.ends_at < now - grace(),
+                    Activity.org_id.in_(orgs_where_enabled("volunteering")),
+                )
+            )
+        )
+        done = 0
+        if ids := [r.id for r in rows if r.activity_id in due]:
+            # Conditional on "open": a check-out that lands meanwhile wins.
+            done = len(
+                db.session.execute(
+                    update(Attendance)
+                    .where(Attendance.id.in_(ids), _OPEN)
+                    .values(status="incomplete", minutes=0, updated_at=utcnow())
+                    .returning(Attendance.id)
+                    .execution_options(synchronize_session=False)
+                ).all()
+            )
         db.session.commit()
-        closed += len(done)
-        say(f"closed {len(done)} incomplete (up to attendance {last}), {closed} so far")
+        closed += done
+        say(f"closed {done} incomplete (up to attendance {last}), {closed} so far")
     retried = _retry_announcements(now, retry_batch, say)
     return {"closed": closed, "retried": retried}
-
-
-def _next_ids(stmt, after: int, size: int) -> list[int]:
-    """The next ``size`` ids of ``stmt`` after ``after``, in id order."""
-    return list(
-        db.session.scalars(stmt.where(Attendance.id > after).order_by(Attendance.id).limit(size))
-    )
 
 
 def _retry_announcements(now: datetime, size: int, say: Callable[[str], None]) -> int:
@@ -572,22 +576,22 @@ def _retry_announcements(now: datetime, size: int, say: Callable[[str], None]) -
     that fails stays unanswered for the next run), one UPDATE keeps the answers."""
     # A refusal that lasts a week (say, a fund never refilled) stops being retried.
     pending = select(Attendance.id).where(
-        _UNANNOUNCED,
-        Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR,
-        Attendance.activity_id.in_(
-            select(Activity.id).where(Activity.org_id.in_(orgs_where_enabled("volunteering")))
-        ),
+        _UNANNOUNCED, Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR
     )
     retried, last = 0, 0
-    while ids := _next_ids(pending, last, size):
+    while ids := list(
+        db.session.scalars(pending.where(Attendance.id > last).order_by(Attendance.id).limit(size))
+    ):
         last = ids[-1]
-        answered = ledger.atomic(lambda: _announce_batch(ids))
-        retried += len(ids)
-        say(f"retried {len(ids)} announcements, {len(answered)} answered, {retried} so far")
+        tried, answered = ledger.atomic(partial(_announce_batch, ids))
+        retried += tried
+        say(f"retried {tried} announcements, {answered} answered, {retried} so far")
     return retried
 
 
-def _announce_batch(ids: list[int]) -> dict[int, int]:
+def _announce_batch(ids: list[int]) -> tuple[int, int]:
+    """Announce the batch's attendances (where the plugin is on); how many
+    were tried, how many answered."""
     rows = db.session.execute(
         select(
             Attendance.id,
@@ -600,7 +604,11 @@ def _announce_batch(ids: list[int]) -> dict[int, int]:
         .join(Activity, Activity.id == Attendance.activity_id)
         .join(User, User.id == Attendance.user_id)
         .options(joinedload(Activity.organization))
-        .where(Attendance.id.in_(ids), _UNANNOUNCED)  # answered meanwhile: skip
+        .where(
+            Attendance.id.in_(ids),
+            _UNANNOUNCED,  # answered meanwhile: skip
+            Activity.org_id.in_(orgs_where_enabled("volunteering")),
+        )
     ).all()
     answered: dict[int, int] = {}
     for row in rows:
@@ -631,4 +639,4 @@ def _announce_batch(ids: list[int]) -> dict[int, int]:
             .values(points_awarded=case(answered, value=Attendance.id))
             .execution_options(synchronize_session=False)
         )
-    return answered
+    return len(rows), len(answered)

@@ -78,7 +78,7 @@ def dashboard_cards(user, org):
     from core.plugins import Card
     from plugins.volunteering import services
 
-    record = services.service_record(user)
+    record = services.service_totals(user)
     return [
         Card(
             "志愿服务时长",

@@ -13,11 +13,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
 from core.models import Organization, Timestamp, User, utcnow
+
+# Recorded service still waiting for its ``service_recorded`` answer.
+UNANNOUNCED = "points_awarded IS NULL AND status IN ('completed', 'backfilled')"
 
 CATEGORIES = ("清洁家园", "助老助残", "治安巡逻", "文明劝导", "政策宣传", "矛盾调解", "其他")
 
@@ -90,6 +94,30 @@ class Attendance(db.Model):
         ),
         CheckConstraint("minutes >= 0", name="minutes_not_negative"),
         Index("ix_volunteering_attendance_user", "user_id"),
+        # Reports read only this index (no table rows): recorded service of the
+        # month's activities, grouped or counted by person.
+        Index(
+            "ix_volunteering_attendance_report",
+            "activity_id",
+            "status",
+            "user_id",
+            "verified",
+            "minutes",
+        ),
+        # The close-attendance job's two queues, small: check-ins still open,
+        # and recorded service whose announcement has not been answered.
+        Index(
+            "ix_volunteering_attendance_open",
+            "id",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(
+            "ix_volunteering_attendance_unannounced",
+            "id",
+            sqlite_where=text(UNANNOUNCED),
+            postgresql_where=text(UNANNOUNCED),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -426,7 +426,7 @@ def record():
 @bp.get("/volunteering/record/certificate")
 @login_required
 def certificate():
-    rec = services.service_record(current_user)
+    rec = services.service_totals(current_user)
     issued = local_today()
     token = qr.sign(
         "certificate",
@@ -462,7 +462,7 @@ def verify(token):
         payload=payload,
         user=user,
         fmt=services.format_minutes,
-        current=services.service_record(user),
+        current=services.service_totals(user),
     )
 
 

@@ -57,6 +57,7 @@ from plugins.volunteering.services.records import (
     month_summary,
     service_record,
     service_rows,
+    service_totals,
     star_level,
 )
 from plugins.volunteering.services.settings import (
@@ -103,6 +104,7 @@ __all__ = [
     "service_minutes",
     "service_record",
     "service_rows",
+    "service_totals",
     "set_honour_hours_earn_points",
     "short_code_candidates",
     "sign_up",

@@ -6,13 +6,15 @@ service to the other plugins (``service_recorded``; points awards 金豆 for it)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 
 from flask import current_app
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal_column, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import joinedload
 
 from core import ledger
 from core.access import can_see, require_role
@@ -569,32 +571,139 @@ def backfill(
     return attendance_of(user.id, activity.id)
 
 
-def close_attendance(now: datetime | None = None) -> dict[str, int]:
+CLOSE_BATCH = 1000  # attendances closed per statement
+RETRY_BATCH = 100  # announcements retried per transaction (they lock the fund)
+
+# Literal, so PostgreSQL matches the small partial indexes of the two queues.
+_OPEN = Attendance.status == literal_column("'open'")
+_UNANNOUNCED = and_(
+    Attendance.points_awarded.is_(None),
+    Attendance.status.in_([literal_column("'completed'"), literal_column("'backfilled'")]),
+)
+
+
+def close_attendance(
+    now: datetime | None = None,
+    *,
+    batch: int = CLOSE_BATCH,
+    retry_batch: int = RETRY_BATCH,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
     """Job: close open attendances past end + grace as incomplete, and retry
     announcements that failed (or are in flight: the key makes a second one
-    harmless). Idempotent; only where the plugin is on."""
+    harmless). Only where the plugin is on.
+
+    Set-based and restartable: batches of ids taken in id order (keyset) from
+    a small partial index, three statements a batch, each batch committed; a
+    rerun after a crash finds what is left (the queues are "still open",
+    "still unanswered"). ``progress`` gets a line per batch."""
     now = now or utcnow()
-    where_on = select(Activity.id).where(Activity.org_id.in_(orgs_where_enabled("volunteering")))
-    # Conditional on "open": a check-out that lands meanwhile wins.
-    closed = db.session.execute(
-        update(Attendance)
-        .where(
-            Attendance.status == "open",
-            Attendance.activity_id.in_(where_on.where(Activity.ends_at < now - grace())),
+    say = progress or (lambda line: None)
+    closed, last = 0, 0
+    while rows := db.session.execute(
+        select(Attendance.id, Attendance.activity_id)
+        .where(_OPEN, Attendance.id > last)
+        .order_by(Attendance.id)
+        .limit(batch)
+    ).all():
+        last = rows[-1].id
+        # Which of this batch's activities are over (and on): asked of a few
+        # activities, never of all of them, so a batch costs the same at any size.
+        due = set(
+            db.session.scalars(
+                select(Activity.id).where(
+                    Activity.id.in_({r.activity_id for r in rows}),
+                    Activity.ends_at < now - grace(),
+                    Activity.org_id.in_(orgs_where_enabled("volunteering")),
+                )
+            )
         )
-        .values(status="incomplete", minutes=0, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
+        done = 0
+        if ids := [r.id for r in rows if r.activity_id in due]:
+            # Conditional on "open": a check-out that lands meanwhile wins.
+            done = len(
+                db.session.execute(
+                    update(Attendance)
+                    .where(Attendance.id.in_(ids), _OPEN)
+                    .values(status="incomplete", minutes=0, updated_at=utcnow())
+                    .returning(Attendance.id)
+                    .execution_options(synchronize_session=False)
+                ).all()
+            )
+        db.session.commit()
+        closed += done
+        say(f"closed {done} incomplete (up to attendance {last}), {closed} so far")
+    retried = _retry_announcements(now, retry_batch, say)
+    return {"closed": closed, "retried": retried}
+
+
+def _retry_announcements(now: datetime, size: int, say: Callable[[str], None]) -> int:
+    """Announce recorded service still unanswered, ``size`` per transaction:
+    one statement loads a batch, each announcement runs in a savepoint (one
+    that fails stays unanswered for the next run), one UPDATE keeps the answers."""
     # A refusal that lasts a week (say, a fund never refilled) stops being retried.
-    pending = db.session.scalars(
-        select(Attendance).where(
-            Attendance.status.in_(("completed", "backfilled")),
-            Attendance.points_awarded.is_(None),
-            Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR,
-            Attendance.activity_id.in_(where_on),
+    pending = select(Attendance.id).where(
+        _UNANNOUNCED, Attendance.updated_at > now - RETRY_ANNOUNCEMENTS_FOR
+    )
+    retried, last = 0, 0
+    while ids := list(
+        db.session.scalars(pending.where(Attendance.id > last).order_by(Attendance.id).limit(size))
+    ):
+        last = ids[-1]
+        tried, answered = ledger.atomic(partial(_announce_batch, ids))
+        retried += tried
+        say(f"retried {tried} announcements, {answered} answered, {retried} so far")
+    return retried
+
+
+def _announce_batch(ids: list[int]) -> tuple[int, int]:
+    """Announce the batch's attendances (where the plugin is on); how many
+    were tried, how many answered."""
+    rows = db.session.execute(
+        select(
+            Attendance.id,
+            Attendance.minutes,
+            Attendance.verified,
+            Attendance.points_earned,
+            Activity,
+            User,
+        )
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .join(User, User.id == Attendance.user_id)
+        .options(joinedload(Activity.organization))
+        .where(
+            Attendance.id.in_(ids),
+            _UNANNOUNCED,  # answered meanwhile: skip
+            Activity.org_id.in_(orgs_where_enabled("volunteering")),
         )
     ).all()
-    for attendance in pending:
-        _announce_attendance(attendance)
-    return {"closed": closed, "retried": len(pending)}
+    answered: dict[int, int] = {}
+    for row in rows:
+        try:
+            with db.session.begin_nested():
+                answers = manager().emit(
+                    row.Activity.organization,
+                    "service_recorded",
+                    user=row.User,
+                    activity_id=row.Activity.id,
+                    title=row.Activity.title,
+                    minutes=row.minutes,
+                    verified=row.verified,
+                    points=row.points_earned,
+                    key=f"volunteering.attendance.{row.id}",
+                )
+            answered[row.id] = sum(a for a in answers if isinstance(a, int))
+        except (ApiError, ledger.LedgerError, DBAPIError) as err:
+            log.warning(
+                "service_recorded for attendance %s failed: %s",
+                row.id,
+                getattr(err, "message", err),
+            )
+    if answered:
+        db.session.execute(
+            update(Attendance)
+            .where(Attendance.id.in_(list(answered)))
+            .values(points_awarded=case(answered, value=Attendance.id))
+            .execution_options(synchronize_session=False)
+        )
+    return len(rows), len(answered)

@@ -14,12 +14,14 @@ plugin that this run does not load.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import MetaData, inspect, text
+from sqlalchemy import MetaData, event, inspect, text
 
 from core import create_app
 from core.api import issue_token
@@ -244,6 +246,27 @@ def bearer(user: User) -> dict:
     token = issue_token(user)
     db.session.commit()
     return {"Authorization": f"Bearer {token}"}
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@contextmanager
+def count_statements(*, transaction_control: bool = True) -> Iterator[list[str]]:
+    """The SQL statements the block sends to the database, for tests that bound
+    what a page, a scan or a job batch costs (so cost does not grow with rows).
+    ``transaction_control=False`` leaves out BEGIN/COMMIT/SAVEPOINT and the like."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if transaction_control or not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def race(app, n: int, work) -> list:

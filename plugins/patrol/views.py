@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import qr
 from core.access import get_org, require_role
@@ -53,7 +55,11 @@ def route_dict(route: Route) -> dict:
     )
 
 
-def shift_dict(shift: Shift) -> dict:
+def shift_dict(shift: Shift, team=None, checkpoints=None) -> dict:
+    """A shift as the API shows it; ``team``/``checkpoints`` when already read
+    for a whole page (see :func:`shift_dicts`)."""
+    if team is None:
+        team = services.team_of(shift.id)
     return ShiftSchema().dump(
         {
             **{
@@ -71,10 +77,24 @@ def shift_dict(shift: Shift) -> dict:
             },
             "route_name": shift.route.name,
             "status": services.status_of(shift),
-            "team": [{"user_id": u.id, "name": u.name} for u in services.team_of(shift.id)],
-            "checkpoints": services.progress(shift),
+            "team": [{"user_id": u.id, "name": u.name} for u in team],
+            "checkpoints": services.progress(shift) if checkpoints is None else checkpoints,
         }
     )
+
+
+def shift_dicts(shifts: list[Shift]) -> list[dict]:
+    """A page of shifts: routes, teams and checkpoint progress in a few queries."""
+    ids = [s.id for s in shifts]
+    routes = {
+        r.id: r
+        for r in db.session.scalars(select(Route).where(Route.id.in_({s.route_id for s in shifts})))
+    }
+    for shift in shifts:
+        set_committed_value(shift, "route", routes[shift.route_id])
+    teams = services.teams_of(ids)
+    progress = services.progress_many(shifts)
+    return [shift_dict(s, teams[s.id], progress[s.id]) for s in shifts]
 
 
 def incident_dict(incident: Incident) -> dict:
@@ -171,7 +191,12 @@ def api_list_shifts(org_id):
     if not services.may_manage(current_user, org):
         require_role(current_user, org, Role.staff)
     status = load(ShiftListQuerySchema(), request.args.to_dict())["status"]
-    return paginate(services.shifts_query(org, status), [Shift.starts_at, Shift.id], shift_dict)
+    return paginate(
+        services.shifts_query(org, status),
+        [Shift.starts_at, Shift.id],
+        shift_dict,
+        dump_page=shift_dicts,
+    )
 
 
 @bp.get("/api/v1/shifts/<int:shift_id>")

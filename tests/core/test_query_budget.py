@@ -3,19 +3,16 @@ however deep the organization sits in the tree."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
-from sqlalchemy import event
 
 from core import hookimpl
 from core.access import require_role
 from core.extensions import db
 from core.models import Role
 from core.plugins import PluginMeta
-from core.testing import add_member, bearer, enable, make_org
+from core.testing import add_member, bearer, count_statements, enable, make_org
 
 
 class GuardedPlugin:
@@ -37,20 +34,6 @@ class GuardedPlugin:
             return jsonify({"ok": True})
 
         return [bp]
-
-
-@contextmanager
-def count_statements():
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

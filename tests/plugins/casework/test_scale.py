@@ -4,34 +4,19 @@ the tree at a time, and the staff queue a page at a time."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import AuditLog
+from core.testing import count_statements
 from plugins.casework import services
 from plugins.casework.models import Case, Event
 from plugins.casework.services import escalation
 
 from .conftest import T0
-
-
-@contextmanager
-def counting():
-    """How many statements the block sent to the database."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def raise_many(people, org, n, now=T0):
@@ -59,10 +44,10 @@ def test_statements_do_not_grow_with_the_cases(app, on, people, monkeypatch):
     monkeypatch.setattr(escalation, "BATCH", 1000)
     late = T0 + timedelta(hours=25)
     raise_many(people, on.building, 2)
-    with counting() as few:
+    with count_statements() as few:
         assert services.escalate_overdue(late) == 2
     raise_many(people, on.building, 20)
-    with counting() as many:
+    with count_statements() as many:
         assert services.escalate_overdue(late) == 20
     assert len(many) == len(few) <= 12, many
 

@@ -4,15 +4,14 @@ effects, and the statements they run do not grow with the number of elders."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from sqlalchemy import event
 
 from core import ledger
 from core.api import ApiError
 from core.extensions import db
+from core.testing import count_statements
 from core.times import start_of_day
 from plugins.elder_vouchers import services
 from plugins.elder_vouchers.models import Issuance
@@ -20,21 +19,6 @@ from tests.plugins.elder_vouchers.conftest import code, make_elder
 from tests.plugins.elder_vouchers.test_services import NOV, balance, visit_at
 
 DEC = date(2026, 12, 1)
-
-
-@contextmanager
-def counting():
-    """Counts the SQL statements sent to the database inside the block."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def elders(world, n: int, start: int = 0) -> list:
@@ -101,10 +85,10 @@ def test_issuance_crash_in_second_batch_then_rerun_finishes(world, monkeypatch):
 
 def test_issuance_statements_do_not_grow_with_elders(world):
     elders(world, 2)
-    with counting() as few:
+    with count_statements() as few:
         assert services.issue(None, world.programme, DEC)["issued"] == 3
     elders(world, 12, start=100)
-    with counting() as many:
+    with count_statements() as many:
         assert services.issue(None, world.programme, date(2027, 1, 1))["issued"] == 15
     assert len(many) == len(few), (len(few), len(many))
     assert len(few) <= 30, few
@@ -158,11 +142,11 @@ def test_expiry_keeps_what_has_not_expired_and_open_holds(world):
 def test_expiry_statements_do_not_grow_with_elders(world):
     few_people = elders(world, 2)
     services.issue(None, world.programme, DEC)
-    with counting() as few:
+    with count_statements() as few:
         assert services.expire_all(start_of_day(date(2027, 1, 1)))[0] == 3
     elders(world, 12, start=100)
     services.issue(None, world.programme, date(2027, 1, 1))
-    with counting() as many:
+    with count_statements() as many:
         assert services.expire_all(start_of_day(date(2027, 2, 1)))[0] == 15
     assert len(many) == len(few), (len(few), len(many))
     assert few_people

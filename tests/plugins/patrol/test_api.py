@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from core.extensions import db
-from core.testing import bearer, enable
+from core.models import Organization, User
+from core.testing import bearer, count_statements, enable
 from plugins.patrol import services
+from plugins.patrol.models import Route
 from tests.plugins.patrol.conftest import iso
 from tests.plugins.patrol.helpers import make_route, make_shift, tokens
 
@@ -283,3 +285,36 @@ def test_switched_off_answers_404(client, on, people, team):
     )
     scan = client.post("/api/v1/scan", json={"token": tokens(route)[0]}, headers=bearer(team[0]))
     assert scan.status_code == 404
+
+
+def test_a_page_of_shifts_costs_the_same_for_2_or_12_and_matches_one_shift(
+    client, on, people, team
+):
+    route = make_route(people.staff, on.community)
+    first = make_shift(people.staff, on.community, route, team)
+    client.post("/api/v1/scan", json={"token": tokens(route)[0]}, headers=bearer(team[0]))
+    make_shift(people.staff, on.community, route, team, starts_in=60)
+    url, headers = shifts_url(on.community), bearer(people.staff)
+    route_id, team_ids, first_id = route.id, [u.id for u in team], first.id
+    staff_id, community_id = people.staff.id, on.community.id
+
+    def page():
+        db.session.remove()
+        with count_statements() as seen:
+            body = client.get(url, headers=headers).get_json()
+        return body["items"], len(seen)
+
+    two, few = page()
+    route = db.session.get(Route, route_id)
+    team = [db.session.get(User, i) for i in team_ids]
+    staff, community = db.session.get(User, staff_id), db.session.get(Organization, community_id)
+    for i in range(10):
+        make_shift(staff, community, route, team, starts_in=120 + i)
+    twelve, many = page()
+    assert len(two) == 2 and len(twelve) == 12
+    assert many == few  # teams, routes and checkpoints are read once per page
+    # The page shows each shift exactly as the shift's own URL does.
+    one = client.get(f"/api/v1/shifts/{first_id}", headers=headers).get_json()
+    assert twelve[0] == one
+    assert twelve[0]["checkpoints"][0]["user_id"] == team_ids[0]
+    assert [m["user_id"] for m in twelve[0]["team"]] == team_ids

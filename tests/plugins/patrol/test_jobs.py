@@ -4,31 +4,15 @@ once, progress on stderr."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from core.extensions import db
+from core.testing import count_statements
 from plugins.patrol import services
 from plugins.patrol.models import Member, Scan, Shift
 from plugins.patrol.services import shifts as shifts_module
 
 from .helpers import make_route, make_shift
-
-
-@contextmanager
-def counting():
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def past_shifts(people, org, route, team, n, *, walked=False):
@@ -53,10 +37,10 @@ def past_shifts(people, org, route, team, n, *, walked=False):
 def test_closing_statements_do_not_grow_with_the_shifts(on, people, team):
     route = make_route(people.staff, on.community)
     past_shifts(people, on.community, route, team, 2)
-    with counting() as few:
+    with count_statements() as few:
         assert services.close_shifts() == {"closed": 2, "announced": 0}
     past_shifts(people, on.community, route, team, 12)
-    with counting() as many:
+    with count_statements() as many:
         assert services.close_shifts() == {"closed": 12, "announced": 0}
     assert len(many) == len(few) <= 10, many
 
@@ -127,7 +111,7 @@ def test_pages_read_many_shifts_progress_and_teams_in_fixed_queries(on, people, 
     ids = past_shifts(people, on.community, route, team, 2, walked=True)
     ids += past_shifts(people, on.community, route, team, 1)
     shifts = [db.session.get(Shift, i) for i in ids]
-    with counting() as seen:
+    with count_statements() as seen:
         walks = services.progress_many(shifts)
         teams = services.teams_of(ids)
     assert len(seen) == 3

@@ -9,10 +9,9 @@ from sqlalchemy import select
 
 from core.api import Conflict
 from core.extensions import db
-from core.testing import make_user
+from core.testing import count_statements, make_user
 from plugins.volunteering import services
 from plugins.volunteering.models import Attendance
-from tests.core.test_query_budget import count_statements
 from tests.plugins.volunteering.conftest import make_activity
 
 

@@ -7,33 +7,22 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from core.extensions import db
 from core.models import User
-from core.testing import bearer, enable, make_org
+from core.testing import bearer, count_statements, enable, make_org
 from plugins.volunteering.models import Attendance
 from tests.plugins.volunteering.conftest import make_activity
 from tests.plugins.volunteering.test_scans import code, confirm
-
-TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 @contextmanager
 def statements():
     """The SQL statements run inside the block (transaction control left out)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(TRANSACTION):
-            seen.append(statement)
-
     db.session.remove()  # the request starts from an empty session, as in production
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with count_statements(transaction_control=False) as seen:
         yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def scan(client, token, headers):

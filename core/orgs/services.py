@@ -71,15 +71,6 @@ def children(org: Organization) -> Sequence[Organization]:
     ).all()
 
 
-def subtree(org: Organization) -> Sequence[Organization]:
-    """``org`` and everything below it, in tree order: one query."""
-    return db.session.scalars(
-        select(Organization)
-        .where(Organization.path.startswith(org.path, autoescape=True))
-        .order_by(Organization.path)
-    ).all()
-
-
 def is_within(org_id: int, ancestor: Organization) -> bool:
     """Is organization ``org_id`` ``ancestor`` or below it? One query."""
     path = db.session.scalar(select(Organization.path).where(Organization.id == org_id))
@@ -280,28 +271,3 @@ def forget_plugin_cache() -> None:
 
     if has_request_context():
         g.pop("_jindou_plugin_states", None)
-
-
-def plugin_matrix(manager: PluginManager, root: Organization):
-    """Every organization of ``root``'s subtree with every plugin's effective
-    state and where it comes from: two queries however large the subtree."""
-    orgs = subtree(root)
-    ids = {o.id for o in orgs} | set(root.ancestor_ids)
-    rows = db.session.execute(
-        select(OrgPlugin.org_id, OrgPlugin.plugin, OrgPlugin.enabled).where(
-            OrgPlugin.org_id.in_(ids)
-        )
-    ).all()
-    explicit = {(org_id, plugin): enabled for org_id, plugin, enabled in rows}
-    matrix = []
-    for org in orgs:
-        states = {}
-        for name in manager.meta:
-            state = PluginState(name, False, None)
-            for ancestor_id in reversed(org.ancestor_ids):
-                if (ancestor_id, name) in explicit:
-                    state = PluginState(name, explicit[(ancestor_id, name)], ancestor_id)
-                    break
-            states[name] = state
-        matrix.append((org, states))
-    return matrix

@@ -446,7 +446,8 @@ def plugin_matrix(org_id):
         level=tree.level_matrix(plugins(), org, arg_id("after")),
         lineage=lineage,
         admin_from=org.ancestor_ids.index(reach) if reach else len(lineage),
-        names={o.id: o.name for o in [*lineage, org]},
+        # where an inherited switch comes from: this organization or one above
+        from_names={o.id: _("from %(name)s", name=o.name) for o in [*lineage, org]},
         meta=plugins().meta,
     )
 

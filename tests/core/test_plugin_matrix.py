@@ -66,6 +66,14 @@ def test_district_level_shows_children_with_counts_and_overrides_below(client, s
     # expand links open the child's own level
     assert f'href="/orgs/{tree.subdistrict.id}/plugins"' in row_head(page, tree.subdistrict)
     assert "data-expand" not in row_head(page, tree.district)
+    # each row has one form (its CSRF token); the cells' buttons post through it
+    # to their plugin's switch
+    form = re.search(rf'<form id="switches-{tree.subdistrict.id}"[^>]*>(.*?)</form>', page, re.S)
+    assert form and 'name="csrf_token"' in form.group(1)
+    assert (
+        f'form="switches-{tree.subdistrict.id}" '
+        f'formaction="/orgs/{tree.subdistrict.id}/plugins/sample" name="state" value="off"'
+    ) in here
 
 
 def test_each_level_down_shows_its_children_and_a_way_back(client, switched, people):

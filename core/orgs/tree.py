@@ -62,6 +62,19 @@ def below_counts(org: Organization) -> dict[int, int]:
     return {int(child): count - 1 for child, count in rows}  # minus the child itself
 
 
+def child_counts(parent_ids: Sequence[int]) -> dict[int, int]:
+    """Organization id -> how many organizations sit directly below it: one
+    grouped query on the parent index, however large the subtrees are."""
+    if not parent_ids:
+        return {}
+    rows = db.session.execute(
+        select(Organization.parent_id, func.count())
+        .where(Organization.parent_id.in_(parent_ids))
+        .group_by(Organization.parent_id)
+    ).all()
+    return {parent: count for parent, count in rows if parent is not None}
+
+
 def branches_towards(user: User, org: Organization) -> list[int]:
     """The children of ``org`` that lead to one of ``user``'s organizations:
     what a resident looking at an organization above them may open."""

@@ -298,7 +298,9 @@ def org_page(org_id):
         role=role,
         ancestors=tree.ancestors(org),
         children=children,
-        below=tree.below_counts(org) if children else {},
+        # what each child holds one level further down: cheap at any size
+        below=tree.child_counts([c.id for c in children]),
+        grandchild_title=_level_title(Level(org.level).child, 2),
         more_children=more_children,
         members=members,
         more=more,
@@ -313,6 +315,13 @@ def org_page(org_id):
         level_titles=LEVEL_TITLES,
         role_titles=role_titles(),
     )
+
+
+def _level_title(level: Level | None, down: int) -> str:
+    """The Chinese name of the level ``down`` steps below ``level`` ("" if none)."""
+    for _step in range(down - 1):
+        level = level.child if level else None
+    return LEVEL_TITLES[level.value] if level else ""
 
 
 def _form_action(org_id: int, action, success: str):

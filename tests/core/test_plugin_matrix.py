@@ -202,9 +202,16 @@ def test_org_page_lists_children_with_counts(client, tree, people):
     login(client, people.district_admin)
     page = client.get(f"/orgs/{tree.district.id}").get_data(as_text=True)
     item = re.search(rf'<li data-child="{tree.subdistrict.id}">(.*?)</li>', page, re.S).group(1)
-    assert "联盟街道" in item and "下面共 3 个组织" in item
+    assert "联盟街道" in item and "下设 1 个社区" in item
+    make_org("金星二社区", "community", tree.other_subdistrict)
+    make_org("金星三社区", "community", tree.other_subdistrict)
+    db.session.commit()
+    page = client.get(f"/orgs/{tree.district.id}").get_data(as_text=True)
     item = re.search(rf'<li data-child="{tree.other_subdistrict.id}">(.*?)</li>', page, re.S)
-    assert "下面共 1 个组织" in item.group(1)
+    assert "下设 3 个社区" in item.group(1)
+    page = client.get(f"/orgs/{tree.community.id}").get_data(as_text=True)
+    item = re.search(rf'<li data-child="{tree.group.id}">(.*?)</li>', page, re.S).group(1)
+    assert "下设 1 个楼栋" in item
     page = client.get(f"/orgs/{tree.group.id}").get_data(as_text=True)
     item = re.search(rf'<li data-child="{tree.building.id}">(.*?)</li>', page, re.S).group(1)
     assert "下面没有组织" in item

@@ -9,6 +9,7 @@ from sqlalchemy import delete
 
 from core.extensions import db
 from core.models import LEVELS, Organization, OrgPlugin
+from core.orgs.services import inheriting_below
 from core.orgs.tree import level_matrix
 from core.testing import make_org
 from tests.core.test_plugins import EchoPlugin
@@ -53,6 +54,15 @@ def _is_below(node, above, parents):
     return False
 
 
+def _set_between(node, above, plugin, parents, switches):
+    """Does ``node`` or an ancestor strictly below ``above`` switch ``plugin``?"""
+    while node is not None and node != above:
+        if (node, plugin) in switches:
+            return True
+        node = parents[node]
+    return False
+
+
 def test_hypothesis_enablement_matches_reference(make_app):
     app = make_app(plugins=[EchoPlugin(name) for name in PLUGINS])
     manager = app.extensions["jindou_plugins"]
@@ -83,6 +93,13 @@ def test_hypothesis_enablement_matches_reference(make_app):
                     assert level.org.below == sum(
                         1 for j in range(len(orgs)) if _is_below(j, node, parents)
                     )
+                    for plugin in PLUGINS:  # who a switch here reaches
+                        assert inheriting_below(org, plugin) == sum(
+                            1
+                            for j in range(len(orgs))
+                            if _is_below(j, node, parents)
+                            and not _set_between(j, node, plugin, parents, switches)
+                        )
                     for row in [level.org, *level.children]:
                         r = orgs.index(row.org)
                         for plugin in PLUGINS:

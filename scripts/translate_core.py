@@ -179,6 +179,16 @@ ZH = {
     "Large text": "大字",
     "Normal text": "标准字",
     "Main menu": "主菜单",
+    "Levels above": "上级组织",
+    "Shown: this organization and the level directly below it. Tap “Open the next level” to see further down.": "这里只列出本组织和直属下一级。要看更下面的，点“展开下一级”。",
+    "%(count)d organizations below": "下面共 %(count)d 个组织",
+    "Nothing below": "下面没有组织",
+    "%(count)d %(level)s below": "下设 %(count)d 个%(level)s",
+    "Open the next level": "展开下一级",
+    "%(count)d below set it otherwise": "下面有 %(count)d 处设置不同",
+    "First page": "回到第一页",
+    "More organizations below": "更多下级组织",
+    "No more organizations below.": "没有更多下级组织了。",
 }
 
 root = Path(__file__).resolve().parent.parent / "core" / "translations"

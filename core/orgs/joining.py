@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.access import require_role, subtree_ids
@@ -66,6 +66,15 @@ def pending_stmt(org: Organization):
         .join(User, User.id == JoinRequest.user_id)
         .join(Organization, Organization.id == JoinRequest.org_id)
         .where(JoinRequest.status == "pending", JoinRequest.org_id.in_(subtree_ids(org)))
+    )
+
+
+def pending_count(org: Organization) -> int:
+    """How many requests of ``org`` and below wait: one count, no joins."""
+    return db.session.scalar(  # type: ignore[return-value]
+        select(func.count()).where(
+            JoinRequest.status == "pending", JoinRequest.org_id.in_(subtree_ids(org))
+        )
     )
 
 

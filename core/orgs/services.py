@@ -15,6 +15,7 @@ from core.extensions import db
 from core.models import (
     CORE_ROLES,
     LEVEL_TITLES,
+    LEVELS,
     Level,
     Membership,
     Organization,
@@ -68,15 +69,6 @@ def _child_title(parent: Organization) -> str:
 def children(org: Organization) -> Sequence[Organization]:
     return db.session.scalars(
         select(Organization).where(Organization.parent_id == org.id).order_by(Organization.id)
-    ).all()
-
-
-def subtree(org: Organization) -> Sequence[Organization]:
-    """``org`` and everything below it, in tree order: one query."""
-    return db.session.scalars(
-        select(Organization)
-        .where(Organization.path.startswith(org.path, autoescape=True))
-        .order_by(Organization.path)
     ).all()
 
 
@@ -251,26 +243,34 @@ def set_plugin(
 def inheriting_below(org: Organization, name: str) -> int:
     """How many organizations below ``org`` follow its switch of plugin ``name``
     (none of their ancestors below ``org``, nor themselves, sets it): those a
-    change here affects. One query."""
-    below = Organization.__table__.alias("below")
-    setter = Organization.__table__.alias("setter")
-    shadowed = (
+    change here affects. One query: each organization below is checked against
+    the few switches below ``org`` through its parent chain (integer joins, at
+    most the tree's depth), not against every switch's path."""
+    setters = (
         select(OrgPlugin.org_id)
-        .join(setter, setter.c.id == OrgPlugin.org_id)
+        .join(Organization, Organization.id == OrgPlugin.org_id)
         .where(
             OrgPlugin.plugin == name,
-            setter.c.id != org.id,
-            setter.c.path.startswith(org.path, autoescape=True),
-            below.c.path.startswith(setter.c.path),
+            Organization.path.startswith(org.path, autoescape=True),
+            Organization.id != org.id,
         )
     )
+    below = Organization.__table__.alias("below")
+    # ``below`` itself, its parent, and the parents above, up to the level under ``org``
+    chain = [below.c.id, below.c.parent_id]
+    joined = below
+    steps = len(LEVELS) - 3 - Level(org.level).depth
+    for i in range(max(steps, 0)):
+        up = Organization.__table__.alias(f"up{i}")
+        joined = joined.outerjoin(up, up.c.id == chain[-1])
+        chain.append(up.c.parent_id)
     return db.session.scalar(  # type: ignore[return-value]
         select(func.count())
-        .select_from(below)
+        .select_from(joined)
         .where(
             below.c.path.startswith(org.path, autoescape=True),
             below.c.id != org.id,
-            ~shadowed.exists(),
+            *[func.coalesce(col, 0).not_in(setters) for col in chain],
         )
     )
 
@@ -280,28 +280,3 @@ def forget_plugin_cache() -> None:
 
     if has_request_context():
         g.pop("_jindou_plugin_states", None)
-
-
-def plugin_matrix(manager: PluginManager, root: Organization):
-    """Every organization of ``root``'s subtree with every plugin's effective
-    state and where it comes from: two queries however large the subtree."""
-    orgs = subtree(root)
-    ids = {o.id for o in orgs} | set(root.ancestor_ids)
-    rows = db.session.execute(
-        select(OrgPlugin.org_id, OrgPlugin.plugin, OrgPlugin.enabled).where(
-            OrgPlugin.org_id.in_(ids)
-        )
-    ).all()
-    explicit = {(org_id, plugin): enabled for org_id, plugin, enabled in rows}
-    matrix = []
-    for org in orgs:
-        states = {}
-        for name in manager.meta:
-            state = PluginState(name, False, None)
-            for ancestor_id in reversed(org.ancestor_ids):
-                if (ancestor_id, name) in explicit:
-                    state = PluginState(name, explicit[(ancestor_id, name)], ancestor_id)
-                    break
-            states[name] = state
-        matrix.append((org, states))
-    return matrix

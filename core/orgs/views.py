@@ -37,7 +37,7 @@ from core.api import (
 from core.auth.services import memberships_of
 from core.extensions import db
 from core.models import LEVEL_TITLES, ROLE_TITLES, Level, Organization, Role
-from core.orgs import joining, services
+from core.orgs import joining, services, tree
 from core.orgs.schemas import (
     MemberCreateSchema,
     MemberSchema,
@@ -282,18 +282,13 @@ def add_district():
 def org_page(org_id):
     org = visible_org(org_id)
     role = effective_role(current_user, org)
-    ancestors = db.session.scalars(
-        db.select(Organization)
-        .where(Organization.id.in_(org.ancestor_ids[:-1]))
-        .order_by(Organization.path)
-    ).all()
     is_staff = has_role(current_user, org, Role.staff)
-    children = services.children(org)
+    only = None
     if role is None and not current_user.is_platform_admin:
         # A resident looking at an organization above them sees only the branch
         # that leads to their own: siblings' pages would answer 404 anyway.
-        mine = [o.path for _m, o in memberships_of(current_user)]
-        children = [c for c in children if any(path.startswith(c.path) for path in mine)]
+        only = tree.branches_towards(current_user, org)
+    children, more_children = tree.children_page(org, arg_id("children_after"), only=only)
     q = request.args.get("q", "").strip()[:50]
     members, more = services.member_page(org, q, arg_id("after")) if is_staff else ([], None)
     grantable = services.grantable_roles(current_user, org) if is_staff else []
@@ -301,17 +296,17 @@ def org_page(org_id):
         "orgs/org.html",
         org=org,
         role=role,
-        ancestors=ancestors,
+        ancestors=tree.ancestors(org),
         children=children,
+        # what each child holds one level further down: cheap at any size
+        below=tree.child_counts([c.id for c in children]),
+        grandchild_title=_level_title(Level(org.level).child, 2),
+        more_children=more_children,
         members=members,
         more=more,
         q=q,
         grantable=grantable,
-        pending=db.session.scalar(
-            db.select(db.func.count()).select_from(joining.pending_stmt(org).subquery())
-        )
-        if is_staff
-        else 0,
+        pending=joining.pending_count(org) if is_staff else 0,
         is_staff=is_staff,
         is_admin=has_role(current_user, org, Role.admin),
         states=plugins().states(org),
@@ -320,6 +315,13 @@ def org_page(org_id):
         level_titles=LEVEL_TITLES,
         role_titles=role_titles(),
     )
+
+
+def _level_title(level: Level | None, down: int) -> str:
+    """The Chinese name of the level ``down`` steps below ``level`` ("" if none)."""
+    for _step in range(down - 1):
+        level = level.child if level else None
+    return LEVEL_TITLES[level.value] if level else ""
 
 
 def _form_action(org_id: int, action, success: str):
@@ -441,18 +443,21 @@ def confirm_plugin_off(org_id, name):
 @bp.get("/orgs/<int:org_id>/plugins")
 @login_required
 def plugin_matrix(org_id):
+    """The plugin switches of one organization and its direct children, each
+    child with what lies below it; a child's own page opens the next level."""
     org = get_org(org_id)
     require_role(current_user, org, Role.admin)
-    matrix = services.plugin_matrix(plugins(), org)
-    names = {o.id: o.name for o, _states in matrix}
+    lineage = tree.ancestors(org)
+    reach = tree.admin_reach(current_user, org)
     return render_template(
         "orgs/matrix.html",
         org=org,
-        matrix=matrix,
+        level=tree.level_matrix(plugins(), org, arg_id("after")),
+        lineage=lineage,
+        admin_from=org.ancestor_ids.index(reach) if reach else len(lineage),
+        # where an inherited switch comes from: this organization or one above
+        from_names={o.id: _("from %(name)s", name=o.name) for o in [*lineage, org]},
         meta=plugins().meta,
-        names=names,
-        level_titles=LEVEL_TITLES,
-        root_depth=len(org.ancestor_ids),
     )
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import delete
 
 from core.extensions import db
 from core.models import LEVELS, Organization, OrgPlugin
-from core.orgs.services import plugin_matrix
+from core.orgs.services import inheriting_below
+from core.orgs.tree import level_matrix
 from core.testing import make_org
 from tests.core.test_plugins import EchoPlugin
 
@@ -43,6 +44,25 @@ def reference_state(node, plugin, parents, switches):
     return False, None
 
 
+def _is_below(node, above, parents):
+    """Is ``node`` strictly below ``above``?"""
+    node = parents[node]
+    while node is not None:
+        if node == above:
+            return True
+        node = parents[node]
+    return False
+
+
+def _set_between(node, above, plugin, parents, switches):
+    """Does ``node`` or an ancestor strictly below ``above`` switch ``plugin``?"""
+    while node is not None and node != above:
+        if (node, plugin) in switches:
+            return True
+        node = parents[node]
+    return False
+
+
 def test_hypothesis_enablement_matches_reference(make_app):
     app = make_app(plugins=[EchoPlugin(name) for name in PLUGINS])
     manager = app.extensions["jindou_plugins"]
@@ -63,7 +83,32 @@ def test_hypothesis_enablement_matches_reference(make_app):
                 db.session.add(OrgPlugin(org_id=orgs[node].id, plugin=plugin, enabled=enabled))
             db.session.flush()
             try:
-                matrix = dict((o.id, states) for o, states in plugin_matrix(manager, orgs[0]))
+                # the matrix, one level at a time: each organization's own row and
+                # its children's rows must agree with the reference
+                matrix = {}
+                for node, org in enumerate(orgs):
+                    level = level_matrix(manager, org, limit=1000)
+                    for row in [level.org, *level.children]:
+                        matrix.setdefault(row.org.id, []).append(row.states)
+                    assert level.org.below == sum(
+                        1 for j in range(len(orgs)) if _is_below(j, node, parents)
+                    )
+                    for plugin in PLUGINS:  # who a switch here reaches
+                        assert inheriting_below(org, plugin) == sum(
+                            1
+                            for j in range(len(orgs))
+                            if _is_below(j, node, parents)
+                            and not _set_between(j, node, plugin, parents, switches)
+                        )
+                    for row in [level.org, *level.children]:
+                        r = orgs.index(row.org)
+                        for plugin in PLUGINS:
+                            opposite = not reference_state(r, plugin, parents, switches)[0]
+                            assert row.differ(plugin) == sum(
+                                1
+                                for (n, p), on in switches.items()
+                                if p == plugin and on is opposite and _is_below(n, r, parents)
+                            )
                 for i, org in enumerate(orgs):
                     for plugin in PLUGINS:
                         enabled, source = reference_state(i, plugin, parents, switches)
@@ -71,8 +116,9 @@ def test_hypothesis_enablement_matches_reference(make_app):
                         state = manager.states(org)[plugin]
                         assert (state.enabled, state.source_org_id) == expected
                         assert manager.is_enabled(org, plugin) is enabled
-                        in_matrix = matrix[org.id][plugin]
-                        assert (in_matrix.enabled, in_matrix.source_org_id) == expected
+                        for states in matrix[org.id]:
+                            in_matrix = states[plugin]
+                            assert (in_matrix.enabled, in_matrix.source_org_id) == expected
             finally:
                 db.session.rollback()
                 db.session.execute(delete(OrgPlugin))

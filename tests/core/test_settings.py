@@ -277,7 +277,7 @@ def test_settings_page_shows_values_and_their_sources(client, tree, people):
     assert "恢复继承" in html and 'type="checkbox"' in html and 'type="number"' in html
     assert 'name="csrf_token"' in html
     # the plugin matrix links each organization's settings
-    matrix = client.get(f"/orgs/{tree.community.id}/plugins").get_data(as_text=True)
+    matrix = client.get(f"/orgs/{tree.group.id}/plugins").get_data(as_text=True)
     assert page(tree.building) in matrix
 
 

@@ -88,6 +88,9 @@ def test_admin_uses_the_core_pages_on_a_phone(live_server, phone, tree, people):
     assert fits_the_screen(page)  # the wide matrix scrolls inside its own box
     page.locator(f'td[data-org="{tree.group.id}"][data-plugin="points"] button[value=on]').click()
     page.wait_for_load_state()
+    # one level at a time: the group's own matrix shows its building
+    page.locator(f'a[data-expand="{tree.group.id}"]').click()
+    page.wait_for_load_state()
     cell = page.locator(f'td[data-org="{tree.building.id}"][data-plugin="points"]').inner_text()
     assert "开" in cell and "来自 金星一组" in cell
     page.goto(f"{base}/")

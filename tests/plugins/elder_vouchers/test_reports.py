@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from core.extensions import db
-from core.testing import add_member, make_user
+from core.testing import add_member, count_statements, make_user
 from plugins.elder_vouchers import services
-from tests.plugins.elder_vouchers.test_jobs import counting
 from tests.plugins.elder_vouchers.test_services import NOV, visit_at
 
 
@@ -46,10 +45,10 @@ def test_claims_at_my_level_follow_the_turn(world, people, tree):
 
 def test_claims_at_my_level_statements_do_not_grow(world, people, tree):
     claims_for(world, [date(2026, 11, 1)])
-    with counting() as one:
+    with count_statements() as one:
         assert len(services.claims_at_my_level(people.staff, tree.district)) == 1
     claims_for(world, [date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)])
-    with counting() as four:
+    with count_statements() as four:
         assert len(services.claims_at_my_level(people.staff, tree.district)) == 4
     assert len(four) == len(one) <= 8  # with BEGIN and reloading expired objects
 

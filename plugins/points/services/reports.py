@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, insert, literal, select, union
+from sqlalchemy import delete, func, insert, literal, or_, select, union
 
 from core import ledger
 from core.access import subtree_ids
 from core.extensions import db
 from core.models import Membership, Organization, Timestamp, User, utcnow
 from core.times import month_bounds
-from plugins.points.models import N_, Award, Outstanding, Redemption
+from plugins.points.models import N_, Award, MonthEarned, Outstanding, Redemption
 
 
 def _earned(month: date):
@@ -31,14 +31,24 @@ def _earned(month: date):
 
 
 def earned_in_month(user: User, month: date) -> int:
-    """What ``user`` earned in ``month`` (the figure every 光荣榜 shows for them)."""
+    """What ``user`` earned in ``month`` (the figure every 光荣榜 shows for them),
+    read from the month rows the writes keep (``services.earned``)."""
+    month_bounds(month)  # the same 400 for a month out of range
     return int(
         db.session.scalar(
-            select(func.coalesce(func.sum(Award.amount), 0)).where(
-                Award.user_id == user.id, *_earned(month)
+            select(MonthEarned.amount).where(
+                MonthEarned.month == month, MonthEarned.user_id == user.id
             )
         )
+        or 0
     )
+
+
+# Subtrees this big hold most of a month's earners: walking the month's ranking
+# from the top finds 20 of theirs within a few hundred rows. Below, the subtree's
+# own people (a few thousand at most) looked up by key are cheaper than a walk
+# that would pass over everyone else's rows.
+WALK_LEVELS = ("district", "subdistrict")
 
 
 def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[User, int]]:
@@ -46,27 +56,40 @@ def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[U
     金豆 there) ranked by what they earned in ``month`` — all of it, so a
     building's board and its community's board show the same number for a
     person (issue 9: an award made at the community was missing from the
-    building's board)."""
+    building's board). Ties by user id. The figures come from the month rows
+    (``points_month_earned``), the same as ``earned_in_month``."""
     in_tree = subtree_ids(org)
-    # One candidate set (a UNION, not two ORed INs) so the planner can drive from
-    # it: a community's few thousand people, each summed over their own awards.
-    people = union(
-        select(Membership.user_id).where(Membership.org_id.in_(in_tree)),
-        select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month)),
-    )
-    total = func.sum(Award.amount).label("total")
-    rows = db.session.execute(
-        select(Award.user_id, total)
-        .where(*_earned(month), Award.user_id.in_(people))
-        .group_by(Award.user_id)
-        .order_by(total.desc(), Award.user_id)
-        .limit(limit)
-    ).all()
+    ranked = (MonthEarned.amount.desc(), MonthEarned.user_id)
+    this_month = (MonthEarned.month == month, MonthEarned.amount > 0)
+    if org.level in WALK_LEVELS:
+        member = (
+            select(Membership.id)
+            .where(Membership.user_id == MonthEarned.user_id, Membership.org_id.in_(in_tree))
+            .exists()
+        )
+        earned_here = (
+            select(Award.id)
+            .where(Award.user_id == MonthEarned.user_id, Award.org_id.in_(in_tree), *_earned(month))
+            .exists()
+        )
+        query = select(MonthEarned.user_id, MonthEarned.amount).where(
+            *this_month, or_(member, earned_here)
+        )
+    else:
+        # One candidate set (a UNION, not two ORed INs) so the planner drives from it.
+        people = union(
+            select(Membership.user_id).where(Membership.org_id.in_(in_tree)),
+            select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month)),
+        )
+        query = select(MonthEarned.user_id, MonthEarned.amount).where(
+            *this_month, MonthEarned.user_id.in_(people)
+        )
+    rows = db.session.execute(query.order_by(*ranked).limit(limit)).all()
     users = {
         u.id: u
         for u in db.session.scalars(select(User).where(User.id.in_([r.user_id for r in rows])))
     }
-    return [(users[r.user_id], int(r.total)) for r in rows]
+    return [(users[r.user_id], int(r.amount)) for r in rows]
 
 
 def report(org: Organization, month: date) -> dict:

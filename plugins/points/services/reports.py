@@ -44,11 +44,72 @@ def earned_in_month(user: User, month: date) -> int:
     )
 
 
-# Subtrees this big hold most of a month's earners: walking the month's ranking
-# from the top finds 20 of theirs within a few hundred rows. Below, the subtree's
-# own people (a few thousand at most) looked up by key are cheaper than a walk
-# that would pass over everyone else's rows.
+# Subtrees this big hold many of a month's earners: walking the month's ranking
+# from the top finds 20 of theirs within a few hundred rows (PostgreSQL stops the
+# index scan there). Below, the subtree's own people (a few thousand at most)
+# looked up by key are cheaper than a walk passing over everyone else's rows.
 WALK_LEVELS = ("district", "subdistrict")
+# How far a walk may go before the lookup takes over (a sub-district whose
+# people all sit below a long run of other people's rows): a bounded cost.
+WALK_ROWS = 3000
+
+
+def _any(rows):
+    """Whether ``rows`` (correlated to the walked row) has one: a scalar subquery
+    with LIMIT 1, not EXISTS, which PostgreSQL would hash over the whole
+    subtree (every membership of a district) before returning the first row."""
+    return rows.limit(1).scalar_subquery().is_not(None)
+
+
+def _walk(org: Organization, month: date, limit: int) -> list | None:
+    """The board from the top of the month's ranking; None when the first
+    ``WALK_ROWS`` rows hold fewer than ``limit`` of the subtree's people and
+    there are more rows (the answer is then not known yet)."""
+    in_tree = subtree_ids(org)
+    top = (
+        select(MonthEarned.user_id, MonthEarned.amount)
+        .where(MonthEarned.month == month, MonthEarned.amount > 0)
+        .order_by(MonthEarned.amount.desc(), MonthEarned.user_id)
+        .limit(WALK_ROWS)
+        .subquery("top")
+    )
+    member = _any(
+        select(Membership.id).where(
+            Membership.user_id == top.c.user_id, Membership.org_id.in_(in_tree)
+        )
+    )
+    earned_here = _any(
+        select(Award.id).where(
+            Award.user_id == top.c.user_id, Award.org_id.in_(in_tree), *_earned(month)
+        )
+    )
+    rows = db.session.execute(
+        select(top.c.user_id, top.c.amount)
+        .where(or_(member, earned_here))
+        .order_by(top.c.amount.desc(), top.c.user_id)
+        .limit(limit)
+    ).all()
+    if len(rows) < limit:
+        walked = db.session.scalar(select(func.count()).select_from(top))
+        if walked >= WALK_ROWS:
+            return None
+    return rows
+
+
+def _lookup(org: Organization, month: date, limit: int) -> list:
+    """The board from the subtree's people, each looked up in the month rows."""
+    in_tree = subtree_ids(org)
+    # One candidate set (a UNION, not two ORed INs) so the planner drives from it.
+    people = union(
+        select(Membership.user_id).where(Membership.org_id.in_(in_tree)),
+        select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month)),
+    )
+    return db.session.execute(
+        select(MonthEarned.user_id, MonthEarned.amount)
+        .where(MonthEarned.month == month, MonthEarned.amount > 0, MonthEarned.user_id.in_(people))
+        .order_by(MonthEarned.amount.desc(), MonthEarned.user_id)
+        .limit(limit)
+    ).all()
 
 
 def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[User, int]]:
@@ -58,33 +119,9 @@ def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[U
     person (issue 9: an award made at the community was missing from the
     building's board). Ties by user id. The figures come from the month rows
     (``points_month_earned``), the same as ``earned_in_month``."""
-    in_tree = subtree_ids(org)
-    ranked = (MonthEarned.amount.desc(), MonthEarned.user_id)
-    this_month = (MonthEarned.month == month, MonthEarned.amount > 0)
-    if org.level in WALK_LEVELS:
-        member = (
-            select(Membership.id)
-            .where(Membership.user_id == MonthEarned.user_id, Membership.org_id.in_(in_tree))
-            .exists()
-        )
-        earned_here = (
-            select(Award.id)
-            .where(Award.user_id == MonthEarned.user_id, Award.org_id.in_(in_tree), *_earned(month))
-            .exists()
-        )
-        query = select(MonthEarned.user_id, MonthEarned.amount).where(
-            *this_month, or_(member, earned_here)
-        )
-    else:
-        # One candidate set (a UNION, not two ORed INs) so the planner drives from it.
-        people = union(
-            select(Membership.user_id).where(Membership.org_id.in_(in_tree)),
-            select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month)),
-        )
-        query = select(MonthEarned.user_id, MonthEarned.amount).where(
-            *this_month, MonthEarned.user_id.in_(people)
-        )
-    rows = db.session.execute(query.order_by(*ranked).limit(limit)).all()
+    rows = _walk(org, month, limit) if org.level in WALK_LEVELS else None
+    if rows is None:
+        rows = _lookup(org, month, limit)
     users = {
         u.id: u
         for u in db.session.scalars(select(User).where(User.id.in_([r.user_id for r in rows])))

@@ -19,6 +19,7 @@ from core.times import month_bounds, this_month
 from plugins.points import services
 from plugins.points.models import Award, MonthEarned
 from plugins.points.services import awards as awards_module
+from plugins.points.services import reports
 
 
 def definition(org, month, limit=20) -> list[tuple[int, int]]:
@@ -292,3 +293,12 @@ def test_the_migration_backfills_existing_awards(tmp_path):
         assert stored(date(2026, 4, 1)) == recount(date(2026, 4, 1)) == {ids[2]: 30}
         assert stored(date(2026, 3, 1)) == {}
         db.session.remove()
+
+
+@pytest.mark.parametrize("walk_rows", [1, 2, 3, 1000])
+def test_a_walk_cut_short_falls_back_to_the_same_board(busy, monkeypatch, walk_rows):
+    tree, people, folks, far, month = busy
+    monkeypatch.setattr(reports, "WALK_ROWS", walk_rows)
+    for org in (tree.district, tree.subdistrict, tree.other_subdistrict):
+        for limit in (20, 2):
+            assert board(org, month, limit) == definition(org, month, limit), (org.name, limit)

@@ -98,16 +98,26 @@ def _walk(org: Organization, month: date, limit: int) -> list | None:
 
 def _lookup(org: Organization, month: date, limit: int) -> list:
     """The board from the subtree's people, each looked up in the month rows."""
-    in_tree = subtree_ids(org)
-    # One candidate set (a UNION, not two ORed INs) so the planner drives from it.
+    # The ids themselves (a few dozen below a sub-district), not a subquery: then
+    # the planner knows how few there are and goes by index (membership by org,
+    # awards by org and month, month rows by key) instead of hashing whole tables.
+    in_tree = list(db.session.scalars(subtree_ids(org)))
+    # One candidate set (a UNION, not two ORed INs) so the planner drives from it,
     people = union(
         select(Membership.user_id).where(Membership.org_id.in_(in_tree)),
         select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month)),
+    ).subquery("people")
+    # each looked up by key (a scalar subquery: never a join over the whole month).
+    amount = (
+        select(MonthEarned.amount)
+        .where(MonthEarned.month == month, MonthEarned.user_id == people.c.user_id)
+        .scalar_subquery()
     )
+    found = select(people.c.user_id, amount.label("amount")).subquery("found")
     return db.session.execute(
-        select(MonthEarned.user_id, MonthEarned.amount)
-        .where(MonthEarned.month == month, MonthEarned.amount > 0, MonthEarned.user_id.in_(people))
-        .order_by(MonthEarned.amount.desc(), MonthEarned.user_id)
+        select(found.c.user_id, found.c.amount)
+        .where(found.c.amount > 0)
+        .order_by(found.c.amount.desc(), found.c.user_id)
         .limit(limit)
     ).all()
 

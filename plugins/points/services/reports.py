@@ -51,7 +51,7 @@ def earned_in_month(user: User, month: date) -> int:
 WALK_LEVELS = ("district", "subdistrict")
 # How far a walk may go before the lookup takes over (a sub-district whose
 # people all sit below a long run of other people's rows): a bounded cost.
-WALK_ROWS = 3000
+WALK_ROWS = 2000
 
 
 def _any(rows):
@@ -122,6 +122,22 @@ def _lookup(org: Organization, month: date, limit: int) -> list:
     ).all()
 
 
+def _joined(org: Organization, month: date, limit: int) -> list:
+    """The board of a big subtree whose walk was cut short: its people (tens of
+    thousands) joined to the month's rows, as the planner sees fit."""
+    in_tree = subtree_ids(org)
+    people = union(
+        select(Membership.user_id).where(Membership.org_id.in_(in_tree)),
+        select(Award.user_id).where(Award.org_id.in_(in_tree), *_earned(month)),
+    )
+    return db.session.execute(
+        select(MonthEarned.user_id, MonthEarned.amount)
+        .where(MonthEarned.month == month, MonthEarned.amount > 0, MonthEarned.user_id.in_(people))
+        .order_by(MonthEarned.amount.desc(), MonthEarned.user_id)
+        .limit(limit)
+    ).all()
+
+
 def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[User, int]]:
     """光荣榜: the people of ``org``'s subtree (its members, and whoever earned
     金豆 there) ranked by what they earned in ``month`` — all of it, so a
@@ -129,9 +145,10 @@ def leaderboard(org: Organization, month: date, limit: int = 20) -> list[tuple[U
     person (issue 9: an award made at the community was missing from the
     building's board). Ties by user id. The figures come from the month rows
     (``points_month_earned``), the same as ``earned_in_month``."""
-    rows = _walk(org, month, limit) if org.level in WALK_LEVELS else None
-    if rows is None:
+    if org.level not in WALK_LEVELS:
         rows = _lookup(org, month, limit)
+    elif (rows := _walk(org, month, limit)) is None:
+        rows = _joined(org, month, limit)
     users = {
         u.id: u
         for u in db.session.scalars(select(User).where(User.id.in_([r.user_id for r in rows])))

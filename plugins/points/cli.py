@@ -11,7 +11,12 @@ from plugins.points.views import bp
 def expire_command():
     """Expire beans past their organization's validity (idempotent; run daily)."""
     from core.extensions import db
-    from plugins.points.services import expire_all, refresh_outstanding
+    from plugins.points.services import (
+        expire_all,
+        rebuild_month_earned,
+        recent_months,
+        refresh_outstanding,
+    )
 
     def progress(step):
         click.echo(
@@ -27,3 +32,9 @@ def expire_command():
         lambda org, amount: click.echo(f"  outstanding of {org.name}: {amount}")
     )
     click.echo(f"outstanding refreshed for {refreshed} organizations")
+    # The month rows behind the 光荣榜, recounted from the awards (the writes keep
+    # them current; this repairs anything written around them, e.g. bulk loads).
+    for month in recent_months():
+        rows = rebuild_month_earned(month)
+        db.session.commit()
+        click.echo(f"earned of {month:%Y-%m} rebuilt: {rows} people")

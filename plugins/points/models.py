@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -203,3 +213,28 @@ class Outstanding(db.Model):
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), primary_key=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     as_of: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class MonthEarned(db.Model):
+    """What a person earned in a local month (the ``_earned`` sum), kept current.
+
+    The 光荣榜 of a district would otherwise sum a month of awards of a million
+    people per page view. Every write that changes what counts (an award paid,
+    paid late, reversed) adds to its row in the same transaction; the daily job
+    and the migration rebuild a month from the awards (``rebuild_month_earned``).
+    A row may fall to 0 after a reversal: the board skips those.
+    """
+
+    __tablename__ = "points_month_earned"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day, local
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+# The district board walks a month from the top until 20 people of the subtree.
+Index(
+    "ix_points_month_earned_rank",
+    MonthEarned.month,
+    MonthEarned.amount.desc(),
+    MonthEarned.user_id,
+)

@@ -37,6 +37,12 @@ from plugins.points.services.awards import (
     unfunded_awards,
 )
 from plugins.points.services.demo import seed_demo
+from plugins.points.services.earned import (
+    add_earned,
+    rebuild_all_month_earned,
+    rebuild_month_earned,
+    recent_months,
+)
 from plugins.points.services.expiry import expire_all, expire_wallet, set_expiry
 from plugins.points.services.reports import (
     REPORT_TITLES,
@@ -67,6 +73,10 @@ from plugins.points.services.rewards import (
 )
 
 __all__ = [
+    "add_earned",
+    "rebuild_all_month_earned",
+    "rebuild_month_earned",
+    "recent_months",
     "ACTIVE_REDEMPTIONS",
     "ALREADY_REVERSED",
     "CURRENCY",

@@ -21,6 +21,7 @@ from plugins.points.services.accounts import (
     org_account,
     wallet_account,
 )
+from plugins.points.services.earned import add_earned
 
 MAX_AWARD = 1_000_000  # one award; as the API's bound
 SELF_AWARD = "不能给自己发放金豆，请由其他工作人员发放"
@@ -78,6 +79,7 @@ def _pay(
     )
     db.session.add(award)
     db.session.flush()
+    add_earned([(user.id, now, amount)])
     return award
 
 
@@ -172,6 +174,7 @@ def award_batch(
             db.session.scalars(select(Award.source_key).where(Award.source_key.in_(list(ids))))
         )
         months, now = expiry_months(org), utcnow()
+        new = [(user, amount, leg_key) for user, amount, leg_key in keyed if leg_key not in done]
         db.session.add_all(
             [
                 Award(
@@ -188,10 +191,10 @@ def award_batch(
                     created_at=now,
                     expires_at=add_months(now, months) if months else None,
                 )
-                for user, amount, leg_key in keyed
-                if leg_key not in done
+                for user, amount, leg_key in new
             ]
         )
+        add_earned([(user.id, now, amount) for user, amount, _k in new])
         if paid:
             audit(
                 "points.award_batch",
@@ -310,7 +313,7 @@ def pay_unfunded(actor: User, award_id: int) -> Award:
         )
         months = expiry_months(org)
         now = utcnow()
-        db.session.execute(
+        paid = db.session.execute(
             update(Award)
             .where(Award.id == award_id, Award.status == "unfunded")
             .values(
@@ -321,6 +324,8 @@ def pay_unfunded(actor: User, award_id: int) -> Award:
                 expires_at=add_months(now, months) if months else None,
             )
         )
+        if paid.rowcount:  # counts in the month it was earned, as _earned does
+            add_earned([(fresh.user_id, fresh.created_at, fresh.amount)])
         audit("points.award_paid_late", actor=actor, org=org, obj=fresh, amount=fresh.amount)
         db.session.expire(fresh)
         return fresh
@@ -383,11 +388,13 @@ def reverse_award(actor: User, award_id: int, *, reason: str):
         if posted.replayed:  # a racing identical request won: this one is the second
             raise Conflict(ALREADY_REVERSED, code="already_reversed")
         # The award no longer counts (光荣榜, report, expiry); the ledger keeps both lines.
-        db.session.execute(
+        undone = db.session.execute(
             update(Award)
             .where(Award.id == award_id, Award.reversed_at.is_(None))
             .values(reversed_at=utcnow())
         )
+        if undone.rowcount and row.status == "paid":
+            add_earned([(row.user_id, row.created_at, -row.amount)])
         audit("points.award_reversed", actor=actor, org=org, obj=row, reason=reason)
         return posted
 

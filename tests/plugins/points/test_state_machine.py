@@ -8,14 +8,16 @@ import itertools
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from sqlalchemy import func, select
 
 from core import ledger
 from core.api import Conflict
 from core.extensions import db
 from core.ledger import LedgerError
 from core.testing import add_member, make_user
+from core.times import month_bounds, this_month
 from plugins.points import services
-from plugins.points.models import Reward
+from plugins.points.models import Award, MonthEarned, Reward
 
 examples = itertools.count()
 
@@ -166,6 +168,34 @@ def test_points_state_machine(world):
                 }
             assert db.session.get(Reward, self.reward.id).stock == self.stock
             assert services.fund_balance(tree.district) == self.fund
+
+        @invariant()
+        def month_rows_agree(self):
+            # the 光荣榜's month rows, kept by each write, equal a recount of the awards
+            month = this_month()
+            start, end = month_bounds(month)
+            recount = dict(
+                db.session.execute(
+                    select(Award.user_id, func.sum(Award.amount))
+                    .where(
+                        Award.status == "paid",
+                        Award.reversed_at.is_(None),
+                        Award.created_at >= start,
+                        Award.created_at < end,
+                    )
+                    .group_by(Award.user_id)
+                ).all()
+            )
+            rows = dict(
+                db.session.execute(
+                    select(MonthEarned.user_id, MonthEarned.amount).where(
+                        MonthEarned.month == month, MonthEarned.amount != 0
+                    )
+                ).all()
+            )
+            assert rows == recount
+            for user in self.users:
+                assert services.earned_in_month(user, month) == recount.get(user.id, 0)
 
     run_state_machine_as_test(
         Points,

@@ -59,6 +59,8 @@ def build(scale: float, database_url: str, seed: int = 15, fk_checks: bool | Non
             p.patrol(w)
         with phase("casework"):
             p.casework(w)
+        with phase("summaries the daily jobs keep (points)"):
+            p.points_summaries(w)
         with phase("sequences, VACUUM ANALYZE"):
             reset_sequences()
             db.session.close()

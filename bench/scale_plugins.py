@@ -17,6 +17,10 @@
 - casework: ``100,000·s`` cases over a year raised at 楼栋, 小组 and
   communities: ~85 % closed (rated), the rest resolved, accepted or open,
   many of the live ones overdue (escalate).
+
+Last, the summaries points' daily job keeps (what each person earned per
+month, the 成员持有 snapshot of districts and sub-districts), rebuilt by the
+plugin's own functions since the awards above were bulk-loaded.
 """
 
 from __future__ import annotations
@@ -441,3 +445,13 @@ def casework(w: World) -> None:
     live = sum(1 for r in cases if r["status"] in ("open", "accepted"))
     overdue = sum(1 for r in cases if r["status"] in ("open", "accepted") and r["due_at"] <= now)
     w.counts.update(cases=len(cases), cases_live=live, cases_overdue=overdue)
+
+
+def points_summaries(w: World) -> None:
+    """The rows ``jindou points expire`` keeps current, as after a nightly run."""
+    from core.extensions import db
+    from plugins.points import services as points
+
+    w.counts["points_earned_months"] = points.rebuild_all_month_earned()
+    w.counts["points_outstanding_snapshots"] = points.refresh_outstanding()
+    db.session.commit()

@@ -1,5 +1,5 @@
 """A check-out at the door with the real points plugin: the 金豆 arrive once,
-and the award costs no more statements than it did when the scan loaded rows."""
+and the award costs a bounded number of statements."""
 
 from __future__ import annotations
 
@@ -51,8 +51,9 @@ def test_check_out_pays_the_award_once(client, tree, people):
         r = scan(client, door["out"], door["me"])
     assert r.status_code == 200, r.json
     assert r.json["points"] == r.json["points_earned"] == 10 + 6 * r.json["minutes"] // 60
-    # one fewer than when the scan loaded rows (measured then: 16 on PostgreSQL, 18 on SQLite)
-    budget = 15 if db.engine.dialect.name == "postgresql" else 17
+    # As many as when the scan loaded rows (16 on PostgreSQL, 18 on SQLite): the
+    # scan saved one, points' month-earnings upsert (光荣榜) added one.
+    budget = 16 if db.engine.dialect.name == "postgresql" else 18
     assert len(seen) <= budget, seen
     again = scan(client, door["out"], door["me"])
     assert again.json == r.json

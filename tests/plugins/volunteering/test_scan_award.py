@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 
 import plugins.volunteering as volunteering
 from core.extensions import db
-from core.testing import bearer, enable, needs_plugin
+from core.testing import bearer, enable
 from tests.plugins.volunteering.conftest import make_activity
 from tests.plugins.volunteering.test_scan_path import back_date_check_in, scan, statements
 from tests.plugins.volunteering.test_scans import code, confirm
 
-collect_ignore_glob = needs_plugin("points")
+pytestmark = pytest.mark.plugin("points")  # skipped in a run without points
 
 
 @pytest.fixture

@@ -55,11 +55,12 @@ def route_dict(route: Route) -> dict:
     )
 
 
-def shift_dict(shift: Shift, team=None, checkpoints=None) -> dict:
-    """A shift as the API shows it; ``team``/``checkpoints`` when already read
-    for a whole page (see :func:`shift_dicts`)."""
-    if team is None:
-        team = services.team_of(shift.id)
+def shift_dict(shift: Shift) -> dict:
+    """A shift as the API shows it."""
+    return shift_dicts([shift])[0]
+
+
+def _dump_shift(shift: Shift, team: list, checkpoints: list[dict]) -> dict:
     return ShiftSchema().dump(
         {
             **{
@@ -78,7 +79,7 @@ def shift_dict(shift: Shift, team=None, checkpoints=None) -> dict:
             "route_name": shift.route.name,
             "status": services.status_of(shift),
             "team": [{"user_id": u.id, "name": u.name} for u in team],
-            "checkpoints": services.progress(shift) if checkpoints is None else checkpoints,
+            "checkpoints": checkpoints,
         }
     )
 
@@ -94,7 +95,7 @@ def shift_dicts(shifts: list[Shift]) -> list[dict]:
         set_committed_value(shift, "route", routes[shift.route_id])
     teams = services.teams_of(ids)
     progress = services.progress_many(shifts)
-    return [shift_dict(s, teams[s.id], progress[s.id]) for s in shifts]
+    return [_dump_shift(s, teams[s.id], progress[s.id]) for s in shifts]
 
 
 def incident_dict(incident: Incident) -> dict:

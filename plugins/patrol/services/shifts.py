@@ -52,14 +52,7 @@ def get_shift(shift_id: int) -> Shift:
 
 
 def team_of(shift_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(Member, Member.user_id == User.id)
-            .where(Member.shift_id == shift_id)
-            .order_by(Member.id)
-        )
-    )
+    return teams_of([shift_id])[shift_id]
 
 
 def is_member(user: User, shift_id: int) -> bool:
@@ -173,20 +166,7 @@ def my_next_shifts(user: User, now: datetime | None = None, limit: int = 20) -> 
 
 def progress(shift: Shift) -> list[dict]:
     """Every checkpoint of the route in order, with its scan (or None)."""
-    scans = {
-        s.checkpoint_id: s
-        for s in db.session.scalars(select(Scan).where(Scan.shift_id == shift.id))
-    }
-    return [
-        {
-            "id": c.id,
-            "name": c.name,
-            "position": c.position,
-            "scanned_at": scans[c.id].scanned_at if c.id in scans else None,
-            "user_id": scans[c.id].user_id if c.id in scans else None,
-        }
-        for c in checkpoints_of(shift.route_id)
-    ]
+    return progress_many([shift])[shift.id]
 
 
 def progress_many(shifts: list[Shift]) -> dict[int, list[dict]]:

@@ -9,29 +9,21 @@ import random
 import pytest
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from core import hookimpl
 from core.api import identity_only
 from core.extensions import db
 from core.models import Organization, User, unloaded
 from core.plugins import PluginMeta, manager, switch_summary
-from core.testing import bearer, enable, make_org
+from core.testing import bearer, count_statements, enable, make_org
 from tests.core import sample_plugin
-
-
-class Statements(list):
-    def __call__(self, conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            self.append(statement)
 
 
 @pytest.fixture
 def seen(app):
-    recorded = Statements()
-    event.listen(db.engine, "before_cursor_execute", recorded)
-    yield recorded
-    event.remove(db.engine, "before_cursor_execute", recorded)
+    with count_statements(transaction_control=False) as recorded:
+        yield recorded
 
 
 def test_unloaded_sets_what_is_known_and_loads_the_rest_on_use(app, people, seen):

@@ -47,6 +47,7 @@ def meals(w: World) -> None:
     from core import ledger
     from core.extensions import db
     from plugins.meals.models import Booking, Canteen, Deposit, Menu, Serving, SubsidyPolicy
+    from plugins.meals.schemas import MAX_DEPOSIT
 
     rng, now = w.rng, w.now
     today = now.astimezone(TZ).date()
@@ -58,15 +59,22 @@ def meals(w: World) -> None:
     fund = a.make("meals", "org", [d], currency="fen", kind="fund")[d]
     canteens = {cid: i + 1 for i, cid in enumerate(w.communities)}
     tills = a.make("meals", "canteen", list(canteens.values()), currency="fen", kind="subsidy")
-    amount = len(canteens) * 90 * 40 * PRICE  # an upper bound of what is served
-    key = f"meals:deposit:{d}:scale"
-    post([ledger.Leg(grants, fund, amount, "餐补基金入账：区财政", key=key, cause=("org", d))],
-         now - timedelta(days=100))  # fmt: skip
-    tid = db.session.scalar(
-        db.select(ledger.Transfer.id).where(ledger.Transfer.idempotency_key == key)
+    # An upper bound of what is served, in deposits no larger than the API takes.
+    total = len(canteens) * 90 * 40 * PRICE
+    parts = [min(MAX_DEPOSIT, total - start) for start in range(0, total, MAX_DEPOSIT)]
+    keys = [f"meals:deposit:{d}:scale-{i}" for i in range(len(parts))]
+    post([ledger.Leg(grants, fund, amount, "餐补基金入账：区财政", key=key, cause=("org", d))
+          for amount, key in zip(parts, keys, strict=True)], now - timedelta(days=100))  # fmt: skip
+    tids = dict(
+        db.session.execute(
+            db.select(ledger.Transfer.idempotency_key, ledger.Transfer.id).where(
+                ledger.Transfer.idempotency_key.in_(keys)
+            )
+        ).all()
     )
-    bulk(Deposit, [dict(org_id=d, amount=amount, note="区财政", transfer_id=tid,
-                        actor_id=w.admin_of[d], created_at=now - timedelta(days=100))])  # fmt: skip
+    bulk(Deposit, [dict(org_id=d, amount=amount, note="区财政", transfer_id=tids[key],
+                        actor_id=w.admin_of[d], created_at=now - timedelta(days=100))
+                   for amount, key in zip(parts, keys, strict=True)])  # fmt: skip
     bulk(Canteen, [dict(id=i, org_id=cid, name=f"社区爱心食堂{i}", address="社区服务中心一楼",
                         created_at=now - timedelta(days=120)) for cid, i in canteens.items()])  # fmt: skip
     days = [today + timedelta(days=k) for k in range(-90, 7)]
@@ -144,6 +152,7 @@ def vouchers(w: World) -> None:
     from core.models import Organization, User
     from plugins.elder_vouchers import services
     from plugins.elder_vouchers.models import Approval, Claim, Enrolment, Service, Visit
+    from plugins.elder_vouchers.schemas import MAX_FEN
 
     reset_sequences()  # the services below insert through the sequences
     rng, now = w.rng, w.now
@@ -153,7 +162,9 @@ def vouchers(w: World) -> None:
         admin, district, name="居家养老服务券", monthly_amount=10_000, min_age=60
     )
     elders = sorted(w.birth)
-    services.deposit(admin, programme, amount=10_000 * 13 * len(elders), key="scale")
+    total = 10_000 * 13 * len(elders)  # in deposits no larger than the API takes
+    for i, start in enumerate(range(0, total, MAX_FEN)):
+        services.deposit(admin, programme, amount=min(MAX_FEN, total - start), key=f"scale-{i}")
     bulk(Enrolment, [dict(programme_id=programme.id, user_id=u, active=True,
                           created_by_id=admin.id, created_at=now - timedelta(days=400))
                      for u in elders])  # fmt: skip

@@ -311,26 +311,40 @@ def test_security_headers_on_pages_api_and_errors(client):
 
 
 REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = [
+    *(REPO / "core" / "templates").rglob("*.html"),
+    *(REPO / "plugins").glob("*/templates/**/*.html"),
+    *(REPO / "core" / "scaffold" / "files" / "templates").rglob("*.html.tmpl"),
+]
 INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=", re.IGNORECASE)
+INLINE_SCRIPT = re.compile(
+    r"\son(click|change|input|submit|load|key\w+|focus|blur)\s*=|<script(?![^>]*\bsrc=)",
+    re.IGNORECASE,
+)
+
+
+def template_lines_matching(pattern: re.Pattern) -> list[str]:
+    assert len(TEMPLATES) > 50
+    return [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for path in TEMPLATES
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
 
 
 def test_no_template_has_inline_styles():
-    """The CSP's style-src has no 'unsafe-inline': a style= attribute or a <style>
-    block in any template (core, every plugin, the plugin scaffold) would be ignored
-    by the browser."""
-    templates = [
-        *(REPO / "core" / "templates").rglob("*.html"),
-        *(REPO / "plugins").glob("*/templates/**/*.html"),
-        *(REPO / "core" / "scaffold" / "files" / "templates").rglob("*.html.tmpl"),
-    ]
-    assert len(templates) > 50
-    found = [
-        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
-        for path in templates
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if INLINE_STYLE.search(line)
-    ]
+    """The CSP's style-src has no 'unsafe-inline': the browser would ignore a style=
+    attribute or a <style> block in any template (core, every plugin, the scaffold)."""
+    found = template_lines_matching(INLINE_STYLE)
     assert found == [], "use a class from a static stylesheet:\n" + "\n".join(found)
+
+
+def test_no_template_has_inline_scripts():
+    """Nor does script-src (default-src 'self') allow inline code: an on*= handler or
+    a <script> without src never runs (the Print buttons did nothing before print.js)."""
+    found = template_lines_matching(INLINE_SCRIPT)
+    assert found == [], "use a script file under static/:\n" + "\n".join(found)
 
 
 def test_qr_svg_has_no_style_attribute():

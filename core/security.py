@@ -20,10 +20,14 @@ from core.api import BadRequest
 MAX_JSON_DEPTH = 32
 BAD_TEXT = "不能包含空字符（NUL）或无效的 Unicode 字符"
 
-# Only this origin; inline styles stay allowed until templates move theirs to
-# CSS (scripts are never inline). data: images: the empty favicon.
+# Only this origin, and nothing inline: no <script> or on*= handlers, no <style>
+# blocks or style= attributes (templates use classes from static stylesheets; a
+# value such as a bar's width goes in an SVG attribute; scripts show and hide
+# elements through el.hidden or el.style, which the CSP allows).
+# tests/core/test_security.py scans every template for inline styles.
+# data: images: the empty favicon.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {

@@ -465,6 +465,19 @@ def test_staff_issue_and_reissue_printed_cards(client, tree, people):
     assert client.post("/api/v1/users/99999/card", headers=staff).status_code == 404
 
 
+def test_one_printed_card_is_an_a6_page_more_are_two_columns_on_a4(client, tree, people):
+    for person in (elder(tree.building), elder(tree.building, name="李爷爷")):
+        services.issue_card(people.staff, person)
+    db.session.commit()
+    staff = bearer(people.staff)
+    one = client.get(f"/people/{person.id}/card", headers=staff).get_data(as_text=True)
+    assert 'class="print-cards single"' in one and "cards-a6.css" in one  # @page size: A6
+    many = client.get(f"/orgs/{tree.building.id}/cards", headers=staff).get_data(as_text=True)
+    assert many.count('class="print-card"') == 2 and 'class="print-cards"' in many
+    assert "cards-a6.css" not in many and "cards.css" in many  # A4, two 105 mm columns
+    assert "data-print" in one and "print.js" in one and "onclick" not in one
+
+
 def test_members_list_and_pages_cope_with_people_without_phones(client, tree, people):
     person = elder(tree.building)
     staff = bearer(people.staff)

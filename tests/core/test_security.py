@@ -3,6 +3,9 @@ sessions that end, enumeration, headers, weak passwords, 405, proxies, outages."
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -300,9 +303,56 @@ def test_security_headers_on_pages_api_and_errors(client):
     for r in (client.get("/login"), client.get("/api/v1/me"), client.get("/nowhere")):
         assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")
         assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        assert "style-src 'self';" in r.headers["Content-Security-Policy"]
+        assert "unsafe-inline" not in r.headers["Content-Security-Policy"]
         assert r.headers["X-Frame-Options"] == "DENY"
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.headers["Referrer-Policy"] == "same-origin"
+
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = [
+    *(REPO / "core" / "templates").rglob("*.html"),
+    *(REPO / "plugins").glob("*/templates/**/*.html"),
+    *(REPO / "core" / "scaffold" / "files" / "templates").rglob("*.html.tmpl"),
+]
+INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=", re.IGNORECASE)
+INLINE_SCRIPT = re.compile(
+    r"\son(click|change|input|submit|load|key\w+|focus|blur)\s*=|<script(?![^>]*\bsrc=)",
+    re.IGNORECASE,
+)
+
+
+def template_lines_matching(pattern: re.Pattern) -> list[str]:
+    assert len(TEMPLATES) > 50
+    return [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for path in TEMPLATES
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+
+
+def test_no_template_has_inline_styles():
+    """The CSP's style-src has no 'unsafe-inline': the browser would ignore a style=
+    attribute or a <style> block in any template (core, every plugin, the scaffold)."""
+    found = template_lines_matching(INLINE_STYLE)
+    assert found == [], "use a class from a static stylesheet:\n" + "\n".join(found)
+
+
+def test_no_template_has_inline_scripts():
+    """Nor does script-src (default-src 'self') allow inline code: an on*= handler or
+    a <script> without src never runs (the Print buttons did nothing before print.js)."""
+    found = template_lines_matching(INLINE_SCRIPT)
+    assert found == [], "use a script file under static/:\n" + "\n".join(found)
+
+
+def test_qr_svg_has_no_style_attribute():
+    from core import qr
+
+    image = qr.svg("https://jindou.test/j/12345678")
+    assert image.startswith("<svg") and "fill=" in image
+    assert not INLINE_STYLE.search(image)
 
 
 def test_cookies_are_secure_by_default(make_app, people, tmp_path):

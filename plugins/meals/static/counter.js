@@ -8,7 +8,7 @@
   var button = document.getElementById("start-camera");
   var out = document.getElementById("result");
   var busy = false, last = null;
-  button.style.display = "block";
+  button.hidden = false;
 
   function yuan(fen) { return "¥" + Math.floor(fen / 100) + "." + String(fen % 100).padStart(2, "0"); }
 
@@ -43,7 +43,7 @@
   button.addEventListener("click", function () {
     var detector = new BarcodeDetector({formats: ["qr_code"]});
     navigator.mediaDevices.getUserMedia({video: {facingMode: "environment"}}).then(function (stream) {
-      video.srcObject = stream; video.style.display = "block"; video.play(); button.style.display = "none";
+      video.srcObject = stream; video.hidden = false; video.play(); button.hidden = true;
       setInterval(function () {
         if (busy || video.readyState < 2) return;
         detector.detect(video).then(function (codes) {

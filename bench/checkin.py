@@ -1,4 +1,4 @@
-"""Check-in benchmark: gunicorn (2 and 4 workers) on PostgreSQL.
+"""Check-in benchmark: gunicorn (2 and 5 workers by default) on PostgreSQL.
 
 For each worker count: N volunteers sign up over HTTP, then scan in and out
 concurrently (POST /api/v1/scan with bearer tokens), first as fast as they
@@ -267,7 +267,7 @@ def main() -> None:
     parser.add_argument("--volunteers", type=int, default=400)
     parser.add_argument("--rates", default="200,50", help="paced runs, scans per second")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", default="2,4")
+    parser.add_argument("--workers", default="2,5")
     parser.add_argument("--threads", type=int, default=4, help="per worker; 1 = sync workers")
     args = parser.parse_args()
     database_url = os.environ.get("JINDOU_BENCH_DATABASE_URL", DEFAULT_DB)

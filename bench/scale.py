@@ -54,6 +54,7 @@ def build(scale: float, database_url: str, seed: int = 15, fk_checks: bool | Non
         with phase("meals"):
             p.meals(w)
         with phase("elder vouchers"):
+            vacuum("ANALYZE")  # issuance's anti-join plans need statistics (as autovacuum keeps)
             p.vouchers(w)
         with phase("patrol"):
             p.patrol(w)

@@ -214,7 +214,7 @@ def vouchers(w: World) -> None:
         for sub, p in providers.items()
     }  # fmt: skip
     n_visits = max(50, round(20_000 * w.scale))
-    plans = []
+    plans, spent = [], {}  # each elder's visits fit in the month of vouchers left in the wallet
     for v in range(n_visits):
         sub = list(comms_of)[v % len(comms_of)]
         cid = rng.choice(comms_of[sub])
@@ -222,6 +222,9 @@ def vouchers(w: World) -> None:
             continue
         person = rng.choice(w.elders[cid])
         service_id, price = rng.choice(svc[sub])
+        if spent.get(person, 0) + price > 10_000:
+            continue
+        spent[person] = spent.get(person, 0) + price
         started = now - timedelta(days=rng.randint(1, 75), hours=rng.randint(0, 8))
         plans.append((v + 1, sub, cid, person, service_id, price, started,
                       "cancelled" if rng.random() < 0.05 else "finished"))  # fmt: skip

@@ -94,7 +94,10 @@ def pick_cast() -> Cast:
 
     s = db.session
     district = s.scalar(select(func.min(Organization.id)).where(Organization.level == "district"))
-    community = s.scalar(select(func.min(Organization.id)).where(Organization.level == "community"))
+    # The first community whose volunteers have served (at some scales the first
+    # community's activities are all upcoming ones).
+    served = select(Attendance.id).where(Attendance.activity_id == Activity.id).exists()
+    community = s.scalar(select(func.min(Activity.org_id)).where(served))
     cpath = s.get(Organization, community).path
     admin = s.scalar(
         select(func.min(Membership.user_id)).where(

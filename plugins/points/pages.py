@@ -90,9 +90,7 @@ def wallet_page():
 def manage_page(org_id):
     org = staff_org(org_id)
     payer = services.funding_org(org)
-    recent = db.session.scalars(
-        services.awards_in(org).where(Award.status == "paid").order_by(Award.id.desc()).limit(20)
-    ).all()
+    recent = services.recent_awards(org)
     return render_template(
         "points/manage.html",
         org=org,

@@ -351,6 +351,22 @@ def awards_in(org: Organization):
     )
 
 
+def recent_awards(org: Organization, limit: int = 20) -> list[Award]:
+    """The newest paid awards of ``org``'s subtree.
+
+    Above a community awards are everywhere, so walking the newest ids finds
+    them at once. A community's are a thousandth of the district's and may
+    all be months old: the same walk crossed the whole table at full size
+    (3.4 s), so below a sub-district they are found by organization
+    (``ix_points_award_org_created``) and the few hundred sorted.
+    """
+    stmt = awards_in(org).where(Award.status == "paid")
+    if org.level in ("district", "subdistrict"):
+        return list(db.session.scalars(stmt.order_by(Award.id.desc()).limit(limit)))
+    newest = (Award.created_at.desc(), Award.id.desc())
+    return list(db.session.scalars(stmt.order_by(*newest).limit(limit)))
+
+
 def reversed_transfer_ids(transfer_ids) -> set[int]:
     """Which of these transfers have been reversed."""
     ids = [t for t in transfer_ids if t]

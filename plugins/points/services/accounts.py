@@ -21,6 +21,10 @@ from plugins.points.models import Deposit
 
 CURRENCY = "bean"
 
+# Levels above a community: their subtrees hold a large share of the district's
+# people and awards, so reports, snapshots and "newest" lists take another path there.
+WIDE_LEVELS = ("district", "subdistrict")
+
 
 def org_account(org_id: int, kind: str, *, create: bool = True) -> ledger.Account | None:
     return ledger.account(

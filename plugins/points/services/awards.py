@@ -15,6 +15,7 @@ from core.extensions import db
 from core.models import Organization, Role, User, utcnow
 from plugins.points.models import Award
 from plugins.points.services.accounts import (
+    WIDE_LEVELS,
     belongs_to,
     funding_org,
     member_by_phone,
@@ -361,7 +362,7 @@ def recent_awards(org: Organization, limit: int = 20) -> list[Award]:
     (``ix_points_award_org_created``) and the few hundred sorted.
     """
     stmt = awards_in(org).where(Award.status == "paid")
-    if org.level in ("district", "subdistrict"):
+    if org.level in WIDE_LEVELS:
         return list(db.session.scalars(stmt.order_by(Award.id.desc()).limit(limit)))
     newest = (Award.created_at.desc(), Award.id.desc())
     return list(db.session.scalars(stmt.order_by(*newest).limit(limit)))

@@ -13,6 +13,7 @@ from core.extensions import db
 from core.models import Membership, Organization, Timestamp, User, utcnow
 from core.times import month_bounds
 from plugins.points.models import N_, Award, MonthEarned, Outstanding, Redemption
+from plugins.points.services.accounts import WIDE_LEVELS
 
 
 def _earned(month: date):
@@ -48,7 +49,7 @@ def earned_in_month(user: User, month: date) -> int:
 # from the top finds 20 of theirs within a few hundred rows (PostgreSQL stops the
 # index scan there). Below, the subtree's own people (a few thousand at most)
 # looked up by key are cheaper than a walk passing over everyone else's rows.
-WALK_LEVELS = ("district", "subdistrict")
+WALK_LEVELS = WIDE_LEVELS
 # How far a walk may go before the lookup takes over (a sub-district whose
 # people all sit below a long run of other people's rows): a bounded cost.
 WALK_ROWS = 2000
@@ -217,7 +218,7 @@ def report(org: Organization, month: date) -> dict:
 # Above a community the members' wallets are too many to sum per page view
 # (100,000 at a district at scale 0.1, a million at full size): those figures
 # come from a snapshot the daily job rebuilds, shown with its time.
-SNAPSHOT_LEVELS = ("district", "subdistrict")
+SNAPSHOT_LEVELS = WIDE_LEVELS
 
 
 def _outstanding_now(org: Organization):
